@@ -1,0 +1,1 @@
+# apps/ rules (included from the top Makefile.am)

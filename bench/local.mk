@@ -1,0 +1,1 @@
+# bench/ rules (included from the top Makefile.am)

@@ -1,0 +1,1 @@
+# docs/ rules (included from the top Makefile.am)

@@ -1,0 +1,1 @@
+# index/ rules (included from the top Makefile.am)

@@ -1,0 +1,1 @@
+# model/ rules (included from the top Makefile.am)

@@ -1,0 +1,1 @@
+# plugin/ rules (included from the top Makefile.am)

@@ -1,0 +1,1 @@
+# sql/ rules (included from the top Makefile.am)

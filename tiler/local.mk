@@ -1,0 +1,1 @@
+# tiler/ rules (included from the top Makefile.am)
