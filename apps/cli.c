@@ -1,0 +1,73 @@
+/* cli.c: helpers shared by the duch subcommands. */
+#include "config.h"
+#include "cli.h"
+
+#include <cpl_progress.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void duch_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("duch: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int term_progress(double frac, const char *msg, void *arg)
+{
+    (void)arg;
+    return GDALTermProgress(frac, msg, NULL);
+}
+
+duch_progress_fn duch_cli_progress(void)
+{
+    const char *q = getenv("DUCH_QUIET");
+    if ((q && *q) || !isatty(STDERR_FILENO))
+        return NULL;
+    return term_progress;
+}
+
+int duch_cli_int(const char *opt, const char *val, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = val ? strtol(val, &end, 10) : 0;
+    if (!val || *val == '\0' || *end != '\0' || errno) {
+        duch_cli_error("%s needs an integer, got '%s'", opt, val ? val : "");
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        duch_cli_error("%s must be between %ld and %ld, got %ld", opt, lo, hi, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int duch_cli_double(const char *opt, const char *val, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = val ? strtod(val, &end) : 0;
+    if (!val || *val == '\0' || *end != '\0' || errno) {
+        duch_cli_error("%s needs a number, got '%s'", opt, val ? val : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const duch_model_api *duch_cli_model_api(void)
+{
+    char err[2600];
+    const duch_model_api *api = duch_model_load(err, sizeof err);
+    if (!api)
+        duch_cli_error("%s", err);
+    return api;
+}

@@ -1,0 +1,21 @@
+/* cli.h: what the duch subcommands share (apps/ only, not installed). */
+#ifndef DUCH_CLI_H
+#define DUCH_CLI_H
+#include "duch_model.h"
+
+/* Every subcommand: int duch_cmd_NAME(int argc, char **argv), argv[0] = "NAME".
+ * Returns the process exit status: 0 ok, 1 failure, 2 usage error. */
+typedef int (*duch_cmd_fn)(int argc, char **argv);
+
+/* Print "duch: " + message + newline to stderr. */
+void duch_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress for long work: GDAL's terminal bar when stderr is a terminal and
+ * DUCH_QUIET is unset, else NULL (no output). Pass with NULL as its argument. */
+duch_progress_fn duch_cli_progress(void);
+/* Parse an int / double option value; on error print a message naming opt, return -1. */
+int duch_cli_int(const char *opt, const char *val, long lo, long hi, long *out);
+int duch_cli_double(const char *opt, const char *val, double *out);
+/* The model table, loaded on first call; prints the loader's error and returns NULL. */
+const duch_model_api *duch_cli_model_api(void);
+
+#endif
