@@ -1,1 +1,3 @@
-# tests/ rules (included from the top Makefile.am)
+# tests/ rules shared by all modules (module tests are registered in each module's local.mk)
+TESTS += tests/headers_c.sh tests/cli_basic.sh
+EXTRA_DIST += tests/headers_c.sh tests/cli_basic.sh
