@@ -8,6 +8,8 @@
 
 /* Subcommands live in apps/cmd_*.c; each one is listed here once it works. */
 /* DUCH-CMD-DECLS (one line per subcommand below this marker) */
+int duch_cmd_index(int argc, char **argv);
+int duch_cmd_query(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -15,6 +17,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     /* DUCH-CMD-TABLE (one line per subcommand below this marker) */
+    {"index", duch_cmd_index, "tile scenes and add their codes to an archive"},
+    {"query", duch_cmd_query, "rank an archive's tiles by distance to a text or image"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f)

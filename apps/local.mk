@@ -1,1 +1,3 @@
 # apps/ rules (included from the top Makefile.am)
+duch_SOURCES += apps/cmd_index.c
+duch_SOURCES += apps/cmd_query.c

@@ -1,0 +1,216 @@
+/* cmd_index.c: duch index — tile scenes, encode the tiles, store them in an archive. */
+#include "config.h"
+#include "cli.h"
+#include "duch_pipeline.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: duch index [options] ARCHIVE SCENE... (or @FILELIST)\n"
+        "\n"
+        "Cut each scene into tiles, encode them with the model and store codes and\n"
+        "footprints in ARCHIVE (a SpatiaLite file, created when missing). Scenes already\n"
+        "in the archive are skipped, so an interrupted run is resumed by running it again.\n"
+        "@FILELIST reads scene paths from a file, one per line ('#' starts a comment).\n"
+        "\n"
+        "options:\n"
+        "  --model FILE      model for a new archive (default: the installed default model);\n"
+        "                    an existing archive keeps its own and refuses another\n"
+        "  --tile-size PX    tile side in source pixels (default: the model's ground footprint)\n"
+        "  --overlap PX      overlap of neighbouring tiles in source pixels (default 0)\n"
+        "  --bands LIST      bands to use as R,G,B (e.g. 3,2,1) or one band (e.g. 1)\n"
+        "  --min-valid F     skip tiles with less than this valid fraction (default 0.5)\n"
+        "  --allow-pixel     index rasters without georeferencing (tiles get no footprint)\n"
+        "  -j, --jobs N      scenes indexed at the same time (default 1)\n"
+        "  --threads N       threads for the model (default: all cores / jobs)\n"
+        "  --batch N         tiles per encoding batch (default 32)\n"
+        "  -q, --quiet       no progress bar or summary\n"
+        "  -h, --help        this help\n");
+}
+
+typedef struct {
+    int quiet;
+} index_ctx;
+
+static void on_scene(const char *scene, int status, int skipped, long long tiles,
+                     const char *msg, void *arg)
+{
+    index_ctx *c = arg;
+    if (status != DUCH_OK)
+        fprintf(stderr, "\nduch: %s: %s\n", scene, msg ? msg : "failed");
+    else if (!c->quiet && skipped)
+        fprintf(stderr, "\nduch: %s: already indexed, skipped\n", scene);
+    (void)tiles;
+}
+
+static void on_warning(const char *scene, const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "\nduch: warning: %s: %s\n", scene, msg);
+}
+
+/* Append the lines of @file to the list. */
+static int read_list(const char *file, char ***list, int *n, int *cap)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        duch_cli_error("cannot read scene list %s", file);
+        return -1;
+    }
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s || *s == '#')
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            char **nl = realloc(*list, sizeof **list * *cap);
+            if (!nl) {
+                fclose(f);
+                return -1;
+            }
+            *list = nl;
+        }
+        (*list)[(*n)++] = strdup(s);
+    }
+    fclose(f);
+    return 0;
+}
+
+int duch_cmd_index(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},   {"tile-size", required_argument, NULL, 't'},
+        {"overlap", required_argument, NULL, 'o'}, {"bands", required_argument, NULL, 'b'},
+        {"min-valid", required_argument, NULL, 'v'}, {"allow-pixel", no_argument, NULL, 'p'},
+        {"jobs", required_argument, NULL, 'j'},    {"threads", required_argument, NULL, 'T'},
+        {"batch", required_argument, NULL, 'B'},   {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    duch_ingest_options o;
+    duch_ingest_options_init(&o);
+    index_ctx ctx = {0};
+    int bands[3], nb = 0;
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "j:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.model_path = optarg; break;
+        case 't':
+            if (duch_cli_int("--tile-size", optarg, 8, 1 << 20, &v)) return 2;
+            o.tile_size = (int)v;
+            break;
+        case 'o':
+            if (duch_cli_int("--overlap", optarg, 0, 1 << 20, &v)) return 2;
+            o.overlap = (int)v;
+            break;
+        case 'b': {
+            char *s = optarg, *end;
+            nb = 0;
+            while (*s) {
+                long b = strtol(s, &end, 10);
+                if (end == s || b < 1 || b > 65535 || nb == 3 || (*end && *end != ',')) {
+                    duch_cli_error("--bands needs 1 or 3 band numbers like 3,2,1, got '%s'", optarg);
+                    return 2;
+                }
+                bands[nb++] = (int)b;
+                s = *end ? end + 1 : end;
+            }
+            if (nb != 1 && nb != 3) {
+                duch_cli_error("--bands needs 1 or 3 band numbers like 3,2,1, got '%s'", optarg);
+                return 2;
+            }
+            o.bands = bands;
+            o.nbands = nb;
+            break;
+        }
+        case 'v':
+            if (duch_cli_double("--min-valid", optarg, &o.min_valid)) return 2;
+            if (o.min_valid < 0 || o.min_valid > 1) {
+                duch_cli_error("--min-valid must be between 0 and 1");
+                return 2;
+            }
+            break;
+        case 'p': o.allow_pixel = 1; break;
+        case 'j':
+            if (duch_cli_int("-j", optarg, 1, 256, &v)) return 2;
+            o.jobs = (int)v;
+            break;
+        case 'T':
+            if (duch_cli_int("--threads", optarg, 1, 1024, &v)) return 2;
+            o.threads = (int)v;
+            break;
+        case 'B':
+            if (duch_cli_int("--batch", optarg, 1, 4096, &v)) return 2;
+            o.batch = (int)v;
+            break;
+        case 'q': ctx.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - optind < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *archive = argv[optind++];
+    char **scenes = NULL;
+    int n = 0, cap = 0, rc = 1;
+    for (int i = optind; i < argc; i++) {
+        if (argv[i][0] == '@') {
+            if (read_list(argv[i] + 1, &scenes, &n, &cap))
+                goto finish;
+        } else {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **nl = realloc(scenes, sizeof *scenes * cap);
+                if (!nl)
+                    goto finish;
+                scenes = nl;
+            }
+            scenes[n++] = strdup(argv[i]);
+        }
+    }
+    if (n == 0) {
+        duch_cli_error("no scene to index");
+        rc = 2;
+        goto finish;
+    }
+    o.on_scene = on_scene;
+    o.on_warning = on_warning;
+    o.cb_arg = &ctx;
+    duch_ingest_stats st;
+    char err[4096];
+    duch_progress_fn prog = ctx.quiet ? NULL : duch_cli_progress();
+    int irc = duch_ingest(archive, (const char *const *)scenes, n, &o, prog, NULL, &st, err,
+                          sizeof err);
+    if (!ctx.quiet) {
+        double busy = st.t_read + st.t_encode + st.t_write;
+        fprintf(stderr,
+                "%s: %d scenes indexed, %d already there, %d failed; %lld tiles written, "
+                "%lld skipped (below --min-valid); %.1f s, %.1f tiles/s",
+                archive, st.scenes_done, st.scenes_skipped, st.scenes_failed, st.tiles,
+                st.tiles_skipped, st.seconds, st.seconds > 0 ? st.tiles / st.seconds : 0.0);
+        if (busy > 0)
+            fprintf(stderr, " (read %.0f%%, encode %.0f%%, write %.0f%%)",
+                    100 * st.t_read / busy, 100 * st.t_encode / busy, 100 * st.t_write / busy);
+        fputc('\n', stderr);
+    }
+    if (irc != DUCH_OK && !(irc == DUCH_ERROR && st.scenes_failed > 0))
+        duch_cli_error("%s", err);
+    rc = irc == DUCH_OK ? 0 : 1;
+finish:
+    for (int i = 0; i < n; i++)
+        free(scenes[i]);
+    free(scenes);
+    return rc;
+}

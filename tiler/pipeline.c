@@ -1,0 +1,904 @@
+/* pipeline.c: scene -> tiler -> model -> archive (duch_ingest) and
+ * archive -> model -> top-k -> hits (duch_search). See duch_pipeline.h.
+ *
+ * Indexing with -j N: N worker threads each take the next scene, open their own tiler
+ * (GDAL handle) and model handle, tile and encode the whole scene, keeping only the
+ * tiles' windows, codes and footprints in memory (~300 bytes a tile, no pixels), then
+ * take the archive lock and write the scene in ONE transaction. A scene's rows appear
+ * only when it is complete, so a killed run leaves a consistent archive and a rerun
+ * skips the scenes already there (same path and checksum). */
+#include "config.h"
+#include "duch_pipeline.h"
+#include "duch_index.h"
+#include "duch_tiler.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_BATCH 32
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Read a whole file into a malloc'ed buffer. */
+static int read_file(const char *path, unsigned char **data, size_t *size, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, "cannot open model %s: %s", path, strerror(errno));
+        return errno == ENOENT ? DUCH_NOTFOUND : DUCH_IO;
+    }
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                set_err(err, errlen, "out of memory reading %s", path);
+                return DUCH_NOMEM;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        set_err(err, errlen, "cannot read model %s", path);
+        return DUCH_IO;
+    }
+    *data = buf;
+    *size = n;
+    return DUCH_OK;
+}
+
+/* Open a model from bytes; on failure the message goes to err. */
+static int model_from_blob(const duch_model_api *api, const void *blob, size_t size,
+                           const char *what, duch_model **out, char *err, size_t errlen)
+{
+    duch_model *m = NULL;
+    int rc = api->open_blob(blob, size, &m);
+    if (rc != DUCH_OK) {
+        set_err(err, errlen, "%s: %s", what, m ? api->errmsg(m) : "out of memory");
+        api->close(m);
+        return rc;
+    }
+    *out = m;
+    return DUCH_OK;
+}
+
+/* ============================================================== indexing */
+
+void duch_ingest_options_init(duch_ingest_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->min_valid = 0.5;
+    o->jobs = 1;
+}
+
+typedef struct tile_rec {
+    int x_off, y_off, width, height;
+    int npoints;
+    double *ring;            /* 2 * npoints doubles, or NULL */
+} tile_rec;
+
+typedef struct ingest_run {
+    const duch_model_api *api;
+    const duch_ingest_options *opt;
+    const char *const *scenes;
+    int nscenes;
+    const unsigned char *model_blob;
+    size_t model_size;
+    int bits;
+    double tile_ground_m;
+    int input_size;
+    int model_threads;
+
+    pthread_mutex_t lock;     /* guards everything below and the archive */
+    duch_archive *archive;
+    int next_scene;
+    double *scene_frac;       /* per scene progress 0..1 */
+    int cancelled;
+    int fatal;                /* a fatal status (archive write failure) */
+    char fatal_msg[1024];
+    duch_progress_fn progress;
+    void *progress_arg;
+    duch_ingest_stats stats;
+} ingest_run;
+
+static void report_progress_locked(ingest_run *r, const char *msg)
+{
+    if (!r->progress || r->cancelled)
+        return;
+    double sum = 0;
+    for (int i = 0; i < r->nscenes; i++)
+        sum += r->scene_frac[i];
+    if (!r->progress(sum / r->nscenes, msg, r->progress_arg))
+        r->cancelled = 1;
+}
+
+static void warn_cb(const char *msg, void *arg)
+{
+    void **ctx = arg;
+    ingest_run *r = ctx[0];
+    const char *scene = ctx[1];
+    if (r->opt->on_warning) {
+        pthread_mutex_lock(&r->lock);
+        r->opt->on_warning(scene, msg, r->opt->cb_arg);
+        pthread_mutex_unlock(&r->lock);
+    }
+}
+
+static void scene_done(ingest_run *r, const char *scene, int status, int skipped,
+                       long long tiles, const char *msg)
+{
+    /* called with the lock held */
+    if (r->opt->on_scene)
+        r->opt->on_scene(scene, status, skipped, tiles, msg, r->opt->cb_arg);
+}
+
+/* Canonical name of a scene: an absolute path for local files, else as given. */
+static char *scene_key(const char *path)
+{
+    if (strncmp(path, "/vsi", 4) != 0) {
+        char *rp = realpath(path, NULL);
+        if (rp)
+            return rp;
+    }
+    return strdup(path);
+}
+
+/* Index one scene. Returns DUCH_OK, or a status with msg; *skipped when already done. */
+static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char *batch_rgb,
+                        char *msg, size_t msglen, int *skipped, long long *ntiles,
+                        long long *nskipped_tiles)
+{
+    const duch_ingest_options *opt = r->opt;
+    const char *path = r->scenes[si];
+    *skipped = 0;
+    *ntiles = 0;
+    *nskipped_tiles = 0;
+    int rc;
+    char *key = scene_key(path);
+    if (!key) {
+        set_err(msg, msglen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    void *wctx[2] = {r, (void *)path};
+    duch_tiler_options to;
+    duch_tiler_options_init(&to);
+    to.tile_ground_m = r->tile_ground_m;
+    to.tile_size_px = opt->tile_size;
+    to.overlap_px = opt->overlap;
+    if (opt->bands && opt->nbands > 0) {
+        if (opt->nbands != 1 && opt->nbands != 3) {
+            set_err(msg, msglen, "--bands needs 1 or 3 band numbers, got %d", opt->nbands);
+            free(key);
+            return DUCH_INVALID;
+        }
+        for (int i = 0; i < opt->nbands; i++)
+            to.bands[i] = opt->bands[i];
+        to.band_count = opt->nbands;
+    }
+    to.min_valid = opt->min_valid;
+    to.allow_pixel = opt->allow_pixel;
+    to.out_size = r->input_size;
+    to.on_warning = warn_cb;
+    to.warning_arg = wctx;
+
+    double t0 = now_s();
+    duch_tiler *t = NULL;
+    rc = duch_tiler_open(path, &to, &t);
+    if (rc != DUCH_OK) {
+        set_err(msg, msglen, "%s", duch_tiler_errmsg(t));
+        duch_tiler_close(t);
+        free(key);
+        return rc;
+    }
+    const duch_scene_info *info = duch_tiler_info(t);
+
+    /* Already in the archive? */
+    pthread_mutex_lock(&r->lock);
+    int64_t found = 0;
+    rc = duch_archive_find_scene(r->archive, key, info->checksum, &found);
+    pthread_mutex_unlock(&r->lock);
+    if (rc == DUCH_OK) {
+        *skipped = 1;
+        duch_tiler_close(t);
+        free(key);
+        return DUCH_OK;
+    }
+
+    size_t cap = 0, n = 0;
+    tile_rec *recs = NULL;
+    unsigned char *codes = NULL;
+    size_t code_bytes = (size_t)r->bits / 8;
+    int batch = opt->batch > 0 ? opt->batch : DEFAULT_BATCH;
+    size_t tile_bytes = (size_t)r->input_size * r->input_size * 3;
+    const unsigned char **ptrs = malloc(sizeof *ptrs * batch);
+    int *ws = malloc(sizeof *ws * batch), *hs = malloc(sizeof *hs * batch);
+    double t_read = 0, t_enc = 0;
+    int inbatch = 0;
+    rc = DUCH_OK;
+    if (!ptrs || !ws || !hs) {
+        rc = DUCH_NOMEM;
+        set_err(msg, msglen, "out of memory");
+    }
+    double last_report = 0;
+    for (;;) {
+        if (rc != DUCH_OK)
+            break;
+        duch_tile tile;
+        int trc = DUCH_TILER_DONE;
+        double ta = now_s();
+        trc = duch_tiler_next_into(t, &tile, batch_rgb + (size_t)inbatch * tile_bytes);
+        t_read += now_s() - ta;
+        if (trc != DUCH_OK && trc != DUCH_TILER_DONE) {
+            rc = trc;
+            set_err(msg, msglen, "%s", duch_tiler_errmsg(t));
+            break;
+        }
+        if (trc == DUCH_OK) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                tile_rec *nr = realloc(recs, nc * sizeof *nr);
+                unsigned char *ncodes = nr ? realloc(codes, nc * code_bytes) : NULL;
+                if (nr)
+                    recs = nr;
+                if (!nr || !ncodes) {
+                    rc = DUCH_NOMEM;
+                    set_err(msg, msglen, "out of memory");
+                    break;
+                }
+                codes = ncodes;
+                cap = nc;
+            }
+            tile_rec *tr = &recs[n++];
+            tr->x_off = tile.x_off;
+            tr->y_off = tile.y_off;
+            tr->width = tile.width;
+            tr->height = tile.height;
+            tr->npoints = tile.ring_points;
+            tr->ring = NULL;
+            if (tile.ring_points > 0) {
+                tr->ring = malloc(sizeof(double) * 2 * tile.ring_points);
+                if (!tr->ring) {
+                    rc = DUCH_NOMEM;
+                    set_err(msg, msglen, "out of memory");
+                    break;
+                }
+                memcpy(tr->ring, tile.ring, sizeof(double) * 2 * tile.ring_points);
+            }
+            *nskipped_tiles = tile.skipped;
+            inbatch++;
+        }
+        if (inbatch == batch || (trc == DUCH_TILER_DONE && inbatch > 0)) {
+            for (int i = 0; i < inbatch; i++) {
+                ptrs[i] = batch_rgb + (size_t)i * tile_bytes;
+                ws[i] = hs[i] = r->input_size;
+            }
+            double te = now_s();
+            int erc = r->api->encode_images(model, inbatch, ptrs, ws, hs,
+                                            codes + (n - inbatch) * code_bytes);
+            t_enc += now_s() - te;
+            if (erc != DUCH_OK) {
+                rc = erc;
+                set_err(msg, msglen, "encoding tiles: %s", r->api->errmsg(model));
+                break;
+            }
+            inbatch = 0;
+        }
+        if (trc == DUCH_TILER_DONE)
+            break;
+        double now = now_s();
+        if (now - last_report > 0.1) {
+            last_report = now;
+            pthread_mutex_lock(&r->lock);
+            r->scene_frac[si] = 0.98 * duch_tiler_progress(t);
+            report_progress_locked(r, NULL);
+            int cancel = r->cancelled || r->fatal;
+            pthread_mutex_unlock(&r->lock);
+            if (cancel) {
+                rc = DUCH_INTERRUPTED;
+                set_err(msg, msglen, "interrupted");
+                break;
+            }
+        }
+    }
+    if (rc == DUCH_OK) {
+        if (tile_bytes == 0 || (n == 0 && info->tiles > 0 && *nskipped_tiles == 0)) {
+            /* nothing to do: an empty grid */
+        }
+        if (n == 0)
+            *nskipped_tiles = info->tiles;
+    }
+
+    /* Write the scene in one transaction. */
+    double t_write = 0;
+    if (rc == DUCH_OK) {
+        pthread_mutex_lock(&r->lock);
+        double tw = now_s();
+        duch_archive *a = r->archive;
+        if (r->cancelled) {
+            rc = DUCH_INTERRUPTED;
+            set_err(msg, msglen, "interrupted");
+        } else {
+            duch_scene_record s;
+            memset(&s, 0, sizeof s);
+            s.path = key;
+            s.width = info->width;
+            s.height = info->height;
+            s.bands = info->band_count;
+            s.crs_wkt = info->crs_wkt && *info->crs_wkt ? info->crs_wkt : NULL;
+            memcpy(s.geotransform, info->geotransform, sizeof s.geotransform);
+            s.checksum = info->checksum;
+            s.footprint = info->footprint_points ? info->footprint : NULL;
+            s.footprint_npoints = info->footprint_points;
+            s.tile_size = info->tile_w;
+            s.overlap = info->overlap;
+            int64_t scene_id = 0;
+            rc = duch_archive_begin_scene(a, &s, &scene_id);
+            for (size_t i = 0; rc == DUCH_OK && i < n; i++)
+                rc = duch_archive_add_tile(a, scene_id, recs[i].x_off, recs[i].y_off,
+                                           recs[i].width, recs[i].height,
+                                           codes + i * code_bytes, recs[i].ring,
+                                           recs[i].npoints, NULL);
+            if (rc == DUCH_OK)
+                rc = duch_archive_commit_scene(a);
+            if (rc != DUCH_OK) {
+                set_err(msg, msglen, "writing to the archive: %s", duch_archive_errmsg(a));
+                duch_archive_rollback_scene(a);
+                r->fatal = rc;
+                snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
+            }
+        }
+        t_write = now_s() - tw;
+        r->stats.t_read += t_read;
+        r->stats.t_encode += t_enc;
+        r->stats.t_write += t_write;
+        pthread_mutex_unlock(&r->lock);
+    }
+    *ntiles = rc == DUCH_OK ? (long long)n : 0;
+    (void)t0;
+    for (size_t i = 0; i < n; i++)
+        free(recs[i].ring);
+    free(recs);
+    free(codes);
+    free(ptrs);
+    free(ws);
+    free(hs);
+    duch_tiler_close(t);
+    free(key);
+    return rc;
+}
+
+static void *ingest_worker(void *arg)
+{
+    ingest_run *r = arg;
+    duch_model *model = NULL;
+    char msg[2048] = "";
+    int batch = r->opt->batch > 0 ? r->opt->batch : DEFAULT_BATCH;
+    unsigned char *batch_rgb =
+        malloc((size_t)batch * r->input_size * r->input_size * 3);
+    int mrc = batch_rgb ? model_from_blob(r->api, r->model_blob, r->model_size,
+                                          "the archive's model", &model, msg, sizeof msg)
+                        : DUCH_NOMEM;
+    if (mrc == DUCH_OK)
+        r->api->set_threads(model, r->model_threads);
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        if (r->cancelled || r->fatal || r->next_scene >= r->nscenes) {
+            pthread_mutex_unlock(&r->lock);
+            break;
+        }
+        int si = r->next_scene++;
+        pthread_mutex_unlock(&r->lock);
+
+        int skipped = 0, rc;
+        long long tiles = 0, tskip = 0;
+        if (mrc != DUCH_OK)
+            rc = mrc;
+        else
+            rc = ingest_scene(r, si, model, batch_rgb, msg, sizeof msg, &skipped, &tiles, &tskip);
+
+        pthread_mutex_lock(&r->lock);
+        r->scene_frac[si] = 1.0;
+        if (rc == DUCH_INTERRUPTED) {
+            /* not reported as a failed scene */
+        } else {
+            if (rc == DUCH_OK && skipped)
+                r->stats.scenes_skipped++;
+            else if (rc == DUCH_OK) {
+                r->stats.scenes_done++;
+                r->stats.tiles += tiles;
+                r->stats.tiles_skipped += tskip;
+            } else
+                r->stats.scenes_failed++;
+            scene_done(r, r->scenes[si], rc, skipped, tiles, rc == DUCH_OK ? NULL : msg);
+        }
+        report_progress_locked(r, NULL);
+        pthread_mutex_unlock(&r->lock);
+    }
+    r->api->close(model);
+    free(batch_rgb);
+    return NULL;
+}
+
+/* Make sure the archive holds a model, and return its bytes (owned by the archive). */
+static int ingest_model(const duch_model_api *api, duch_archive *a, const char *model_path,
+                        const void **blob, size_t *size, char *err, size_t errlen)
+{
+    const char *stored_id = NULL;
+    int stored_bits = 0;
+    int rc = duch_archive_get_model(a, blob, size, &stored_id, &stored_bits);
+    if (rc != DUCH_OK && rc != DUCH_NOTFOUND) {
+        set_err(err, errlen, "%s", duch_archive_errmsg(a));
+        return rc;
+    }
+    if (rc == DUCH_OK && !model_path)
+        return DUCH_OK;
+    int have_stored = rc == DUCH_OK;
+    char *stored_copy = have_stored ? strdup(stored_id) : NULL;
+    const char *path = model_path ? model_path : duch_default_model_path();
+    unsigned char *data = NULL;
+    size_t n = 0;
+    rc = read_file(path, &data, &n, err, errlen);
+    if (rc != DUCH_OK) {
+        if (!model_path && rc == DUCH_NOTFOUND)
+            set_err(err, errlen,
+                    "the default model %s is missing (give --model FILE, or set "
+                    "DUCH_DEFAULT_MODEL)", path);
+        free(stored_copy);
+        return rc;
+    }
+    duch_model *m = NULL;
+    char what[1100];
+    snprintf(what, sizeof what, "model %s", path);
+    rc = model_from_blob(api, data, n, what, &m, err, errlen);
+    if (rc == DUCH_OK) {
+        const char *id = api->id(m);
+        if (have_stored && strcmp(id, stored_copy) != 0) {
+            set_err(err, errlen,
+                    "model %s (id %s) does not match the model this archive was made with "
+                    "(id %s): codes of different models cannot be compared; use a new "
+                    "archive or omit --model", path, id, stored_copy);
+            rc = DUCH_MISMATCH;
+        } else if (!have_stored) {
+            rc = duch_archive_set_model(a, data, n, id, api->bits(m));
+            if (rc != DUCH_OK)
+                set_err(err, errlen, "%s", duch_archive_errmsg(a));
+        }
+    }
+    api->close(m);
+    free(data);
+    free(stored_copy);
+    if (rc != DUCH_OK)
+        return rc;
+    const char *id2;
+    int bits2;
+    rc = duch_archive_get_model(a, blob, size, &id2, &bits2);
+    if (rc != DUCH_OK)
+        set_err(err, errlen, "%s", duch_archive_errmsg(a));
+    return rc;
+}
+
+int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
+                const duch_ingest_options *opt_in, duch_progress_fn progress, void *progress_arg,
+                duch_ingest_stats *stats, char *err, size_t errlen)
+{
+    duch_ingest_options defaults;
+    const duch_ingest_options *opt = opt_in;
+    if (!opt) {
+        duch_ingest_options_init(&defaults);
+        opt = &defaults;
+    }
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (err && errlen)
+        err[0] = '\0';
+    if (!archive || !*archive || nscenes < 0 || (nscenes > 0 && !scenes)) {
+        set_err(err, errlen, "duch_ingest: an archive path and a scene list are needed");
+        return DUCH_INVALID;
+    }
+    if (opt->min_valid < 0 || opt->min_valid > 1) {
+        set_err(err, errlen, "--min-valid must be between 0 and 1, got %g", opt->min_valid);
+        return DUCH_INVALID;
+    }
+    if (opt->tile_size < 0 || opt->overlap < 0 ||
+        (opt->tile_size > 0 && opt->overlap >= opt->tile_size)) {
+        set_err(err, errlen, "--overlap must be >= 0 and smaller than the tile size");
+        return DUCH_INVALID;
+    }
+    double t_start = now_s();
+    char lerr[2600];
+    const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
+    if (!api) {
+        set_err(err, errlen, "%s", lerr);
+        return DUCH_NOTFOUND;
+    }
+    duch_archive *a = NULL;
+    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
+    if (rc != DUCH_OK) {
+        set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
+        duch_archive_close(a);
+        return rc;
+    }
+    const void *blob = NULL;
+    size_t blob_size = 0;
+    rc = ingest_model(api, a, opt->model_path, &blob, &blob_size, err, errlen);
+    if (rc != DUCH_OK) {
+        duch_archive_close(a);
+        return rc;
+    }
+    /* Copy the bytes: the archive's buffer is only valid until its next get_model. */
+    unsigned char *model_copy = malloc(blob_size ? blob_size : 1);
+    duch_model *probe = NULL;
+    if (!model_copy) {
+        duch_archive_close(a);
+        set_err(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    memcpy(model_copy, blob, blob_size);
+    rc = model_from_blob(api, model_copy, blob_size, "the archive's model", &probe, err, errlen);
+    if (rc != DUCH_OK) {
+        free(model_copy);
+        duch_archive_close(a);
+        return rc;
+    }
+
+    ingest_run r;
+    memset(&r, 0, sizeof r);
+    r.api = api;
+    r.opt = opt;
+    r.scenes = scenes;
+    r.nscenes = nscenes;
+    r.model_blob = model_copy;
+    r.model_size = blob_size;
+    r.bits = api->bits(probe);
+    r.tile_ground_m = api->tile_ground_m(probe);
+    r.input_size = api->input_size(probe);
+    api->close(probe);
+    int jobs = opt->jobs < 1 ? 1 : opt->jobs;
+    if (jobs > nscenes)
+        jobs = nscenes > 0 ? nscenes : 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    r.model_threads = opt->threads > 0 ? opt->threads : (int)((ncpu + jobs - 1) / jobs);
+    if (r.model_threads < 1)
+        r.model_threads = 1;
+    r.archive = a;
+    r.progress = progress;
+    r.progress_arg = progress_arg;
+    r.scene_frac = calloc(nscenes > 0 ? nscenes : 1, sizeof(double));
+    pthread_mutex_init(&r.lock, NULL);
+    if (!r.scene_frac) {
+        rc = DUCH_NOMEM;
+        set_err(err, errlen, "out of memory");
+    } else if (nscenes > 0) {
+        pthread_t *th = calloc(jobs, sizeof *th);
+        int started = 0;
+        if (th)
+            for (; started < jobs; started++)
+                if (pthread_create(&th[started], NULL, ingest_worker, &r) != 0)
+                    break;
+        if (started == 0)
+            ingest_worker(&r);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        free(th);
+        if (r.fatal) {
+            rc = r.fatal;
+            set_err(err, errlen, "%s", r.fatal_msg);
+        } else if (r.cancelled) {
+            rc = DUCH_INTERRUPTED;
+            set_err(err, errlen, "interrupted: the scenes finished so far are in the archive; "
+                                 "run the same command again to index the rest");
+        } else if (r.stats.scenes_failed) {
+            rc = DUCH_ERROR;
+            set_err(err, errlen, "%d of %d scenes failed", r.stats.scenes_failed, nscenes);
+        }
+        if (progress && rc == DUCH_OK)
+            progress(1.0, NULL, progress_arg);
+    }
+    r.stats.seconds = now_s() - t_start;
+    if (stats)
+        *stats = r.stats;
+    pthread_mutex_destroy(&r.lock);
+    free(r.scene_frac);
+    free(model_copy);
+    duch_archive_close(a);
+    return rc;
+}
+
+/* ============================================================== querying */
+
+void duch_hits_free(duch_hits *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < h->n; i++) {
+        free(h->hits[i].scene_path);
+        free(h->hits[i].footprint_wkt);
+    }
+    free(h->hits);
+    free(h->model_id);
+    free(h);
+}
+
+static char *dup_text(const unsigned char *s)
+{
+    return s ? strdup((const char *)s) : NULL;
+}
+
+/* The query's code, computed with the archive's model. */
+static int query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
+                      char **model_id, char *err, size_t errlen)
+{
+    const void *blob = NULL;
+    size_t size = 0;
+    const char *id = NULL;
+    int sbits = 0;
+    int rc = duch_archive_get_model(a, &blob, &size, &id, &sbits);
+    if (rc != DUCH_OK) {
+        set_err(err, errlen, "%s: %s", duch_archive_path(a),
+                rc == DUCH_NOTFOUND ? "the archive holds no model (nothing indexed yet)"
+                                    : duch_archive_errmsg(a));
+        return rc;
+    }
+    *model_id = strdup(id);
+    if (q->code) {
+        if (q->code_len != (size_t)bits / 8) {
+            set_err(err, errlen, "the query code has %zu bytes; this archive's codes have %d "
+                    "(%d bits)", q->code_len, bits / 8, bits);
+            return DUCH_INVALID;
+        }
+        memcpy(code, q->code, q->code_len);
+        return DUCH_OK;
+    }
+    char lerr[2600];
+    const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
+    if (!api) {
+        set_err(err, errlen, "%s", lerr);
+        return DUCH_NOTFOUND;
+    }
+    duch_model *m = NULL;
+    rc = model_from_blob(api, blob, size, "the archive's model", &m, err, errlen);
+    if (rc != DUCH_OK)
+        return rc;
+    if (api->bits(m) != bits) {
+        set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
+                "records %d bits", api->bits(m), bits);
+        api->close(m);
+        return DUCH_MISMATCH;
+    }
+    if (q->text) {
+        const char *texts[1] = {q->text};
+        rc = api->encode_texts(m, 1, texts, code);
+        if (rc != DUCH_OK)
+            set_err(err, errlen, "%s", api->errmsg(m));
+    } else {
+        int in = api->input_size(m);
+        duch_tiler_options to;
+        duch_tiler_options_init(&to);
+        to.allow_pixel = 1;
+        to.out_size = in;
+        to.tile_ground_m = api->tile_ground_m(m);
+        duch_tiler *t = NULL;
+        rc = duch_tiler_open(q->image_path, &to, &t);
+        unsigned char *rgb = malloc((size_t)in * in * 3);
+        if (rc != DUCH_OK)
+            set_err(err, errlen, "%s", duch_tiler_errmsg(t));
+        else if (!rgb) {
+            rc = DUCH_NOMEM;
+            set_err(err, errlen, "out of memory");
+        } else {
+            const duch_scene_info *si = duch_tiler_info(t);
+            int xo = q->image_xoff, yo = q->image_yoff;
+            int xs = q->image_xsize > 0 ? q->image_xsize : si->width - xo;
+            int ys = q->image_ysize > 0 ? q->image_ysize : si->height - yo;
+            rc = duch_tiler_read_window(t, xo, yo, xs, ys, in, in, rgb, NULL);
+            if (rc != DUCH_OK)
+                set_err(err, errlen, "%s: %s", q->image_path, duch_tiler_errmsg(t));
+            else {
+                const unsigned char *p[1] = {rgb};
+                int w[1] = {in}, h[1] = {in};
+                rc = api->encode_images(m, 1, p, w, h, code);
+                if (rc != DUCH_OK)
+                    set_err(err, errlen, "%s", api->errmsg(m));
+            }
+        }
+        free(rgb);
+        duch_tiler_close(t);
+    }
+    api->close(m);
+    return rc;
+}
+
+int duch_search(const char *archive, const duch_search_query *q, duch_hits **out,
+                char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!archive || !q || !out) {
+        set_err(err, errlen, "duch_search: NULL argument");
+        return DUCH_INVALID;
+    }
+    int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->code != NULL);
+    if (kinds != 1) {
+        set_err(err, errlen, "a query is one of: a text, an image, or a code");
+        return DUCH_INVALID;
+    }
+    if (q->text) {
+        const char *s = q->text;
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s) {
+            set_err(err, errlen, "the query text is empty");
+            return DUCH_INVALID;
+        }
+    }
+    if (q->k < 1 || q->k > 1000000) {
+        set_err(err, errlen, "k must be between 1 and 1000000, got %d", q->k);
+        return DUCH_INVALID;
+    }
+    if (q->has_bbox && !(q->bbox[0] <= q->bbox[2] && q->bbox[1] <= q->bbox[3])) {
+        set_err(err, errlen, "bad bounding box %g,%g,%g,%g: need minx<=maxx and miny<=maxy",
+                q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3]);
+        return DUCH_INVALID;
+    }
+    duch_archive *a = NULL;
+    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
+    if (rc != DUCH_OK) {
+        set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
+        duch_archive_close(a);
+        return rc;
+    }
+    int bits = duch_archive_bits(a);
+    unsigned char code[DUCH_CODE_MAX_BITS / 8];
+    char *model_id = NULL;
+    duch_codes *codes = NULL;
+    duch_hit *hits = NULL;
+    duch_hits *res = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t nbytes = (size_t)bits / 8;
+    rc = query_code(a, q, bits, code, &model_id, err, errlen);
+    if (rc != DUCH_OK)
+        goto finish;
+
+    sqlite3 *db = duch_archive_db(a);
+    const char *sql_all = "SELECT tile_id, code FROM tiles";
+    const char *sql_box =
+        "SELECT t.tile_id, t.code FROM tiles t WHERE t.tile_id IN "
+        "(SELECT pkid FROM idx_tiles_footprint WHERE xmax >= ?1 AND xmin <= ?3 "
+        "AND ymax >= ?2 AND ymin <= ?4)";
+    if (sqlite3_prepare_v2(db, q->has_bbox ? sql_box : sql_all, -1, &st, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "reading codes: %s", sqlite3_errmsg(db));
+        rc = DUCH_ERROR;
+        goto finish;
+    }
+    if (q->has_bbox)
+        for (int i = 0; i < 4; i++)
+            sqlite3_bind_double(st, i + 1, q->bbox[i]);
+    rc = duch_codes_new(nbytes, &codes);
+    if (rc != DUCH_OK) {
+        set_err(err, errlen, "out of memory");
+        goto finish;
+    }
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((size_t)sqlite3_column_bytes(st, 1) != nbytes)
+            continue; /* not a code of this archive's length */
+        rc = duch_codes_append(codes, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
+        if (rc != DUCH_OK) {
+            set_err(err, errlen, "out of memory");
+            goto finish;
+        }
+    }
+    if (s != SQLITE_DONE) {
+        set_err(err, errlen, "reading codes: %s", sqlite3_errmsg(db));
+        rc = DUCH_ERROR;
+        goto finish;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    size_t k = (size_t)q->k, nhits = 0;
+    if (k > duch_codes_count(codes))
+        k = duch_codes_count(codes);
+    hits = calloc(k ? k : 1, sizeof *hits);
+    res = calloc(1, sizeof *res);
+    if (!hits || !res) {
+        rc = DUCH_NOMEM;
+        set_err(err, errlen, "out of memory");
+        goto finish;
+    }
+    res->bits = bits;
+    res->model_id = model_id;
+    model_id = NULL;
+    if (k > 0) {
+        rc = duch_codes_search(codes, code, k, NULL, 0, hits, &nhits);
+        if (rc != DUCH_OK) {
+            set_err(err, errlen, "top-k search failed (%d)", rc);
+            goto finish;
+        }
+    }
+    res->hits = calloc(nhits ? nhits : 1, sizeof *res->hits);
+    if (!res->hits) {
+        rc = DUCH_NOMEM;
+        set_err(err, errlen, "out of memory");
+        goto finish;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.scene_id, s.path, t.x_off, t.y_off, t.width, t.height, "
+                           "AsText(t.footprint) FROM tiles t JOIN scenes s USING (scene_id) "
+                           "WHERE t.tile_id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "reading hits: %s", sqlite3_errmsg(db));
+        rc = DUCH_ERROR;
+        goto finish;
+    }
+    for (size_t i = 0; i < nhits; i++) {
+        duch_search_hit *h = &res->hits[res->n];
+        h->tile_id = hits[i].id;
+        h->rank = (int)i + 1;
+        h->distance = (int)hits[i].distance;
+        sqlite3_bind_int64(st, 1, hits[i].id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            h->scene_id = sqlite3_column_int64(st, 0);
+            h->scene_path = dup_text(sqlite3_column_text(st, 1));
+            h->x_off = sqlite3_column_int(st, 2);
+            h->y_off = sqlite3_column_int(st, 3);
+            h->width = sqlite3_column_int(st, 4);
+            h->height = sqlite3_column_int(st, 5);
+            h->footprint_wkt = dup_text(sqlite3_column_text(st, 6));
+        }
+        res->n++;
+        sqlite3_reset(st);
+    }
+    rc = DUCH_OK;
+finish:
+    sqlite3_finalize(st);
+    duch_codes_free(codes);
+    free(hits);
+    free(model_id);
+    duch_archive_close(a);
+    if (rc == DUCH_OK)
+        *out = res;
+    else
+        duch_hits_free(res);
+    return rc;
+}
