@@ -1,1 +1,20 @@
 # index/ rules (included from the top Makefile.am)
+# Kernels + top-k (no dependencies): also linked into mod_duch.so.
+noinst_LTLIBRARIES += libduch_knn.la
+libduch_knn_la_SOURCES = index/hamming.c index/topk.c index/duch_index.h
+
+# The archive (SpatiaLite), with the kernels.
+noinst_LTLIBRARIES += libduch_index.la
+libduch_index_la_SOURCES = index/archive.c
+libduch_index_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
+libduch_index_la_LIBADD = libduch_knn.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
+DUCH_PARTS += libduch_index.la
+pkginclude_HEADERS += index/duch_index.h
+
+check_PROGRAMS += tests/index_hamming tests/index_archive
+TESTS += tests/index_hamming tests/index_archive
+tests_index_hamming_SOURCES = tests/index_hamming.c
+tests_index_hamming_LDADD = libduch_knn.la
+tests_index_archive_SOURCES = tests/index_archive.c
+tests_index_archive_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
+tests_index_archive_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm

@@ -1,0 +1,859 @@
+/* archive.c: the duch archive, one SpatiaLite file (schema: docs/archive.md).
+ *
+ * The connection gets SpatiaLite through its C API (spatialite_alloc_connection +
+ * spatialite_init_ex), which the spatial index triggers need when tiles are written.
+ * Footprints are written as SpatiaLite BLOB geometries built here, so no WKT goes
+ * through the parser. A scene is one write transaction (BEGIN IMMEDIATE at
+ * begin_scene, COMMIT at commit_scene): a crash mid-scene leaves nothing of it. */
+#include "config.h"
+#include "duch_index.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <spatialite.h>
+
+struct duch_archive {
+    sqlite3 *db;
+    void *splite;             /* spatialite connection cache */
+    char *path;
+    int readonly;
+    int bits;                 /* from the stored model, 0 when none */
+    int64_t scene_id;         /* open scene, 0 when none */
+    int64_t scene_tiles;
+    sqlite3_stmt *ins_tile;
+    /* memory handed out by the getters */
+    void *model_blob;
+    char *model_id;
+    char *meta_value;
+    char msg[1024];
+};
+
+#define SCHEMA_SQL \
+    "CREATE TABLE duch_metadata (\n" \
+    "  key TEXT PRIMARY KEY NOT NULL,\n" \
+    "  value TEXT NOT NULL);\n" \
+    "CREATE TABLE duch_model (\n" \
+    "  model_id TEXT PRIMARY KEY NOT NULL,\n" \
+    "  bits INTEGER NOT NULL CHECK (bits % 8 = 0 AND bits BETWEEN 16 AND 1024),\n" \
+    "  size INTEGER NOT NULL,\n" \
+    "  data BLOB NOT NULL,\n" \
+    "  stored_at TEXT NOT NULL);\n" \
+    "CREATE TABLE scenes (\n" \
+    "  scene_id INTEGER PRIMARY KEY,\n" \
+    "  path TEXT NOT NULL,\n" \
+    "  width INTEGER NOT NULL,\n" \
+    "  height INTEGER NOT NULL,\n" \
+    "  bands INTEGER NOT NULL,\n" \
+    "  crs_wkt TEXT,\n" \
+    "  gt0 REAL, gt1 REAL, gt2 REAL, gt3 REAL, gt4 REAL, gt5 REAL,\n" \
+    "  checksum TEXT,\n" \
+    "  tile_size INTEGER,\n" \
+    "  overlap INTEGER,\n" \
+    "  tile_count INTEGER,\n" \
+    "  complete INTEGER NOT NULL DEFAULT 0,\n" \
+    "  indexed_at TEXT NOT NULL);\n" \
+    "CREATE INDEX scenes_path ON scenes(path);\n" \
+    "CREATE TABLE tiles (\n" \
+    "  tile_id INTEGER PRIMARY KEY,\n" \
+    "  scene_id INTEGER NOT NULL REFERENCES scenes(scene_id),\n" \
+    "  x_off INTEGER NOT NULL,\n" \
+    "  y_off INTEGER NOT NULL,\n" \
+    "  width INTEGER NOT NULL,\n" \
+    "  height INTEGER NOT NULL,\n" \
+    "  code BLOB NOT NULL);\n" \
+    "CREATE INDEX tiles_scene ON tiles(scene_id);\n"
+
+static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int sql_fail(duch_archive *a, const char *what)
+{
+    int ec = sqlite3_errcode(a->db);
+    int rc = DUCH_IO;
+    if (ec == SQLITE_NOMEM)
+        rc = DUCH_NOMEM;
+    else if (ec == SQLITE_CORRUPT || ec == SQLITE_NOTADB)
+        rc = DUCH_CORRUPT;
+    else if (ec == SQLITE_READONLY)
+        rc = DUCH_READONLY;
+    return set_msg(a, rc, "%s: %s: %s", a->path, what, sqlite3_errmsg(a->db));
+}
+
+static int exec(duch_archive *a, const char *sql, const char *what)
+{
+    if (sqlite3_exec(a->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sql_fail(a, what);
+    return DUCH_OK;
+}
+
+const char *duch_archive_errmsg(const duch_archive *a)
+{
+    if (!a)
+        return "out of memory";
+    return a->msg[0] ? a->msg : "no error";
+}
+
+struct sqlite3 *duch_archive_db(duch_archive *a) { return a ? a->db : NULL; }
+const char *duch_archive_path(const duch_archive *a) { return a ? a->path : NULL; }
+
+/* directory part of path (malloc'ed) */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    char *d = strndup(path, (size_t)(slash - path));
+    return d;
+}
+
+/* number of tables in the file; -1 with the SQLite error on failure */
+static int count_tables(duch_archive *a)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int table_exists(duch_archive *a, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static int create_schema(duch_archive *a)
+{
+    int rc;
+    if ((rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
+        return rc;
+    if ((rc = exec(a, "BEGIN IMMEDIATE", "starting the schema transaction")))
+        return rc;
+    /* SpatiaLite metadata (EPSG:4326 and its relatives only), then our tables */
+    if ((rc = exec(a, "SELECT InitSpatialMetaData(0, 'WGS84_ONLY')", "InitSpatialMetaData")) ||
+        (rc = exec(a, SCHEMA_SQL, "creating the archive tables")) ||
+        (rc = exec(a,
+                   "SELECT AddGeometryColumn('scenes', 'footprint', 4326, 'POLYGON', 'XY');"
+                   "SELECT AddGeometryColumn('tiles', 'footprint', 4326, 'POLYGON', 'XY');"
+                   "SELECT CreateSpatialIndex('scenes', 'footprint');"
+                   "SELECT CreateSpatialIndex('tiles', 'footprint');",
+                   "adding the footprint columns")))
+        goto fail;
+    if (!table_exists(a, "idx_tiles_footprint") || !table_exists(a, "geometry_columns")) {
+        rc = set_msg(a, DUCH_ERROR, "%s: SpatiaLite did not create the footprint columns", a->path);
+        goto fail;
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO duch_metadata(key, value) VALUES"
+             " ('schema_version', '%d'),"
+             " ('created_by', 'duch " PACKAGE_VERSION "'),"
+             " ('created_at', strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'))",
+             DUCH_ARCHIVE_SCHEMA_VERSION);
+    if ((rc = exec(a, sql, "writing the metadata")))
+        goto fail;
+    if ((rc = exec(a, "COMMIT", "committing the schema")))
+        goto fail;
+    return DUCH_OK;
+fail:
+    sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* read the stored model's bits into a->bits */
+static int load_bits(duch_archive *a)
+{
+    sqlite3_stmt *st = NULL;
+    a->bits = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT bits FROM duch_model LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "reading duch_model");
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        a->bits = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return sql_fail(a, "reading duch_model");
+    return DUCH_OK;
+}
+
+static int check_archive(duch_archive *a, int flags)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(a->db,
+                               "SELECT value FROM duch_metadata WHERE key = 'schema_version'",
+                               -1, &st, NULL);
+    if (r != SQLITE_OK) {
+        int ec = sqlite3_errcode(a->db);
+        if (ec == SQLITE_NOTADB)
+            return set_msg(a, DUCH_INVALID, "%s is not a duch archive (not an SQLite database)",
+                           a->path);
+        if (ec == SQLITE_CORRUPT)
+            return sql_fail(a, "reading");
+        if (ec == SQLITE_CANTOPEN || ec == SQLITE_IOERR || ec == SQLITE_BUSY)
+            return sql_fail(a, "opening");
+        int ntables = count_tables(a);
+        if (ntables < 0)
+            return sql_fail(a, "reading");
+        if (ntables == 0 && (flags & DUCH_ARCHIVE_CREATE))
+            return create_schema(a);
+        return set_msg(a, DUCH_INVALID,
+                       "%s is not a duch archive (an SQLite database without a duch_metadata table)",
+                       a->path);
+    }
+    r = sqlite3_step(st);
+    long version = -1;
+    if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        char *end;
+        errno = 0;
+        version = v ? strtol(v, &end, 10) : -1;
+        if (!v || end == v || *end || errno)
+            version = -1;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return sql_fail(a, "reading duch_metadata");
+    if (version < 1)
+        return set_msg(a, DUCH_CORRUPT,
+                       "%s: damaged duch archive (no valid schema_version in duch_metadata)", a->path);
+    if (version > DUCH_ARCHIVE_SCHEMA_VERSION)
+        return set_msg(a, DUCH_VERSION,
+                       "%s has archive schema version %ld, newer than this duch (" PACKAGE_VERSION
+                       ") reads (%d): upgrade duch",
+                       a->path, version, DUCH_ARCHIVE_SCHEMA_VERSION);
+    if (!table_exists(a, "tiles") || !table_exists(a, "scenes") || !table_exists(a, "duch_model"))
+        return set_msg(a, DUCH_CORRUPT, "%s: damaged duch archive (tables missing)", a->path);
+    return load_bits(a);
+}
+
+static int open_db(duch_archive *a, const char *uri_or_path, int oflags)
+{
+    if (a->db) {
+        sqlite3_close(a->db);
+        a->db = NULL;
+    }
+    int r = sqlite3_open_v2(uri_or_path, &a->db, oflags, NULL);
+    if (r != SQLITE_OK) {
+        int rc = r == SQLITE_NOMEM ? DUCH_NOMEM : DUCH_IO;
+        return set_msg(a, rc, "%s: cannot open: %s", a->path,
+                       a->db ? sqlite3_errmsg(a->db) : sqlite3_errstr(r));
+    }
+    sqlite3_extended_result_codes(a->db, 0);
+    sqlite3_busy_timeout(a->db, 10000);
+    spatialite_init_ex(a->db, a->splite, 0);
+    return DUCH_OK;
+}
+
+int duch_archive_open(const char *path, int flags, duch_archive **out)
+{
+    if (!out)
+        return DUCH_INVALID;
+    duch_archive *a = calloc(1, sizeof *a);
+    *out = a;
+    if (!a)
+        return DUCH_NOMEM;
+    if (!path || !*path) {
+        a->path = strdup("");
+        return set_msg(a, DUCH_INVALID, "no archive path given");
+    }
+    a->path = strdup(path);
+    if (!a->path)
+        return set_msg(a, DUCH_NOMEM, "out of memory");
+    int ro = (flags & DUCH_ARCHIVE_READONLY) != 0, rw = (flags & DUCH_ARCHIVE_READWRITE) != 0;
+    if (ro == rw || (ro && (flags & DUCH_ARCHIVE_CREATE)) ||
+        (flags & ~(DUCH_ARCHIVE_READONLY | DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE)))
+        return set_msg(a, DUCH_INVALID,
+                       "duch_archive_open: flags must be READONLY, READWRITE or READWRITE|CREATE");
+    a->readonly = ro;
+
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (!exists && !(flags & DUCH_ARCHIVE_CREATE))
+        return set_msg(a, DUCH_NOTFOUND, "%s: no such archive (%s)", path, strerror(errno));
+    if (exists && S_ISDIR(sb.st_mode))
+        return set_msg(a, DUCH_INVALID, "%s is a directory, not a duch archive", path);
+    char *dir = dir_of(path);
+    if (!dir)
+        return set_msg(a, DUCH_NOMEM, "out of memory");
+    int dir_writable = access(dir, W_OK) == 0;
+    if (rw) {
+        if (exists && access(path, W_OK) != 0) {
+            free(dir);
+            return set_msg(a, DUCH_READONLY,
+                           "%s: cannot open for writing: the file is read-only (%s)", path,
+                           strerror(errno));
+        }
+        if (!dir_writable) {
+            int rc = set_msg(a, DUCH_READONLY,
+                             "%s: cannot open for writing: directory %s is not writable "
+                             "(SQLite needs to create its -wal file there)", path, dir);
+            free(dir);
+            return rc;
+        }
+    }
+    free(dir);
+
+    a->splite = spatialite_alloc_connection();
+    if (!a->splite)
+        return set_msg(a, DUCH_NOMEM, "out of memory (spatialite_alloc_connection)");
+    int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (flags & DUCH_ARCHIVE_CREATE)
+        oflags |= SQLITE_OPEN_CREATE;
+    int rc = open_db(a, path, oflags | SQLITE_OPEN_NOMUTEX);
+    if (rc)
+        return rc;
+    if (rw && sqlite3_db_readonly(a->db, "main") == 1)
+        return set_msg(a, DUCH_READONLY, "%s: cannot open for writing: the file is read-only", path);
+    rc = check_archive(a, flags);
+    if (rc && rc != DUCH_VERSION && ro && !dir_writable) {
+        /* a WAL file in a read-only directory: SQLite cannot create the -shm file.
+         * Nobody can be writing it then, so read it as immutable. */
+        char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
+        if (!uri)
+            return set_msg(a, DUCH_NOMEM, "out of memory");
+        a->msg[0] = 0;
+        rc = open_db(a, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+        sqlite3_free(uri);
+        if (!rc)
+            rc = check_archive(a, flags);
+    }
+    if (rc)
+        return rc;
+    if (rw && (rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
+        return rc;
+    a->msg[0] = 0;
+    return DUCH_OK;
+}
+
+void duch_archive_close(duch_archive *a)
+{
+    if (!a)
+        return;
+    sqlite3_finalize(a->ins_tile);
+    if (a->db) {
+        if (a->scene_id)
+            sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(a->db);
+    }
+    if (a->splite)
+        spatialite_cleanup_ex(a->splite);
+    free(a->path);
+    free(a->model_blob);
+    free(a->model_id);
+    free(a->meta_value);
+    free(a);
+}
+
+static int check_writable(duch_archive *a, const char *what)
+{
+    if (!a->db)
+        return set_msg(a, DUCH_INVALID, "%s: the archive is not open", what);
+    if (a->readonly)
+        return set_msg(a, DUCH_READONLY, "%s: %s was opened read-only", what, a->path);
+    return DUCH_OK;
+}
+
+/* ---------------------------------------------------------------- model */
+
+int duch_archive_set_model(duch_archive *a, const void *blob, size_t size, const char *id,
+                           int bits)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "set_model");
+    if (rc)
+        return rc;
+    if (!blob || !size || !id || !*id)
+        return set_msg(a, DUCH_INVALID, "set_model: a model blob and id are required");
+    if (!duch_code_bits_valid(bits))
+        return set_msg(a, DUCH_INVALID,
+                       "set_model: %d bits is not a supported code length (multiple of 8, %d..%d)",
+                       bits, DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS);
+    if (a->scene_id)
+        return set_msg(a, DUCH_INVALID, "set_model: a scene is being written");
+    if ((rc = exec(a, "BEGIN IMMEDIATE", "set_model")))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db, "SELECT model_id FROM duch_model", -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_fail(a, "set_model");
+        goto finish;
+    }
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        const char *have = (const char *)sqlite3_column_text(st, 0);
+        if (have && !strcmp(have, id))
+            rc = DUCH_OK;
+        else
+            rc = set_msg(a, DUCH_MISMATCH,
+                         "%s holds codes of model %s; model %s does not match (use another archive)",
+                         a->path, have ? have : "(null)", id);
+        goto finish;
+    }
+    if (r != SQLITE_DONE) {
+        rc = sql_fail(a, "set_model");
+        goto finish;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "INSERT INTO duch_model(model_id, bits, size, data, stored_at)"
+                           " VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_fail(a, "set_model");
+        goto finish;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, bits);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
+    sqlite3_bind_blob64(st, 4, blob, size, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = sql_fail(a, "storing the model");
+        goto finish;
+    }
+    rc = DUCH_OK;
+finish:
+    sqlite3_finalize(st);
+    if (rc == DUCH_OK) {
+        if ((rc = exec(a, "COMMIT", "set_model")) == DUCH_OK)
+            a->bits = bits;
+    }
+    if (rc)
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size, const char **id,
+                           int *bits)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db)
+        return set_msg(a, DUCH_INVALID, "get_model: the archive is not open");
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (sqlite3_prepare_v2(a->db, "SELECT model_id, bits, data FROM duch_model LIMIT 1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return sql_fail(a, "reading the model");
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        rc = set_msg(a, DUCH_NOTFOUND, "%s holds no model yet", a->path);
+        goto finish;
+    }
+    if (r != SQLITE_ROW) {
+        rc = sql_fail(a, "reading the model");
+        goto finish;
+    }
+    free(a->model_id);
+    free(a->model_blob);
+    a->model_blob = NULL;
+    a->model_id = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+    size_t n = 0;
+    if (blob || size) {
+        n = (size_t)sqlite3_column_bytes(st, 2);
+        const void *p = sqlite3_column_blob(st, 2);
+        a->model_blob = malloc(n ? n : 1);
+        if (a->model_blob && n)
+            memcpy(a->model_blob, p, n);
+    }
+    if (!a->model_id || ((blob || size) && !a->model_blob)) {
+        rc = set_msg(a, DUCH_NOMEM, "out of memory");
+        goto finish;
+    }
+    if (blob)
+        *blob = a->model_blob;
+    if (size)
+        *size = n;
+    if (id)
+        *id = a->model_id;
+    if (bits)
+        *bits = sqlite3_column_int(st, 1);
+    rc = DUCH_OK;
+finish:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int duch_archive_bits(duch_archive *a) { return a ? a->bits : 0; }
+
+/* ---------------------------------------------------------------- geometry */
+
+/* A SpatiaLite BLOB-Geometry POLYGON, SRID 4326, one ring (closed here). Returns a
+ * sqlite3_malloc'ed buffer or NULL (invalid ring: *bad = 1; no memory: *bad = 0). */
+static unsigned char *polygon_blob(const double *ring, int npoints, int *nbytes, int *bad)
+{
+    *bad = 1;
+    if (!ring || npoints < 3 || npoints > 1000000)
+        return NULL;
+    for (int i = 0; i < 2 * npoints; i++)
+        if (!isfinite(ring[i]))
+            return NULL;
+    int closed = ring[0] == ring[2 * (npoints - 1)] && ring[1] == ring[2 * (npoints - 1) + 1];
+    int n = closed ? npoints : npoints + 1;
+    if (n < 4)
+        return NULL;
+    *bad = 0;
+    size_t len = 1 + 1 + 4 + 32 + 1 + 4 + 4 + 4 + (size_t)n * 16 + 1;
+    unsigned char *b = sqlite3_malloc64(len), *p = b;
+    if (!b)
+        return NULL;
+    double mbr[4] = {ring[0], ring[1], ring[0], ring[1]};
+    for (int i = 1; i < npoints; i++) {
+        double x = ring[2 * i], y = ring[2 * i + 1];
+        if (x < mbr[0]) mbr[0] = x;
+        if (y < mbr[1]) mbr[1] = y;
+        if (x > mbr[2]) mbr[2] = x;
+        if (y > mbr[3]) mbr[3] = y;
+    }
+    /* little-endian layout: START, ENDIAN(1), SRID, MBR, 0x7C, class, rings, points */
+    int32_t i32;
+    *p++ = 0x00;
+    *p++ = 0x01;
+    i32 = 4326; memcpy(p, &i32, 4); p += 4;
+    memcpy(p, mbr, 32); p += 32;
+    *p++ = 0x7C;
+    i32 = 3; memcpy(p, &i32, 4); p += 4;  /* POLYGON */
+    i32 = 1; memcpy(p, &i32, 4); p += 4;  /* one ring */
+    i32 = n; memcpy(p, &i32, 4); p += 4;
+    memcpy(p, ring, (size_t)npoints * 16); p += (size_t)npoints * 16;
+    if (!closed) {
+        memcpy(p, ring, 16);
+        p += 16;
+    }
+    *p++ = 0xFE;
+    *nbytes = (int)(p - b);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "polygon_blob writes little-endian doubles; add a byte swap for this platform"
+#endif
+    return b;
+}
+
+/* ---------------------------------------------------------------- scenes */
+
+int duch_archive_find_scene(duch_archive *a, const char *path, const char *checksum,
+                            int64_t *scene_id)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db || !path || !scene_id)
+        return set_msg(a, DUCH_INVALID, "find_scene: path and scene_id are required");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT scene_id FROM scenes WHERE path = ?1 AND complete = 1"
+                           " AND (?2 IS NULL OR checksum = ?2) ORDER BY scene_id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "find_scene");
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    if (checksum)
+        sqlite3_bind_text(st, 2, checksum, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW) {
+        *scene_id = sqlite3_column_int64(st, 0);
+        rc = DUCH_OK;
+    } else if (r == SQLITE_DONE) {
+        rc = set_msg(a, DUCH_NOTFOUND, "%s: scene %s is not in the archive", a->path, path);
+    } else {
+        rc = sql_fail(a, "find_scene");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_t *scene_id)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "begin_scene");
+    if (rc)
+        return rc;
+    if (!s || !s->path || !*s->path || !scene_id)
+        return set_msg(a, DUCH_INVALID, "begin_scene: a scene record with a path is required");
+    if (a->scene_id)
+        return set_msg(a, DUCH_INVALID, "begin_scene: scene %lld is still open (commit or roll it back first)",
+                       (long long)a->scene_id);
+    if (s->width <= 0 || s->height <= 0 || s->bands <= 0)
+        return set_msg(a, DUCH_INVALID, "begin_scene: %s: bad raster size %dx%dx%d", s->path,
+                       s->width, s->height, s->bands);
+    if ((rc = load_bits(a)))
+        return rc;
+    if (!a->bits)
+        return set_msg(a, DUCH_INVALID,
+                       "begin_scene: %s holds no model yet (store it with set_model first)", a->path);
+    unsigned char *fp = NULL;
+    int fplen = 0, bad = 0;
+    if (s->footprint && s->footprint_npoints) {
+        fp = polygon_blob(s->footprint, s->footprint_npoints, &fplen, &bad);
+        if (!fp)
+            return bad ? set_msg(a, DUCH_INVALID,
+                                 "begin_scene: %s: footprint needs at least 3 distinct finite points",
+                                 s->path)
+                       : set_msg(a, DUCH_NOMEM, "out of memory");
+    }
+    if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_free(fp);
+        if (sqlite3_errcode(a->db) == SQLITE_BUSY)
+            return set_msg(a, DUCH_IO, "%s: another process is writing the archive (database is locked)",
+                           a->path);
+        return sql_fail(a, "begin_scene");
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "INSERT INTO scenes(path, width, height, bands, crs_wkt, gt0, gt1, gt2,"
+                           " gt3, gt4, gt5, checksum, tile_size, overlap, complete, indexed_at,"
+                           " footprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,"
+                           " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_fail(a, "begin_scene");
+        goto finish;
+    }
+    sqlite3_bind_text(st, 1, s->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, s->width);
+    sqlite3_bind_int(st, 3, s->height);
+    sqlite3_bind_int(st, 4, s->bands);
+    if (s->crs_wkt)
+        sqlite3_bind_text(st, 5, s->crs_wkt, -1, SQLITE_STATIC);
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_double(st, 6 + i, s->geotransform[i]);
+    if (s->checksum)
+        sqlite3_bind_text(st, 12, s->checksum, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 13, s->tile_size);
+    sqlite3_bind_int(st, 14, s->overlap);
+    if (fp)
+        sqlite3_bind_blob(st, 15, fp, fplen, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = sql_fail(a, "inserting the scene");
+        goto finish;
+    }
+    a->scene_id = sqlite3_last_insert_rowid(a->db);
+    a->scene_tiles = 0;
+    *scene_id = a->scene_id;
+    rc = DUCH_OK;
+finish:
+    sqlite3_finalize(st);
+    sqlite3_free(fp);
+    if (rc)
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_off, int width,
+                          int height, const unsigned char *code, const double *ring, int npoints,
+                          int64_t *tile_id)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "add_tile");
+    if (rc)
+        return rc;
+    if (!a->scene_id || scene_id != a->scene_id)
+        return set_msg(a, DUCH_INVALID, "add_tile: scene %lld is not the open scene",
+                       (long long)scene_id);
+    if (!code)
+        return set_msg(a, DUCH_INVALID, "add_tile: no code");
+    if (width <= 0 || height <= 0 || x_off < 0 || y_off < 0)
+        return set_msg(a, DUCH_INVALID, "add_tile: bad window %d,%d %dx%d", x_off, y_off, width,
+                       height);
+    int fplen = 0, bad = 0;
+    unsigned char *fp = polygon_blob(ring, npoints, &fplen, &bad);
+    if (!fp)
+        return bad ? set_msg(a, DUCH_INVALID,
+                             "add_tile: footprint needs at least 3 distinct finite lon/lat points")
+                   : set_msg(a, DUCH_NOMEM, "out of memory");
+    if (!a->ins_tile &&
+        sqlite3_prepare_v2(a->db,
+                           "INSERT INTO tiles(scene_id, x_off, y_off, width, height, code, footprint)"
+                           " VALUES (?,?,?,?,?,?,?)",
+                           -1, &a->ins_tile, NULL) != SQLITE_OK) {
+        sqlite3_free(fp);
+        return sql_fail(a, "add_tile");
+    }
+    sqlite3_stmt *st = a->ins_tile;
+    sqlite3_bind_int64(st, 1, scene_id);
+    sqlite3_bind_int(st, 2, x_off);
+    sqlite3_bind_int(st, 3, y_off);
+    sqlite3_bind_int(st, 4, width);
+    sqlite3_bind_int(st, 5, height);
+    sqlite3_bind_blob(st, 6, code, a->bits / 8, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, fp, fplen, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    rc = r == SQLITE_DONE ? DUCH_OK : sql_fail(a, "inserting a tile");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_free(fp);
+    if (rc == DUCH_OK) {
+        a->scene_tiles++;
+        if (tile_id)
+            *tile_id = sqlite3_last_insert_rowid(a->db);
+    }
+    return rc;
+}
+
+int duch_archive_commit_scene(duch_archive *a)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->scene_id)
+        return set_msg(a, DUCH_INVALID, "commit_scene: no scene is open");
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE scenes SET complete = 1, tile_count = %lld WHERE scene_id = %lld",
+             (long long)a->scene_tiles, (long long)a->scene_id);
+    int rc = exec(a, sql, "commit_scene");
+    if (!rc)
+        rc = exec(a, "COMMIT", "commit_scene");
+    if (rc)
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    a->scene_id = 0;
+    return rc;
+}
+
+int duch_archive_rollback_scene(duch_archive *a)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->scene_id)
+        return set_msg(a, DUCH_INVALID, "rollback_scene: no scene is open");
+    a->scene_id = 0;
+    return exec(a, "ROLLBACK", "rollback_scene");
+}
+
+/* ---------------------------------------------------------------- queries */
+
+static int query_int64(duch_archive *a, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "counting");
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? DUCH_OK : sql_fail(a, "counting");
+}
+
+int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db)
+        return set_msg(a, DUCH_INVALID, "counts: the archive is not open");
+    int rc;
+    int64_t v;
+    if (scenes) {
+        if ((rc = query_int64(a, "SELECT count(*) FROM scenes WHERE complete = 1", &v)))
+            return rc;
+        *scenes = v;
+    }
+    if (tiles) {
+        if ((rc = query_int64(a, "SELECT count(*) FROM tiles WHERE scene_id IN"
+                                 " (SELECT scene_id FROM scenes WHERE complete = 1)", &v)))
+            return rc;
+        *tiles = v;
+    }
+    return DUCH_OK;
+}
+
+int duch_archive_extent(duch_archive *a, double extent[4])
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db || !extent)
+        return set_msg(a, DUCH_INVALID, "extent: bad arguments");
+    sqlite3_stmt *st = NULL;
+    /* MbrMinX & co read the BLOB header: exact, unlike the float R*Tree */
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT min(MbrMinX(footprint)), min(MbrMinY(footprint)),"
+                           " max(MbrMaxX(footprint)), max(MbrMaxY(footprint)) FROM tiles",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "extent");
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        for (int i = 0; i < 4; i++)
+            extent[i] = sqlite3_column_double(st, i);
+        rc = DUCH_OK;
+    } else if (r == SQLITE_ROW) {
+        rc = set_msg(a, DUCH_NOTFOUND, "%s has no tiles", a->path);
+    } else {
+        rc = sql_fail(a, "extent");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int duch_archive_meta_get(duch_archive *a, const char *key, const char **value)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db || !key || !value)
+        return set_msg(a, DUCH_INVALID, "meta_get: key and value are required");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db, "SELECT value FROM duch_metadata WHERE key = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return sql_fail(a, "meta_get");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW) {
+        free(a->meta_value);
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        a->meta_value = strdup(v ? v : "");
+        rc = a->meta_value ? DUCH_OK : set_msg(a, DUCH_NOMEM, "out of memory");
+        if (!rc)
+            *value = a->meta_value;
+    } else if (r == SQLITE_DONE) {
+        rc = set_msg(a, DUCH_NOTFOUND, "%s: no metadata key '%s'", a->path, key);
+    } else {
+        rc = sql_fail(a, "meta_get");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int duch_archive_meta_set(duch_archive *a, const char *key, const char *value)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "meta_set");
+    if (rc)
+        return rc;
+    if (!key || !*key)
+        return set_msg(a, DUCH_INVALID, "meta_set: a key is required");
+    if (!strcmp(key, "schema_version"))
+        return set_msg(a, DUCH_INVALID, "meta_set: schema_version is managed by duch");
+    sqlite3_stmt *st = NULL;
+    const char *sql = value ? "INSERT OR REPLACE INTO duch_metadata(key, value) VALUES (?, ?)"
+                            : "DELETE FROM duch_metadata WHERE key = ?";
+    if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "meta_set");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? DUCH_OK : sql_fail(a, "meta_set");
+    sqlite3_finalize(st);
+    return rc;
+}

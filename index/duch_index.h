@@ -1,0 +1,212 @@
+/*
+ * duch_index.h: packed binary codes, Hamming kernels, exact top-k, and the archive.
+ *
+ * Codes.  A code of K bits (K a multiple of 8, DUCH_CODE_MIN_BITS..DUCH_CODE_MAX_BITS)
+ * is K/8 bytes; bit j is (code[j/8] >> (j%8)) & 1, as the model writes it. A set of n
+ * codes of one length is "packed": n * nbytes contiguous bytes, code i at i * nbytes.
+ *
+ * Kernels.  A kernel computes the Hamming distances between one query and n packed
+ * codes. duch_kernels() lists them: "portable" (plain C, always available) first, then
+ * the fast ones ("popcnt", "avx2", "avx512") that need a CPU feature, checked at run
+ * time. duch_kernel_best() is the fastest one this CPU runs.
+ *
+ * Top-k.  duch_topk() returns the k codes nearest to a query, exactly: ascending
+ * distance, ties broken by ascending id. It can be restricted to a subset of positions
+ * (e.g. those whose footprint box intersects a query box, see duch_bbox_select()).
+ * duch_codes is a growable packed array of (id, code) with the same search.
+ *
+ * Archive.  One SpatiaLite file holding scenes, tiles (one code BLOB and one EPSG:4326
+ * footprint per tile, with a spatial index), the model that made the codes, and a
+ * metadata table (schema: docs/archive.md). duch_archive_open() refuses files that are
+ * not archives or have a newer schema version. Writes go one scene per transaction:
+ * the rows of a scene appear only at duch_archive_commit_scene(). The file is in WAL
+ * mode: readers and one writer can work at the same time.
+ *
+ * Errors follow sqlite3: int status codes (enum duch_status, duch_model.h) and, for an
+ * archive, a message owned by the handle (duch_archive_errmsg). Functions without a
+ * handle return DUCH_INVALID for bad arguments and DUCH_NOMEM when out of memory.
+ *
+ * This header compiles as plain C99.
+ */
+#ifndef DUCH_INDEX_H
+#define DUCH_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duch_model.h" /* enum duch_status, duch_progress_fn */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ codes */
+
+#define DUCH_CODE_MIN_BITS 16
+#define DUCH_CODE_MAX_BITS 1024
+
+/* 1 when bits is a supported code length (a multiple of 8 in 16..1024), else 0. */
+int duch_code_bits_valid(int bits);
+
+/* ---------------------------------------------------------------- kernels */
+
+/* dist[i] = Hamming distance between query and codes + i * nbytes, for i < n.
+ * nbytes: 1..DUCH_CODE_MAX_BITS/8 (any value; the fast kernels have special paths for
+ * 8, 16, 32 and multiples of 32/64). No alignment required. */
+typedef void (*duch_scan_fn)(const unsigned char *codes, size_t n, size_t nbytes,
+                             const unsigned char *query, uint16_t *dist);
+
+typedef struct duch_kernel {
+    const char *name;          /* "portable", "popcnt", "avx2", "avx512" */
+    const char *needs;         /* the CPU features it needs, for messages */
+    int (*available)(void);    /* 1 when this CPU (and OS) can run it */
+    duch_scan_fn scan;
+} duch_kernel;
+
+/* The kernel table (static storage, do not free); *count gets its length. Entry 0 is
+ * "portable". Entries whose available() returns 0 must not be called. */
+const duch_kernel *duch_kernels(size_t *count);
+/* The fastest available kernel (never NULL). */
+const duch_kernel *duch_kernel_best(void);
+/* The kernel of that name if it exists and is available, else NULL. */
+const duch_kernel *duch_kernel_find(const char *name);
+/* Hamming distance of two codes of nbytes bytes, with the best kernel. */
+unsigned duch_hamming(const unsigned char *a, const unsigned char *b, size_t nbytes);
+
+/* ------------------------------------------------------------------ top-k */
+
+typedef struct duch_hit {
+    int64_t id;                /* ids[pos], or pos when ids is NULL */
+    uint32_t distance;
+    size_t pos;                /* position of the code in the packed array */
+} duch_hit;
+
+/* Exact top-k of query over n packed codes (codes: n * nbytes bytes, ids: n ids or
+ * NULL for "id = position"). When subset is not NULL only the positions
+ * subset[0..nsubset) are searched (they must be < n; any order; duplicates are the
+ * caller's fault). hits must hold min(k, candidates) entries; *nhits gets their number.
+ * Hits are sorted by ascending distance, then ascending id. kernel NULL = best.
+ * Returns DUCH_OK, DUCH_INVALID (nbytes out of range, k == 0, NULL pointers) or
+ * DUCH_NOMEM. Memory: a few KiB plus k entries. */
+int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64_t *ids,
+              size_t n, size_t nbytes, const unsigned char *query,
+              const size_t *subset, size_t nsubset, size_t k,
+              duch_hit *hits, size_t *nhits);
+
+/* Positions i < n whose box mbr[4i..4i+3] = (minx, miny, maxx, maxy) intersects
+ * bbox = (minx, miny, maxx, maxy) (edges touching count), written in ascending order to
+ * out (room for n). Boxes with a NaN never match. Returns the count. */
+size_t duch_bbox_select(const double *mbr, size_t n, const double bbox[4], size_t *out);
+
+/* A growable packed array of (id, code), all codes nbytes long. */
+typedef struct duch_codes duch_codes;
+
+/* New empty array for codes of nbytes bytes (1..128). Free with duch_codes_free(). */
+int duch_codes_new(size_t nbytes, duch_codes **out);
+void duch_codes_free(duch_codes *c);                  /* accepts NULL */
+int duch_codes_reserve(duch_codes *c, size_t n);      /* room for n codes in all */
+int duch_codes_append(duch_codes *c, int64_t id, const unsigned char *code);
+void duch_codes_clear(duch_codes *c);                 /* count = 0, memory kept */
+size_t duch_codes_count(const duch_codes *c);
+size_t duch_codes_nbytes(const duch_codes *c);
+/* The packed codes (count * nbytes bytes, 64-byte aligned) and ids; owned by c, valid
+ * until the next append/reserve/clear/free. */
+const unsigned char *duch_codes_data(const duch_codes *c);
+const int64_t *duch_codes_ids(const duch_codes *c);
+/* duch_topk() over the array with the best kernel. */
+int duch_codes_search(const duch_codes *c, const unsigned char *query, size_t k,
+                      const size_t *subset, size_t nsubset,
+                      duch_hit *hits, size_t *nhits);
+
+/* ---------------------------------------------------------------- archive */
+
+#define DUCH_ARCHIVE_SCHEMA_VERSION 1
+
+/* duch_archive_open flags */
+#define DUCH_ARCHIVE_READONLY  0x1   /* open an existing archive for reading */
+#define DUCH_ARCHIVE_READWRITE 0x2   /* open an existing archive for writing */
+#define DUCH_ARCHIVE_CREATE    0x4   /* with READWRITE: create the file (or initialise an
+                                        empty one) when it is not an archive yet */
+
+typedef struct duch_archive duch_archive;
+struct sqlite3;
+
+/* Open (or create) an archive. Like sqlite3_open, *out is set to a handle even on
+ * failure (NULL only when out of memory): read its message with duch_archive_errmsg()
+ * and close it with duch_archive_close(). Returns
+ *   DUCH_OK; DUCH_NOTFOUND (no such file, without CREATE); DUCH_INVALID (not an
+ *   archive: not SQLite, or SQLite without the duch tables; or bad flags);
+ *   DUCH_VERSION (schema newer than DUCH_ARCHIVE_SCHEMA_VERSION); DUCH_READONLY
+ *   (READWRITE asked for a file or folder that cannot be written); DUCH_IO, DUCH_CORRUPT.
+ * The connection has SpatiaLite initialised (spatialite_init_ex) for its own use. */
+int duch_archive_open(const char *path, int flags, duch_archive **out);
+/* Close; rolls back a scene that was begun and not committed. Accepts NULL. */
+void duch_archive_close(duch_archive *a);
+/* Message of the last failed call; never NULL; owned by a, valid until the next call. */
+const char *duch_archive_errmsg(const duch_archive *a);
+/* The SQLite connection (owned by a; do not close it). For read queries. */
+struct sqlite3 *duch_archive_db(duch_archive *a);
+/* The path given to duch_archive_open (owned by a). */
+const char *duch_archive_path(const duch_archive *a);
+
+/* Store the model that makes this archive's codes: blob (size bytes, a .duchm file),
+ * its id (model checksum) and its code length in bits. On an archive that has no model
+ * yet, stores it. When a model with the same id is stored, does nothing (DUCH_OK).
+ * When another model is stored: DUCH_MISMATCH (message names both ids). */
+int duch_archive_set_model(duch_archive *a, const void *blob, size_t size,
+                           const char *id, int bits);
+/* The stored model: blob and size (either may be NULL to skip), id, bits. Memory owned
+ * by a, valid until the next duch_archive_get_model() or close. DUCH_NOTFOUND when the
+ * archive has no model yet. */
+int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size,
+                           const char **id, int *bits);
+/* Code length in bits of the archive (from its model), 0 when there is no model. */
+int duch_archive_bits(duch_archive *a);
+
+/* Find a completely indexed scene by path, and by checksum when checksum is not NULL.
+ * DUCH_OK and *scene_id, or DUCH_NOTFOUND. */
+int duch_archive_find_scene(duch_archive *a, const char *path, const char *checksum,
+                            int64_t *scene_id);
+
+typedef struct duch_scene_record {
+    const char *path;             /* required */
+    int width, height, bands;     /* raster size in pixels, band count */
+    const char *crs_wkt;          /* may be NULL */
+    double geotransform[6];       /* GDAL geotransform of the source */
+    const char *checksum;         /* may be NULL */
+    const double *footprint;      /* lon/lat pairs (EPSG:4326), npoints of them, closed
+                                     or not; NULL/0 for none */
+    int footprint_npoints;
+    int tile_size, overlap;       /* tile grid in source pixels */
+} duch_scene_record;
+
+/* Begin a scene: opens ONE write transaction that lasts until commit/rollback, inserts
+ * the scene row and writes its id to *scene_id. Only one scene at a time per handle.
+ * Requires a stored model (the code length). DUCH_READONLY on a read-only handle;
+ * DUCH_IO with SQLite's message when the write lock cannot be had (busy). */
+int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_t *scene_id);
+/* Add a tile of the open scene: window (x_off, y_off, width, height) in source pixels,
+ * its code (bits/8 bytes of the archive's model) and footprint ring (npoints lon/lat
+ * pairs, closed or not, at least 3 distinct points). *tile_id may be NULL. */
+int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_off,
+                          int width, int height, const unsigned char *code,
+                          const double *ring, int npoints, int64_t *tile_id);
+/* Mark the scene complete and commit its rows; or drop all of them. */
+int duch_archive_commit_scene(duch_archive *a);
+int duch_archive_rollback_scene(duch_archive *a);
+
+/* Complete scenes and their tiles (any argument may be NULL). */
+int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles);
+/* Bounding box (minx, miny, maxx, maxy, lon/lat) of all tile footprints;
+ * DUCH_NOTFOUND when there are none. */
+int duch_archive_extent(duch_archive *a, double extent[4]);
+
+/* Metadata (key/value text). get: *value owned by a, valid until the next call on a;
+ * DUCH_NOTFOUND when the key is absent. set: insert or replace (value NULL deletes). */
+int duch_archive_meta_get(duch_archive *a, const char *key, const char **value);
+int duch_archive_meta_set(duch_archive *a, const char *key, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DUCH_INDEX_H */

@@ -1,0 +1,246 @@
+/* topk.c: exact top-k by Hamming distance over packed codes.
+ *
+ * The codes are scanned in blocks of BLOCK: the kernel writes the block's distances
+ * into a small buffer (L1-resident), then a scalar pass keeps the k best in a max-heap
+ * ordered by (distance, id). Once the heap is full, a code farther than the heap's
+ * worst is rejected with one compare, so the selection costs little next to the scan.
+ * A subset of positions is gathered block by block into a contiguous buffer first. */
+#include "config.h"
+#include "duch_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 2048
+
+/* a before b in the result order */
+static inline int hit_less(uint32_t da, int64_t ia, uint32_t db, int64_t ib)
+{
+    return da < db || (da == db && ia < ib);
+}
+
+typedef struct heap {
+    duch_hit *h;    /* max-heap: h[0] is the worst kept hit */
+    size_t n, k;
+} heap;
+
+static void heap_sift_down(heap *hp, size_t i)
+{
+    duch_hit *h = hp->h;
+    size_t n = hp->n;
+    duch_hit x = h[i];
+    for (;;) {
+        size_t l = 2 * i + 1, w = i;
+        duch_hit *best = &x;
+        if (l < n && hit_less(best->distance, best->id, h[l].distance, h[l].id))
+            w = l, best = &h[l];
+        if (l + 1 < n && hit_less(best->distance, best->id, h[l + 1].distance, h[l + 1].id))
+            w = l + 1, best = &h[l + 1];
+        if (w == i)
+            break;
+        h[i] = h[w];
+        i = w;
+    }
+    h[i] = x;
+}
+
+static void heap_push(heap *hp, duch_hit x)
+{
+    size_t i = hp->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!hit_less(hp->h[p].distance, hp->h[p].id, x.distance, x.id))
+            break;
+        hp->h[i] = hp->h[p];
+        i = p;
+    }
+    hp->h[i] = x;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const duch_hit *x = a, *y = b;
+    if (x->distance != y->distance)
+        return x->distance < y->distance ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* offer the distances of one block; pos(j) = base + j or subset[j] */
+static inline void offer_block(heap *hp, const uint16_t *dist, size_t m, const int64_t *ids,
+                               size_t base, const size_t *subset)
+{
+    size_t j = 0;
+    /* fill the heap */
+    for (; j < m && hp->n < hp->k; j++) {
+        size_t pos = subset ? subset[j] : base + j;
+        duch_hit x = {ids ? ids[pos] : (int64_t)pos, dist[j], pos};
+        heap_push(hp, x);
+    }
+    uint32_t worst = hp->n ? hp->h[0].distance : 0;
+    for (; j < m; j++) {
+        if (dist[j] > worst)
+            continue;
+        size_t pos = subset ? subset[j] : base + j;
+        int64_t id = ids ? ids[pos] : (int64_t)pos;
+        if (!hit_less(dist[j], id, hp->h[0].distance, hp->h[0].id))
+            continue;
+        hp->h[0].distance = dist[j];
+        hp->h[0].id = id;
+        hp->h[0].pos = pos;
+        heap_sift_down(hp, 0);
+        worst = hp->h[0].distance;
+    }
+}
+
+int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64_t *ids,
+              size_t n, size_t nbytes, const unsigned char *query,
+              const size_t *subset, size_t nsubset, size_t k,
+              duch_hit *hits, size_t *nhits)
+{
+    if (nhits)
+        *nhits = 0;
+    if (!query || !hits || !nhits || k == 0 || nbytes == 0 || nbytes > DUCH_CODE_MAX_BITS / 8 ||
+        (n > 0 && !codes))
+        return DUCH_INVALID;
+    if (!kernel)
+        kernel = duch_kernel_best();
+    size_t total = subset ? nsubset : n;
+    heap hp = {hits, 0, k < total ? k : total};
+    if (hp.k == 0)
+        return DUCH_OK;
+
+    uint16_t dist[BLOCK];
+    if (!subset) {
+        for (size_t base = 0; base < n; base += BLOCK) {
+            size_t m = n - base < BLOCK ? n - base : BLOCK;
+            kernel->scan(codes + base * nbytes, m, nbytes, query, dist);
+            offer_block(&hp, dist, m, ids, base, NULL);
+        }
+    } else {
+        unsigned char *buf = malloc((size_t)BLOCK * nbytes);
+        if (!buf)
+            return DUCH_NOMEM;
+        for (size_t base = 0; base < nsubset; base += BLOCK) {
+            size_t m = nsubset - base < BLOCK ? nsubset - base : BLOCK;
+            for (size_t j = 0; j < m; j++) {
+                if (subset[base + j] >= n) {
+                    free(buf);
+                    return DUCH_INVALID;
+                }
+                memcpy(buf + j * nbytes, codes + subset[base + j] * nbytes, nbytes);
+            }
+            kernel->scan(buf, m, nbytes, query, dist);
+            offer_block(&hp, dist, m, ids, 0, subset + base);
+        }
+        free(buf);
+    }
+    qsort(hits, hp.n, sizeof *hits, hit_cmp);
+    *nhits = hp.n;
+    return DUCH_OK;
+}
+
+size_t duch_bbox_select(const double *mbr, size_t n, const double bbox[4], size_t *out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *b = mbr + 4 * i;
+        /* written so that a NaN makes the test fail */
+        if (b[0] <= bbox[2] && b[2] >= bbox[0] && b[1] <= bbox[3] && b[3] >= bbox[1])
+            out[m++] = i;
+    }
+    return m;
+}
+
+/* ---------------------------------------------------------------- duch_codes */
+
+struct duch_codes {
+    size_t nbytes, n, cap;
+    unsigned char *codes; /* 64-byte aligned */
+    int64_t *ids;
+};
+
+int duch_codes_new(size_t nbytes, duch_codes **out)
+{
+    if (!out)
+        return DUCH_INVALID;
+    *out = NULL;
+    if (nbytes == 0 || nbytes > DUCH_CODE_MAX_BITS / 8)
+        return DUCH_INVALID;
+    duch_codes *c = calloc(1, sizeof *c);
+    if (!c)
+        return DUCH_NOMEM;
+    c->nbytes = nbytes;
+    *out = c;
+    return DUCH_OK;
+}
+
+void duch_codes_free(duch_codes *c)
+{
+    if (!c)
+        return;
+    free(c->codes);
+    free(c->ids);
+    free(c);
+}
+
+int duch_codes_reserve(duch_codes *c, size_t n)
+{
+    if (!c)
+        return DUCH_INVALID;
+    if (n <= c->cap)
+        return DUCH_OK;
+    if (n > SIZE_MAX / 2 / c->nbytes)
+        return DUCH_NOMEM;
+    size_t bytes = (n * c->nbytes + 63) / 64 * 64;
+    unsigned char *codes = aligned_alloc(64, bytes);
+    int64_t *ids = malloc(n * sizeof *ids);
+    if (!codes || !ids) {
+        free(codes);
+        free(ids);
+        return DUCH_NOMEM;
+    }
+    if (c->n) {
+        memcpy(codes, c->codes, c->n * c->nbytes);
+        memcpy(ids, c->ids, c->n * sizeof *ids);
+    }
+    free(c->codes);
+    free(c->ids);
+    c->codes = codes;
+    c->ids = ids;
+    c->cap = n;
+    return DUCH_OK;
+}
+
+int duch_codes_append(duch_codes *c, int64_t id, const unsigned char *code)
+{
+    if (!c || !code)
+        return DUCH_INVALID;
+    if (c->n == c->cap) {
+        int rc = duch_codes_reserve(c, c->cap < 1024 ? 1024 : c->cap + c->cap / 2);
+        if (rc)
+            return rc;
+    }
+    memcpy(c->codes + c->n * c->nbytes, code, c->nbytes);
+    c->ids[c->n++] = id;
+    return DUCH_OK;
+}
+
+void duch_codes_clear(duch_codes *c)
+{
+    if (c)
+        c->n = 0;
+}
+
+size_t duch_codes_count(const duch_codes *c) { return c ? c->n : 0; }
+size_t duch_codes_nbytes(const duch_codes *c) { return c ? c->nbytes : 0; }
+const unsigned char *duch_codes_data(const duch_codes *c) { return c ? c->codes : NULL; }
+const int64_t *duch_codes_ids(const duch_codes *c) { return c ? c->ids : NULL; }
+
+int duch_codes_search(const duch_codes *c, const unsigned char *query, size_t k,
+                      const size_t *subset, size_t nsubset, duch_hit *hits, size_t *nhits)
+{
+    if (!c)
+        return DUCH_INVALID;
+    return duch_topk(NULL, c->codes, c->ids, c->n, c->nbytes, query, subset, nsubset, k,
+                     hits, nhits);
+}
