@@ -7,6 +7,6 @@ cd "$top"
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
 mkdir -p "$build"
 cd "$build"
-[ -f Makefile ] || "$top/configure" -q ${DUCH_CONFIGURE_FLAGS:-}
+[ -f Makefile ] || "$top/configure" -q --prefix="$build/install" ${DUCH_CONFIGURE_FLAGS:-}
 make -j"$(nproc)" >/dev/null
 echo "$build"
