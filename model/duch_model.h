@@ -81,6 +81,10 @@ typedef struct duch_train_options {
     int verbose;
     double tile_ground_m;    /* ground width of one training image (UCM: 78.03 m) */
     int max_images;          /* 0 = all; for tests */
+    /* Added after ABI version 1's first fields (keep at the end): */
+    double crop_min;         /* smallest random crop, as a fraction of the image area */
+    double *epoch_loss;      /* optional out: mean total loss of each epoch (epochs entries),
+                                owned by the caller; NULL to skip */
 } duch_train_options;
 
 typedef struct duch_eval_result {

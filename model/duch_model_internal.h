@@ -1,0 +1,85 @@
+/*
+ * duch_model_internal.h: private pieces of libduch_model.so shared by its two
+ * translation units (duch_data.cpp: no libtorch; duch_torch.cpp: the networks).
+ *
+ * Only duch_map_at_k() is also exported with C linkage, so that tests can check
+ * the metric on hand-computed cases (through dlsym on the model library).
+ */
+#ifndef DUCH_MODEL_INTERNAL_H
+#define DUCH_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* mAP@k as DUCH (and JDSH/DJSRH, whose evaluation code it reuses) computes it.
+ * Codes are packed (bits/8 bytes each). For each query: rank the retrieval set by
+ * Hamming distance (ties broken by retrieval index, i.e. a stable sort); tsum = number
+ * of relevant items (same label) in the whole retrieval set; a query with tsum = 0
+ * counts as 0 (it stays in the denominator); total = min(k, tsum); AP = mean over
+ * i = 1..total of i / rank_i, where rank_i is the 1-based rank of the i-th relevant
+ * item in the full ranking. The result is the mean AP over the nq queries.
+ * Returns -1 on bad arguments. */
+double duch_map_at_k(const unsigned char *qcodes, const int *qlabels, int nq,
+                     const unsigned char *rcodes, const int *rlabels, int nr, int bits, int k);
+
+#ifdef __cplusplus
+}
+
+#include <string>
+#include <vector>
+
+namespace duch {
+
+/* ---- JSON (a small DOM reader and string escaping for the writer) ---- */
+struct Json {
+    enum Type { Null, Bool, Num, Str, Arr, Obj } type = Null;
+    bool b = false;
+    double num = 0;
+    std::string str;
+    std::vector<Json> arr;
+    std::vector<std::pair<std::string, Json>> obj;
+    const Json *get(const char *key) const; /* NULL if absent or not an object */
+    double num_or(const char *key, double dflt) const;
+    std::string str_or(const char *key, const char *dflt) const;
+};
+/* Parse text[0..len). On error returns false and sets err (with the byte offset). */
+bool json_parse(const char *text, size_t len, Json &out, std::string &err);
+std::string json_escape(const std::string &s); /* with the quotes */
+
+/* ---- captions.json ---- */
+struct Item {
+    std::string filename;
+    std::string cls;   /* evaluation only; training never reads it */
+    std::string split; /* train / query / retrieval / ... */
+    std::vector<std::string> sentences; /* raw captions */
+};
+bool load_captions(const std::string &path, std::vector<Item> &items, std::string &err);
+
+/* ---- images ---- */
+/* Decode a JPEG file into 8-bit RGB. */
+bool jpeg_decode(const std::string &path, std::vector<unsigned char> &rgb, int &w, int &h,
+                 std::string &err);
+/* Resample interleaved RGB (w x h) to out (side x side, planar float CHW, values
+ * (v - 127.5) / 64) by area averaging (box filter over the source footprint of each
+ * output pixel; bilinear-like when upsampling). This is the one resampler used by
+ * training, evaluation and the encode API, so they all see the same pixels. */
+void resample_rgb_planar(const unsigned char *rgb, int w, int h, int side, float *out);
+/* Same, but to interleaved-free planar uint8 (CHW), for the training cache. */
+void resample_rgb_u8(const unsigned char *rgb, int w, int h, int side, unsigned char *out);
+
+/* ---- text ---- */
+/* Lower-case ASCII letters, split on anything that is not a letter, digit or a byte
+ * of a multi-byte UTF-8 sequence; malformed UTF-8 bytes act as separators. */
+std::vector<std::string> tokenize(const std::string &text);
+
+/* ---- checksums ---- */
+uint64_t fnv1a64(const void *data, size_t n, uint64_t h = 1469598103934665603ULL);
+
+} /* namespace duch */
+#endif /* __cplusplus */
+
+#endif

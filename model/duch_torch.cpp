@@ -1,0 +1,1208 @@
+/*
+ * duch_torch.cpp: the DUCH networks, losses, training, evaluation, the .duchm model
+ * file and the C API table (duch_model_api_v1), over libtorch.
+ *
+ * HOW IT WORKS
+ *   image  -> ImageNet (small ResNet, trained from scratch) -> HashHead -> tanh codes
+ *   text   -> tokenize -> vocabulary ids -> TextNet (embeddings, conv, mean+max pool)
+ *          -> HashHead -> tanh codes
+ *   codes  -> sign -> packed bits (bit j of a code in byte j/8, at position j%8)
+ * Training (no class labels ever): each step takes a batch of images, makes two
+ * augmented views of each image and two augmented captions, and minimises
+ *   w_inter     * NT-Xent(image view, its caption view)           (inter-modal)
+ * + w_intra_img * NT-Xent(image view 1, image view 2)             (intra-modal)
+ * + w_intra_txt * NT-Xent(caption view 1, caption view 2)         (intra-modal)
+ * + w_adv       * BCE(D(image codes), "text")   (image hashing net fools D, as the paper says)
+ * + w_quant     * mean (sign(h) - h)^2
+ * + w_balance   * mean over bits of (batch mean of h)^2
+ * while the discriminator D learns to tell text codes (label 1) from image codes (0).
+ *
+ * Every extern "C" entry point catches every exception; nothing C++ crosses the ABI.
+ */
+#include "duch_model.h"
+#include "duch_model_internal.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <thread>
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <unordered_map>
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+using torch::Tensor;
+
+namespace duch {
+
+static const uint32_t FORMAT_VERSION = 1;
+static const char MAGIC[8] = {'D', 'U', 'C', 'H', 'M', 'O', 'D', 'L'};
+static const int MAX_TOKENS = 32;
+
+/* ------------------------------------------------------------------ networks */
+
+struct BlockImpl : nn::Module {
+    nn::Conv2d c1{nullptr}, c2{nullptr}, down{nullptr};
+    nn::BatchNorm2d b1{nullptr}, b2{nullptr}, bd{nullptr};
+    BlockImpl(int in, int out, int stride)
+    {
+        c1 = register_module("c1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
+        b1 = register_module("b1", nn::BatchNorm2d(out));
+        c2 = register_module("c2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
+        b2 = register_module("b2", nn::BatchNorm2d(out));
+        if (stride != 1 || in != out) {
+            down = register_module("down", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)));
+            bd = register_module("bd", nn::BatchNorm2d(out));
+        }
+    }
+    Tensor forward(Tensor x)
+    {
+        Tensor y = torch::relu(b1(c1(x)));
+        y = b2(c2(y));
+        Tensor s = down ? bd(down(x)) : x;
+        return torch::relu(y + s);
+    }
+};
+TORCH_MODULE(Block);
+
+/* stem: conv3x3/2 -> BN -> ReLU, then 4 stages of residual blocks (widths w, 2w, 4w,
+ * 8w; stages 2-4 halve the resolution), global average pooling: 8w features. */
+struct ImageNetImpl : nn::Module {
+    nn::Conv2d stem{nullptr};
+    nn::BatchNorm2d bn{nullptr};
+    nn::Sequential stages;
+    int feat;
+    ImageNetImpl(int width, int blocks)
+    {
+        stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(3, width, 3).stride(2).padding(1).bias(false)));
+        bn = register_module("bn", nn::BatchNorm2d(width));
+        int in = width;
+        for (int s = 0; s < 4; s++) {
+            int out = width << s;
+            for (int b = 0; b < blocks; b++) {
+                stages->push_back(Block(in, out, b == 0 ? 2 : 1));
+                in = out;
+            }
+        }
+        register_module("stages", stages);
+        feat = in;
+    }
+    Tensor forward(Tensor x)
+    {
+        x = torch::relu(bn(stem(x)));
+        x = stages->forward(x);
+        return x.mean({2, 3});
+    }
+};
+TORCH_MODULE(ImageNet);
+
+/* embeddings (id 0 = padding) -> conv1d(k=3) with a residual ReLU -> masked mean and
+ * max pooling: 2*dim features. */
+struct TextNetImpl : nn::Module {
+    nn::Embedding emb{nullptr};
+    nn::Conv1d conv{nullptr};
+    int feat;
+    TextNetImpl(int vocab, int dim)
+    {
+        emb = register_module("emb", nn::Embedding(nn::EmbeddingOptions(vocab + 1, dim).padding_idx(0)));
+        conv = register_module("conv", nn::Conv1d(nn::Conv1dOptions(dim, dim, 3).padding(1)));
+        feat = 2 * dim;
+    }
+    Tensor forward(Tensor ids, Tensor mask) /* ids (N,L) long, mask (N,L) float */
+    {
+        Tensor x = emb(ids).transpose(1, 2); /* N,D,L */
+        Tensor m = mask.unsqueeze(1);
+        Tensor y = (torch::relu(conv(x)) + x) * m;
+        Tensor mean = y.sum(2) / m.sum(2).clamp_min(1);
+        Tensor mx = (y - (1 - m) * 1e4).amax(2);
+        return torch::cat({mean, mx}, 1);
+    }
+};
+TORCH_MODULE(TextNet);
+
+struct HashHeadImpl : nn::Module {
+    nn::Linear l1{nullptr}, l2{nullptr};
+    nn::BatchNorm1d bn{nullptr};
+    HashHeadImpl(int in, int hidden, int bits)
+    {
+        l1 = register_module("l1", nn::Linear(in, hidden));
+        bn = register_module("bn", nn::BatchNorm1d(hidden));
+        l2 = register_module("l2", nn::Linear(hidden, bits));
+    }
+    Tensor forward(Tensor x) { return torch::tanh(l2(torch::relu(bn(l1(x))))); }
+};
+TORCH_MODULE(HashHead);
+
+struct DiscImpl : nn::Module {
+    nn::Linear l1{nullptr}, l2{nullptr};
+    nn::BatchNorm1d bn{nullptr};
+    DiscImpl(int bits)
+    {
+        l1 = register_module("l1", nn::Linear(bits, 2 * bits));
+        bn = register_module("bn", nn::BatchNorm1d(2 * bits));
+        l2 = register_module("l2", nn::Linear(2 * bits, 1));
+    }
+    Tensor forward(Tensor x) { return l2(torch::relu(bn(l1(x)))).squeeze(1); }
+};
+TORCH_MODULE(Disc);
+
+struct Arch {
+    int bits = 64, input_size = 96, width = 32, blocks = 1, text_dim = 128, hidden = 512;
+    double tile_ground_m = 78.03;
+    std::vector<std::string> vocab;
+    std::string training_json = "{}"; /* hyper-parameters of the run, for info */
+};
+
+struct NetImpl : nn::Module {
+    ImageNet img{nullptr};
+    TextNet txt{nullptr};
+    HashHead himg{nullptr}, htxt{nullptr};
+    explicit NetImpl(const Arch &a)
+    {
+        img = register_module("img", ImageNet(a.width, a.blocks));
+        txt = register_module("txt", TextNet((int)a.vocab.size(), a.text_dim));
+        himg = register_module("himg", HashHead(img->feat, a.hidden, a.bits));
+        htxt = register_module("htxt", HashHead(txt->feat, a.hidden, a.bits));
+    }
+};
+TORCH_MODULE(Net);
+
+/* ------------------------------------------------------------------ the model */
+
+struct Model {
+    Arch arch;
+    Net net{nullptr};
+    std::unordered_map<std::string, int> word_id; /* 1-based ids */
+    uint64_t checksum = 0;
+    size_t file_size = 0;
+    int threads = 0;
+
+    void build()
+    {
+        net = Net(arch);
+        word_id.clear();
+        for (size_t i = 0; i < arch.vocab.size(); i++)
+            word_id[arch.vocab[i]] = (int)i + 1;
+    }
+    std::vector<int64_t> ids_of(const std::string &text) const
+    {
+        std::vector<int64_t> ids;
+        for (const std::string &w : tokenize(text)) {
+            auto it = word_id.find(w);
+            if (it != word_id.end() && ids.size() < (size_t)MAX_TOKENS)
+                ids.push_back(it->second);
+        }
+        return ids;
+    }
+};
+
+struct ThreadScope {
+    int saved;
+    explicit ThreadScope(int n)
+    {
+        saved = at::get_num_threads();
+        int want = n > 0 ? n : (int)std::thread::hardware_concurrency();
+        if (want < 1)
+            want = 1;
+        if (want != saved)
+            at::set_num_threads(want);
+    }
+    ~ThreadScope()
+    {
+        if (at::get_num_threads() != saved)
+            at::set_num_threads(saved);
+    }
+};
+
+/* Pack id lists into (N,L) ids and mask; empty lists get one padding token. */
+static void text_batch(const std::vector<std::vector<int64_t>> &lists, Tensor &ids, Tensor &mask)
+{
+    size_t L = 1;
+    for (auto &l : lists)
+        L = std::max(L, l.size());
+    int64_t n = (int64_t)lists.size();
+    ids = torch::zeros({n, (int64_t)L}, torch::kLong);
+    mask = torch::zeros({n, (int64_t)L});
+    auto ia = ids.accessor<int64_t, 2>();
+    auto ma = mask.accessor<float, 2>();
+    for (int64_t i = 0; i < n; i++)
+        for (size_t j = 0; j < lists[i].size(); j++) {
+            ia[i][j] = lists[i][j];
+            ma[i][j] = 1;
+        }
+}
+
+static void pack_codes(const Tensor &h, unsigned char *codes)
+{
+    Tensor hc = h.contiguous();
+    int64_t n = hc.size(0), k = hc.size(1);
+    const float *p = hc.data_ptr<float>();
+    memset(codes, 0, (size_t)n * (k / 8));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < k; j++)
+            if (p[i * k + j] > 0)
+                codes[i * (k / 8) + j / 8] |= (unsigned char)(1u << (j % 8));
+}
+
+static const int ENC_BATCH = 64;
+
+/* Images already resampled to planar floats (n x 3 x S x S). */
+static void encode_planar(Model &m, const float *data, int n, unsigned char *codes)
+{
+    torch::NoGradGuard ng;
+    m.net->eval();
+    int S = m.arch.input_size, nb = m.arch.bits / 8;
+    for (int s = 0; s < n; s += ENC_BATCH) {
+        int c = std::min(ENC_BATCH, n - s);
+        Tensor x = torch::from_blob((void *)(data + (size_t)s * 3 * S * S), {c, 3, S, S}, torch::kFloat);
+        Tensor h = m.net->himg(m.net->img(x));
+        pack_codes(h, codes + (size_t)s * nb);
+    }
+}
+
+static void encode_id_lists(Model &m, const std::vector<std::vector<int64_t>> &lists,
+                            unsigned char *codes)
+{
+    torch::NoGradGuard ng;
+    m.net->eval();
+    int nb = m.arch.bits / 8;
+    for (size_t s = 0; s < lists.size(); s += ENC_BATCH) {
+        size_t c = std::min((size_t)ENC_BATCH, lists.size() - s);
+        std::vector<std::vector<int64_t>> part(lists.begin() + s, lists.begin() + s + c);
+        Tensor ids, mask;
+        text_batch(part, ids, mask);
+        Tensor h = m.net->htxt(m.net->txt(ids, mask));
+        pack_codes(h, codes + s * nb);
+    }
+}
+
+/* ------------------------------------------------------------------ model file */
+
+struct Error {
+    int code;
+    std::string msg;
+};
+
+static std::string arch_json(const Arch &a, bool with_vocab)
+{
+    std::ostringstream o;
+    o.precision(17);
+    o << "{\"format\":\"duchm\",\"format_version\":" << FORMAT_VERSION
+      << ",\"bits\":" << a.bits << ",\"input_size\":" << a.input_size
+      << ",\"tile_ground_m\":" << a.tile_ground_m
+      << ",\"architecture\":{\"image\":\"resnet-basic\",\"width\":" << a.width
+      << ",\"blocks\":" << a.blocks << ",\"text\":\"emb-conv1d-meanmax\",\"text_dim\":" << a.text_dim
+      << ",\"hidden\":" << a.hidden << ",\"max_tokens\":" << MAX_TOKENS
+      << ",\"normalize\":\"(v-127.5)/64\",\"resample\":\"area\"}"
+      << ",\"training\":" << a.training_json << ",\"vocab_size\":" << a.vocab.size();
+    if (with_vocab) {
+        o << ",\"vocab\":[";
+        for (size_t i = 0; i < a.vocab.size(); i++)
+            o << (i ? "," : "") << json_escape(a.vocab[i]);
+        o << "]";
+    }
+    o << "}";
+    return o.str();
+}
+
+static void put32(std::string &s, uint32_t v) { s.append((const char *)&v, 4); }
+static void put64(std::string &s, uint64_t v) { s.append((const char *)&v, 8); }
+
+static std::vector<std::pair<std::string, Tensor>> state_of(Net &net)
+{
+    std::vector<std::pair<std::string, Tensor>> st;
+    for (auto &p : net->named_parameters())
+        st.emplace_back(p.key(), p.value());
+    for (auto &b : net->named_buffers())
+        if (b.key().find("num_batches_tracked") == std::string::npos)
+            st.emplace_back(b.key(), b.value());
+    return st;
+}
+
+/* Little-endian layout (x86-64, aarch64):
+ *   "DUCHMODL" | u32 format version | u32 0 | u64 payload length P
+ *   payload: u32 header length | header JSON | u32 tensor count |
+ *            per tensor: u32 name length | name | u32 ndim | i64 dims | float32 data
+ *   u64 FNV-1a over every byte before it. */
+static std::string serialize(Model &m)
+{
+    std::string payload;
+    std::string hdr = arch_json(m.arch, true);
+    put32(payload, (uint32_t)hdr.size());
+    payload += hdr;
+    auto st = state_of(m.net);
+    put32(payload, (uint32_t)st.size());
+    for (auto &kv : st) {
+        put32(payload, (uint32_t)kv.first.size());
+        payload += kv.first;
+        Tensor t = kv.second.detach().to(torch::kFloat).contiguous();
+        put32(payload, (uint32_t)t.dim());
+        for (int64_t d : t.sizes())
+            put64(payload, (uint64_t)d);
+        payload.append((const char *)t.data_ptr<float>(), t.numel() * sizeof(float));
+    }
+    std::string out(MAGIC, 8);
+    put32(out, FORMAT_VERSION);
+    put32(out, 0);
+    put64(out, payload.size());
+    out += payload;
+    put64(out, fnv1a64(out.data(), out.size()));
+    return out;
+}
+
+static void fail(int code, const std::string &msg) { throw Error{code, msg}; }
+
+static void deserialize(Model &m, const unsigned char *d, size_t n)
+{
+    if (n < 8 || memcmp(d, MAGIC, 8)) {
+        if (n < 8 && !memcmp(d, MAGIC, n))
+            fail(DUCH_CORRUPT, "truncated model file (" + std::to_string(n) + " bytes)");
+        fail(DUCH_CORRUPT, "not a duch model file (bad magic)");
+    }
+    if (n < 24)
+        fail(DUCH_CORRUPT, "truncated model file (" + std::to_string(n) + " bytes, header needs 24)");
+    uint32_t ver;
+    uint64_t plen;
+    memcpy(&ver, d + 8, 4);
+    memcpy(&plen, d + 16, 8);
+    if (ver > FORMAT_VERSION)
+        fail(DUCH_VERSION, "model file format version " + std::to_string(ver) +
+                               " is newer than this library reads (" + std::to_string(FORMAT_VERSION) +
+                               "); upgrade duch");
+    if (ver == 0)
+        fail(DUCH_CORRUPT, "model file format version 0 is invalid");
+    if (plen > n || n - 24 - 8 < plen || n < 32) {
+        fail(DUCH_CORRUPT, "truncated model file: " + std::to_string(n) + " bytes, expected " +
+                               std::to_string(plen + 32));
+    }
+    if (n != 24 + plen + 8)
+        fail(DUCH_CORRUPT, "model file has " + std::to_string(n - 32 - plen) + " unexpected trailing bytes");
+    uint64_t sum, want;
+    memcpy(&want, d + 24 + plen, 8);
+    sum = fnv1a64(d, 24 + plen);
+    if (sum != want)
+        fail(DUCH_CORRUPT, "model file checksum mismatch (file is corrupt)");
+    const unsigned char *p = d + 24, *end = d + 24 + plen;
+    auto need = [&](size_t k) {
+        if ((size_t)(end - p) < k)
+            fail(DUCH_CORRUPT, "model file payload is inconsistent");
+    };
+    auto get32 = [&]() { need(4); uint32_t v; memcpy(&v, p, 4); p += 4; return v; };
+    auto get64 = [&]() { need(8); uint64_t v; memcpy(&v, p, 8); p += 8; return v; };
+    uint32_t hlen = get32();
+    need(hlen);
+    Json hdr;
+    std::string jerr;
+    if (!json_parse((const char *)p, hlen, hdr, jerr))
+        fail(DUCH_CORRUPT, "model header: " + jerr);
+    p += hlen;
+    Arch &a = m.arch;
+    a = Arch();
+    const Json *ar = hdr.get("architecture");
+    const Json *vo = hdr.get("vocab");
+    if (!ar || !vo || vo->type != Json::Arr)
+        fail(DUCH_CORRUPT, "model header lacks architecture or vocab");
+    a.bits = (int)hdr.num_or("bits", 0);
+    a.input_size = (int)hdr.num_or("input_size", 0);
+    a.tile_ground_m = hdr.num_or("tile_ground_m", 0);
+    a.width = (int)ar->num_or("width", 0);
+    a.blocks = (int)ar->num_or("blocks", 0);
+    a.text_dim = (int)ar->num_or("text_dim", 0);
+    a.hidden = (int)ar->num_or("hidden", 0);
+    if (a.bits < 8 || a.bits > 1024 || a.bits % 8 || a.input_size < 8 || a.input_size > 1024 ||
+        a.width < 1 || a.width > 512 || a.blocks < 1 || a.blocks > 8 || a.text_dim < 1 ||
+        a.text_dim > 4096 || a.hidden < 1 || a.hidden > 16384 || !(a.tile_ground_m >= 0))
+        fail(DUCH_CORRUPT, "model header has out-of-range architecture values");
+    if (ar->str_or("image", "") != "resnet-basic" || ar->str_or("text", "") != "emb-conv1d-meanmax")
+        fail(DUCH_VERSION, "model architecture '" + ar->str_or("image", "?") + "' is unknown to this library");
+    for (const Json &w : vo->arr) {
+        if (w.type != Json::Str)
+            fail(DUCH_CORRUPT, "model vocabulary holds a non-string");
+        a.vocab.push_back(w.str);
+    }
+    if (a.vocab.empty())
+        fail(DUCH_CORRUPT, "model vocabulary is empty");
+    const Json *tr = hdr.get("training");
+    if (tr) {
+        /* keep the training record as compact JSON for info_json */
+        std::ostringstream o;
+        o.precision(17);
+        o << "{";
+        bool first = true;
+        for (auto &kv : tr->obj) {
+            o << (first ? "" : ",") << json_escape(kv.first) << ":";
+            first = false;
+            if (kv.second.type == Json::Num)
+                o << kv.second.num;
+            else if (kv.second.type == Json::Str)
+                o << json_escape(kv.second.str);
+            else if (kv.second.type == Json::Bool)
+                o << (kv.second.b ? "true" : "false");
+            else
+                o << "null";
+        }
+        o << "}";
+        a.training_json = o.str();
+    }
+    m.build();
+    auto st = state_of(m.net);
+    std::map<std::string, Tensor> want_t(st.begin(), st.end());
+    uint32_t nt = get32();
+    if (nt != want_t.size())
+        fail(DUCH_CORRUPT, "model file holds " + std::to_string(nt) + " tensors, architecture needs " +
+                               std::to_string(want_t.size()));
+    torch::NoGradGuard ng;
+    for (uint32_t i = 0; i < nt; i++) {
+        uint32_t nl = get32();
+        need(nl);
+        std::string name((const char *)p, nl);
+        p += nl;
+        auto it = want_t.find(name);
+        if (it == want_t.end())
+            fail(DUCH_CORRUPT, "model file has unexpected tensor '" + name + "'");
+        uint32_t nd = get32();
+        if (nd != (uint32_t)it->second.dim())
+            fail(DUCH_CORRUPT, "tensor '" + name + "' has the wrong rank");
+        int64_t cnt = 1;
+        for (uint32_t k = 0; k < nd; k++) {
+            uint64_t dim = get64();
+            if ((int64_t)dim != it->second.size(k))
+                fail(DUCH_CORRUPT, "tensor '" + name + "' has the wrong shape");
+            cnt *= (int64_t)dim;
+        }
+        need((size_t)cnt * 4);
+        Tensor src = torch::from_blob((void *)p, {cnt}, torch::kFloat).clone();
+        it->second.copy_(src.view(it->second.sizes()));
+        p += (size_t)cnt * 4;
+    }
+    if (p != end)
+        fail(DUCH_CORRUPT, "model file payload has trailing bytes");
+    m.checksum = want;
+    m.file_size = n;
+    m.net->eval();
+}
+
+static std::string read_file(const std::string &path)
+{
+    FILE *f = fopen(path.c_str(), "rb");
+    if (!f)
+        fail(errno == ENOENT ? DUCH_NOTFOUND : DUCH_IO, "cannot open " + path + ": " + strerror(errno));
+    std::string s;
+    char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        s.append(buf, k);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad)
+        fail(DUCH_IO, "error reading " + path);
+    return s;
+}
+
+static void write_file(const std::string &path, const std::string &data)
+{
+    std::string tmp = path + ".tmp";
+    FILE *f = fopen(tmp.c_str(), "wb");
+    if (!f)
+        fail(DUCH_IO, "cannot create " + tmp + ": " + strerror(errno));
+    bool ok = fwrite(data.data(), 1, data.size(), f) == data.size();
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+        remove(tmp.c_str());
+        fail(DUCH_IO, "cannot write " + path + ": " + strerror(errno));
+    }
+}
+
+/* ------------------------------------------------------------------ data set */
+
+struct Dataset {
+    std::vector<Item> items;
+    std::string dir;
+};
+
+static Dataset load_dataset(const std::string &dir)
+{
+    Dataset ds;
+    ds.dir = dir;
+    std::string err;
+    if (!load_captions(dir + "/captions.json", ds.items, err))
+        fail(DUCH_IO, err);
+    return ds;
+}
+
+static int split_bit(const std::string &s)
+{
+    return s == "train" ? 1 : s == "query" ? 2 : s == "retrieval" ? 4 : 0;
+}
+
+/* Decode images[idx] and resample each to side x side, planar uint8, in parallel. */
+static std::vector<unsigned char> decode_u8(const Dataset &ds, const std::vector<int> &idx, int side)
+{
+    std::vector<unsigned char> out((size_t)idx.size() * 3 * side * side);
+    std::vector<std::string> errs(idx.size());
+    at::parallel_for(0, (int64_t)idx.size(), 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; i++) {
+            std::vector<unsigned char> rgb;
+            int w, h;
+            std::string err;
+            if (!jpeg_decode(ds.dir + "/images/" + ds.items[idx[i]].filename, rgb, w, h, err)) {
+                errs[i] = err;
+                continue;
+            }
+            resample_rgb_u8(rgb.data(), w, h, side, &out[(size_t)i * 3 * side * side]);
+        }
+    });
+    for (auto &e : errs)
+        if (!e.empty())
+            fail(DUCH_IO, e);
+    return out;
+}
+
+static std::vector<float> decode_planar(const Dataset &ds, const std::vector<int> &idx, int side)
+{
+    std::vector<float> out((size_t)idx.size() * 3 * side * side);
+    std::vector<std::string> errs(idx.size());
+    at::parallel_for(0, (int64_t)idx.size(), 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; i++) {
+            std::vector<unsigned char> rgb;
+            int w, h;
+            std::string err;
+            if (!jpeg_decode(ds.dir + "/images/" + ds.items[idx[i]].filename, rgb, w, h, err)) {
+                errs[i] = err;
+                continue;
+            }
+            resample_rgb_planar(rgb.data(), w, h, side, &out[(size_t)i * 3 * side * side]);
+        }
+    });
+    for (auto &e : errs)
+        if (!e.empty())
+            fail(DUCH_IO, e);
+    return out;
+}
+
+/* ------------------------------------------------------------------ augmentation */
+
+using Rng = std::mt19937_64;
+static double unif(Rng &r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
+static int randint(Rng &r, int a, int b) { return std::uniform_int_distribution<int>(a, b)(r); } /* [a,b] */
+
+/* Random resized crop, flips, a rotation by k*90 degrees, brightness/contrast/
+ * saturation jitter and an occasional Gaussian blur; returns normalised floats. */
+static Tensor augment_images(const Tensor &cache, const std::vector<int> &idx, int I, double crop_min,
+                             Rng &rng)
+{
+    int64_t R = cache.size(2);
+    std::vector<Tensor> outs;
+    outs.reserve(idx.size());
+    for (int i : idx) {
+        Tensor img = cache[i].to(torch::kFloat); /* 3,R,R in 0..255 */
+        double area = unif(rng, crop_min, 1.0);
+        double ar = std::exp(unif(rng, std::log(3.0 / 4), std::log(4.0 / 3)));
+        int cw = std::min<int64_t>(R, std::max<int64_t>(8, std::lround(R * std::sqrt(area * ar))));
+        int ch = std::min<int64_t>(R, std::max<int64_t>(8, std::lround(R * std::sqrt(area / ar))));
+        int x0 = randint(rng, 0, (int)R - cw), y0 = randint(rng, 0, (int)R - ch);
+        Tensor c = img.slice(1, y0, y0 + ch).slice(2, x0, x0 + cw).unsqueeze(0);
+        c = F::interpolate(c, F::InterpolateFuncOptions()
+                                  .size(std::vector<int64_t>{I, I})
+                                  .mode(torch::kBilinear)
+                                  .align_corners(false)
+                                  .antialias(true));
+        if (randint(rng, 0, 1))
+            c = c.flip({3});
+        int k = randint(rng, 0, 3);
+        if (k)
+            c = torch::rot90(c, k, {2, 3});
+        double br = unif(rng, 0.7, 1.3), co = unif(rng, 0.7, 1.3), sa = unif(rng, 0.6, 1.4);
+        Tensor gray = (c.select(1, 0) * 0.299 + c.select(1, 1) * 0.587 + c.select(1, 2) * 0.114).unsqueeze(1);
+        c = gray + (c - gray) * sa;
+        Tensor mean = gray.mean();
+        c = (c - mean) * co + mean * br;
+        if (unif(rng, 0, 1) < 0.3) {
+            double sigma = unif(rng, 0.3, 1.5);
+            float g[5], tot = 0;
+            for (int t = 0; t < 5; t++)
+                tot += g[t] = (float)std::exp(-(t - 2) * (t - 2) / (2 * sigma * sigma));
+            Tensor k1 = torch::from_blob(g, {5}, torch::kFloat).clone() / tot;
+            Tensor k2 = (k1.unsqueeze(1) * k1.unsqueeze(0)).expand({3, 1, 5, 5}).contiguous();
+            c = F::conv2d(F::pad(c, F::PadFuncOptions({2, 2, 2, 2}).mode(torch::kReflect)), k2,
+                          F::Conv2dFuncOptions().groups(3));
+        }
+        outs.push_back(((c.clamp(0, 255) - 127.5) / 64.0).squeeze(0));
+    }
+    return torch::stack(outs);
+}
+
+/* A random caption of the image, with word dropout and adjacent swaps. */
+static std::vector<int64_t> augment_text(const std::vector<std::vector<int64_t>> &caps, Rng &rng,
+                                         double p_drop, double p_swap)
+{
+    const auto &src = caps[randint(rng, 0, (int)caps.size() - 1)];
+    std::vector<int64_t> out;
+    for (int64_t w : src)
+        if (unif(rng, 0, 1) >= p_drop)
+            out.push_back(w);
+    if (out.empty() && !src.empty())
+        out.push_back(src[randint(rng, 0, (int)src.size() - 1)]);
+    for (size_t j = 0; j + 1 < out.size(); j++)
+        if (unif(rng, 0, 1) < p_swap)
+            std::swap(out[j], out[j + 1]);
+    return out;
+}
+
+/* ------------------------------------------------------------------ losses */
+
+static Tensor nt_xent(const Tensor &a, const Tensor &b, double tau)
+{
+    int64_t n = a.size(0);
+    Tensor z = F::normalize(torch::cat({a, b}, 0), F::NormalizeFuncOptions().dim(1));
+    Tensor sim = torch::mm(z, z.t()) / tau;
+    sim = sim - torch::eye(2 * n) * 1e9;
+    Tensor tgt = torch::cat({torch::arange(n, 2 * n), torch::arange(0, n)}).to(torch::kLong);
+    return F::cross_entropy(sim, tgt);
+}
+
+static Tensor balance_loss(const Tensor &h) { return h.mean(0).pow(2).mean(); }
+
+/* ------------------------------------------------------------------ training */
+
+static std::string fmt_time(double s)
+{
+    char b[32];
+    if (s >= 3600)
+        snprintf(b, sizeof b, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(b, sizeof b, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    return b;
+}
+
+static void train(const duch_train_options &o, duch_progress_fn progress, void *parg)
+{
+    if (!o.data_dir || !o.output)
+        fail(DUCH_INVALID, "train needs data_dir and output");
+    if (o.bits < 8 || o.bits > 1024 || o.bits % 8)
+        fail(DUCH_INVALID, "bits must be a multiple of 8 between 8 and 1024");
+    if (o.epochs < 1 || o.batch_size < 2 || o.input_size < 16 || o.input_size > 512 || o.width < 1 ||
+        o.width > 256 || o.text_dim < 4 || !(o.lr > 0) || !(o.temperature > 0) ||
+        !(o.crop_min > 0 && o.crop_min <= 1))
+        fail(DUCH_INVALID, "train: an option is out of range");
+    ThreadScope ts(o.threads);
+    auto t0 = std::chrono::steady_clock::now();
+    Dataset ds = load_dataset(o.data_dir);
+    std::vector<int> use;
+    for (size_t i = 0; i < ds.items.size(); i++)
+        if (split_bit(ds.items[i].split) & o.splits)
+            use.push_back((int)i);
+    if (o.max_images > 0 && (int)use.size() > o.max_images)
+        use.resize(o.max_images);
+    if (use.size() < 4)
+        fail(DUCH_INVALID, "train: fewer than 4 images in the selected splits");
+
+    /* vocabulary: every word of the training captions, most frequent first */
+    std::map<std::string, int> count;
+    for (int i : use)
+        for (auto &s : ds.items[i].sentences)
+            for (auto &w : tokenize(s))
+                count[w]++;
+    std::vector<std::pair<int, std::string>> byfreq;
+    for (auto &kv : count)
+        byfreq.emplace_back(-kv.second, kv.first);
+    std::sort(byfreq.begin(), byfreq.end());
+    Model m;
+    Arch &a = m.arch;
+    a.bits = o.bits;
+    a.input_size = o.input_size;
+    a.width = o.width;
+    a.blocks = 1;
+    a.text_dim = o.text_dim;
+    a.hidden = 512;
+    a.tile_ground_m = o.tile_ground_m;
+    for (auto &p : byfreq)
+        a.vocab.push_back(p.second);
+    if (a.vocab.empty())
+        fail(DUCH_INVALID, "train: the captions hold no words");
+    torch::manual_seed(o.seed);
+    Rng rng(o.seed);
+    m.build();
+    Disc disc(o.bits);
+
+    std::vector<std::vector<std::vector<int64_t>>> caps(use.size());
+    for (size_t i = 0; i < use.size(); i++)
+        for (auto &s : ds.items[use[i]].sentences) {
+            auto ids = m.ids_of(s);
+            if (!ids.empty())
+                caps[i].push_back(ids);
+        }
+    for (size_t i = 0; i < use.size(); i++)
+        if (caps[i].empty())
+            fail(DUCH_INVALID, "train: image " + ds.items[use[i]].filename + " has no usable caption");
+
+    int R = (o.input_size * 4 + 2) / 3; /* crops come from a cache 4/3 the input size */
+    if (progress && !progress(0.0, ("decoding " + std::to_string(use.size()) + " images").c_str(), parg))
+        fail(DUCH_INTERRUPTED, "interrupted");
+    std::vector<unsigned char> raw = decode_u8(ds, use, R);
+    Tensor cache = torch::from_blob(raw.data(), {(int64_t)use.size(), 3, R, R}, torch::kUInt8);
+
+    std::vector<Tensor> main_params;
+    for (auto &p : m.net->parameters())
+        main_params.push_back(p);
+    torch::optim::AdamW opt(main_params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+    torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(o.lr));
+
+    int N = (int)use.size();
+    int B = std::min(o.batch_size, N);
+    int steps = std::max(1, N / B);
+    long total_steps = (long)steps * o.epochs, step_no = 0;
+    long warm = std::min<long>(total_steps / 10, (long)steps * 2);
+    std::vector<int> order(N);
+    std::iota(order.begin(), order.end(), 0);
+    auto t_train = std::chrono::steady_clock::now();
+    m.net->train();
+    disc->train();
+    for (int ep = 0; ep < o.epochs; ep++) {
+        std::shuffle(order.begin(), order.end(), rng);
+        double sums[7] = {0, 0, 0, 0, 0, 0, 0};
+        double aug_s = 0;
+        for (int st = 0; st < steps; st++, step_no++) {
+            double lr = step_no < warm ? o.lr * (step_no + 1) / (warm + 1)
+                                       : o.lr * 0.5 * (1 + std::cos(M_PI * (step_no - warm) / std::max<long>(1, total_steps - warm)));
+            for (auto &g : opt.param_groups())
+                static_cast<torch::optim::AdamWOptions &>(g.options()).lr(lr);
+            for (auto &g : dopt.param_groups())
+                static_cast<torch::optim::AdamOptions &>(g.options()).lr(lr);
+            std::vector<int> bidx(order.begin() + st * B, order.begin() + st * B + B);
+            auto ta = std::chrono::steady_clock::now();
+            Tensor v1 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
+            Tensor v2 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
+            std::vector<std::vector<int64_t>> tl;
+            for (int v = 0; v < 2; v++)
+                for (int i : bidx)
+                    tl.push_back(augment_text(caps[i], rng, 0.15, 0.1));
+            Tensor ids, mask;
+            text_batch(tl, ids, mask);
+            aug_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ta).count();
+
+            Tensor hi = m.net->himg(m.net->img(torch::cat({v1, v2}, 0)));
+            Tensor ht = m.net->htxt(m.net->txt(ids, mask));
+            Tensor hi1 = hi.slice(0, 0, B), hi2 = hi.slice(0, B, 2 * B);
+            Tensor ht1 = ht.slice(0, 0, B), ht2 = ht.slice(0, B, 2 * B);
+            Tensor zero = torch::zeros({});
+            Tensor l_inter = (nt_xent(hi1, ht1, o.temperature) + nt_xent(hi2, ht2, o.temperature)) / 2;
+            Tensor l_ii = nt_xent(hi1, hi2, o.temperature);
+            Tensor l_tt = nt_xent(ht1, ht2, o.temperature);
+            Tensor l_adv = zero;
+            if (o.w_adv > 0) {
+                /* D sees text and image codes in one batch (its BatchNorm must not
+                 * normalise the two modalities apart); the image net wants "text" */
+                Tensor logits = disc(torch::cat({ht.detach(), hi}, 0)).slice(0, 2 * B, 4 * B);
+                l_adv = F::binary_cross_entropy_with_logits(logits, torch::ones_like(logits));
+            }
+            Tensor hall = torch::cat({hi, ht}, 0);
+            Tensor l_q = (hall - hall.sign().detach()).pow(2).mean();
+            Tensor l_b = balance_loss(hi) + balance_loss(ht);
+            Tensor loss = o.w_inter * l_inter + o.w_intra_img * l_ii + o.w_intra_txt * l_tt +
+                          o.w_adv * l_adv + o.w_quant * l_q + o.w_balance * l_b;
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+            double l_d = 0;
+            if (o.w_adv > 0) {
+                dopt.zero_grad();
+                Tensor logits = disc(torch::cat({ht.detach(), hi.detach()}, 0));
+                Tensor tgt = torch::cat({torch::ones({2 * B}), torch::zeros({2 * B})});
+                Tensor dl = F::binary_cross_entropy_with_logits(logits, tgt);
+                dl.backward();
+                dopt.step();
+                l_d = dl.item<double>();
+            }
+            double vals[7] = {loss.item<double>(), l_inter.item<double>(), l_ii.item<double>(),
+                              l_tt.item<double>(), l_adv.item<double>(), l_q.item<double>(), l_d};
+            for (int k = 0; k < 7; k++)
+                sums[k] += vals[k] / steps;
+            if (!std::isfinite(vals[0]))
+                fail(DUCH_ERROR, "training diverged (loss is not finite); lower --lr");
+            if (progress) {
+                double frac = (double)(step_no + 1) / total_steps;
+                if (!progress(0.02 + 0.96 * frac, nullptr, parg))
+                    fail(DUCH_INTERRUPTED, "interrupted");
+            }
+        }
+        if (o.epoch_loss)
+            o.epoch_loss[ep] = sums[0];
+        double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
+        double left = el / (ep + 1) * (o.epochs - ep - 1);
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "epoch %d/%d loss %.4f (inter %.3f intra_img %.3f intra_txt %.3f adv %.3f quant %.3f; D %.3f)"
+                 " %.1f s/epoch (augment %.1f s), ETA %s",
+                 ep + 1, o.epochs, sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6],
+                 el / (ep + 1), aug_s, fmt_time(left).c_str());
+        if (progress && !progress(0.02 + 0.96 * (ep + 1) / o.epochs, msg, parg))
+            fail(DUCH_INTERRUPTED, "interrupted");
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::ostringstream tj;
+    tj.precision(10);
+    tj << "{\"images\":" << N << ",\"splits\":" << o.splits << ",\"epochs\":" << o.epochs
+       << ",\"batch_size\":" << B << ",\"lr\":" << o.lr << ",\"weight_decay\":" << o.weight_decay
+       << ",\"temperature\":" << o.temperature << ",\"w_inter\":" << o.w_inter
+       << ",\"w_intra_img\":" << o.w_intra_img << ",\"w_intra_txt\":" << o.w_intra_txt
+       << ",\"w_adv\":" << o.w_adv << ",\"w_quant\":" << o.w_quant << ",\"w_balance\":" << o.w_balance
+       << ",\"crop_min\":" << o.crop_min << ",\"seed\":" << o.seed
+       << ",\"adversarial\":\"image net fools D (paper)\",\"wall_s\":" << secs << "}";
+    a.training_json = tj.str();
+    m.net->eval();
+    write_file(o.output, serialize(m));
+    if (progress)
+        progress(1.0, nullptr, parg);
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+static void evaluate(Model &m, const std::string &dir, duch_eval_result &r, duch_progress_fn progress,
+                     void *parg)
+{
+    ThreadScope ts(m.threads);
+    Dataset ds = load_dataset(dir);
+    std::vector<int> qi, ri;
+    for (size_t i = 0; i < ds.items.size(); i++) {
+        if (ds.items[i].split == "query")
+            qi.push_back((int)i);
+        else if (ds.items[i].split == "retrieval")
+            ri.push_back((int)i);
+    }
+    if (qi.empty() || ri.empty())
+        fail(DUCH_INVALID, dir + "/captions.json: needs images in both the 'query' and 'retrieval' splits");
+    std::map<std::string, int> cls;
+    auto labels = [&](const std::vector<int> &idx) {
+        std::vector<int> l;
+        for (int i : idx) {
+            auto it = cls.emplace(ds.items[i].cls, (int)cls.size()).first;
+            l.push_back(it->second);
+        }
+        return l;
+    };
+    std::vector<int> ql = labels(qi), rl = labels(ri);
+    int nb = m.arch.bits / 8, S = m.arch.input_size;
+    auto enc_img = [&](const std::vector<int> &idx) {
+        std::vector<unsigned char> codes(idx.size() * nb);
+        for (size_t s = 0; s < idx.size(); s += 128) {
+            std::vector<int> part(idx.begin() + s, idx.begin() + std::min(idx.size(), s + 128));
+            std::vector<float> px = decode_planar(ds, part, S);
+            encode_planar(m, px.data(), (int)part.size(), codes.data() + s * nb);
+            if (progress && !progress(0.9 * (s + part.size()) / (qi.size() + ri.size()), nullptr, parg))
+                fail(DUCH_INTERRUPTED, "interrupted");
+        }
+        return codes;
+    };
+    auto enc_txt = [&](const std::vector<int> &idx) {
+        std::vector<std::vector<int64_t>> lists;
+        for (int i : idx)
+            lists.push_back(m.ids_of(ds.items[i].sentences[0])); /* first caption, as DUCH */
+        std::vector<unsigned char> codes(idx.size() * nb);
+        encode_id_lists(m, lists, codes.data());
+        return codes;
+    };
+    auto qimg = enc_img(qi);
+    auto rimg = enc_img(ri);
+    auto qtxt = enc_txt(qi), rtxt = enc_txt(ri);
+    int nq = (int)qi.size(), nr = (int)ri.size(), K = m.arch.bits;
+    r.bits = K;
+    r.queries = nq;
+    r.retrieval = nr;
+    r.map20_i2t = duch_map_at_k(qimg.data(), ql.data(), nq, rtxt.data(), rl.data(), nr, K, 20);
+    r.map20_t2i = duch_map_at_k(qtxt.data(), ql.data(), nq, rimg.data(), rl.data(), nr, K, 20);
+    r.map20_i2i = duch_map_at_k(qimg.data(), ql.data(), nq, rimg.data(), rl.data(), nr, K, 20);
+    r.map20_t2t = duch_map_at_k(qtxt.data(), ql.data(), nq, rtxt.data(), rl.data(), nr, K, 20);
+    if (progress)
+        progress(1.0, nullptr, parg);
+}
+
+} /* namespace duch */
+
+/* ------------------------------------------------------------------ C API */
+
+using namespace duch;
+
+struct duch_model {
+    std::unique_ptr<Model> impl;
+    std::string err;
+    std::string id;
+};
+
+template <typename Fn>
+static int guarded(duch_model *h, Fn fn)
+{
+    try {
+        fn();
+        if (h)
+            h->err.clear();
+        return DUCH_OK;
+    } catch (const Error &e) {
+        if (h)
+            h->err = e.msg;
+        return e.code;
+    } catch (const std::bad_alloc &) {
+        if (h)
+            h->err = "out of memory";
+        return DUCH_NOMEM;
+    } catch (const std::exception &e) {
+        if (h)
+            h->err = e.what();
+        return DUCH_ERROR;
+    } catch (...) {
+        if (h)
+            h->err = "unknown error";
+        return DUCH_ERROR;
+    }
+}
+
+static duch_model *new_handle()
+{
+    try {
+        return new duch_model();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+static int api_open_blob(const void *data, size_t size, duch_model **out)
+{
+    if (!out)
+        return DUCH_INVALID;
+    duch_model *h = *out = new_handle();
+    if (!h)
+        return DUCH_NOMEM;
+    return guarded(h, [&] {
+        if (!data)
+            fail(DUCH_INVALID, "open_blob: NULL data");
+        auto m = std::make_unique<Model>();
+        deserialize(*m, (const unsigned char *)data, size);
+        char b[20];
+        snprintf(b, sizeof b, "%016llx", (unsigned long long)m->checksum);
+        h->id = b;
+        h->impl = std::move(m);
+    });
+}
+
+static int api_open(const char *path, duch_model **out)
+{
+    if (!out)
+        return DUCH_INVALID;
+    std::string data;
+    duch_model *tmp = new_handle();
+    if (!tmp) {
+        *out = nullptr;
+        return DUCH_NOMEM;
+    }
+    int rc = guarded(tmp, [&] {
+        if (!path)
+            fail(DUCH_INVALID, "open: NULL path");
+        data = read_file(path);
+    });
+    if (rc != DUCH_OK) {
+        *out = tmp;
+        return rc;
+    }
+    delete tmp;
+    rc = api_open_blob(data.data(), data.size(), out);
+    if (rc != DUCH_OK && *out && path)
+        (*out)->err = std::string(path) + ": " + (*out)->err;
+    return rc;
+}
+
+static void api_close(duch_model *m) { delete m; }
+
+static const char *api_errmsg(const duch_model *m)
+{
+    if (!m)
+        return "no model handle (out of memory?)";
+    return m->err.empty() ? "no error" : m->err.c_str();
+}
+
+static int api_bits(const duch_model *m) { return m && m->impl ? m->impl->arch.bits : 0; }
+static int api_input_size(const duch_model *m) { return m && m->impl ? m->impl->arch.input_size : 0; }
+static double api_tile_ground_m(const duch_model *m) { return m && m->impl ? m->impl->arch.tile_ground_m : 0; }
+static const char *api_id(const duch_model *m) { return m && m->impl ? m->id.c_str() : ""; }
+
+static int api_set_threads(duch_model *m, int n)
+{
+    if (!m || !m->impl)
+        return DUCH_INVALID;
+    if (n < 0) {
+        m->err = "set_threads: negative thread count";
+        return DUCH_INVALID;
+    }
+    m->impl->threads = n;
+    return DUCH_OK;
+}
+
+static int api_encode_images(duch_model *m, int n, const unsigned char *const *rgb, const int *widths,
+                             const int *heights, unsigned char *codes)
+{
+    if (!m)
+        return DUCH_INVALID;
+    return guarded(m, [&] {
+        if (!m->impl)
+            fail(DUCH_INVALID, "model is not open");
+        if (n < 0 || (n > 0 && (!rgb || !widths || !heights || !codes)))
+            fail(DUCH_INVALID, "encode_images: bad arguments");
+        for (int i = 0; i < n; i++)
+            if (!rgb[i] || widths[i] < 1 || heights[i] < 1)
+                fail(DUCH_INVALID, "encode_images: tile " + std::to_string(i) + " has no pixels");
+        Model &md = *m->impl;
+        ThreadScope ts(md.threads);
+        int S = md.arch.input_size, nb = md.arch.bits / 8;
+        for (int s = 0; s < n; s += ENC_BATCH) {
+            int c = std::min(ENC_BATCH, n - s);
+            std::vector<float> px((size_t)c * 3 * S * S);
+            at::parallel_for(0, c, 1, [&](int64_t b, int64_t e) {
+                for (int64_t i = b; i < e; i++)
+                    resample_rgb_planar(rgb[s + i], widths[s + i], heights[s + i], S,
+                                        &px[(size_t)i * 3 * S * S]);
+            });
+            encode_planar(md, px.data(), c, codes + (size_t)s * nb);
+        }
+    });
+}
+
+static int api_encode_texts(duch_model *m, int n, const char *const *texts, unsigned char *codes)
+{
+    if (!m)
+        return DUCH_INVALID;
+    return guarded(m, [&] {
+        if (!m->impl)
+            fail(DUCH_INVALID, "model is not open");
+        if (n < 0 || (n > 0 && (!texts || !codes)))
+            fail(DUCH_INVALID, "encode_texts: bad arguments");
+        Model &md = *m->impl;
+        std::vector<std::vector<int64_t>> lists;
+        for (int i = 0; i < n; i++) {
+            if (!texts[i])
+                fail(DUCH_INVALID, "encode_texts: text " + std::to_string(i) + " is NULL");
+            lists.push_back(md.ids_of(texts[i]));
+            if (lists.back().empty()) {
+                std::string t = texts[i];
+                if (t.size() > 60)
+                    t = t.substr(0, 57) + "...";
+                fail(DUCH_INVALID, "no word of \"" + t + "\" is in the model's vocabulary (" +
+                                       std::to_string(md.arch.vocab.size()) +
+                                       " words from its training captions)");
+            }
+        }
+        ThreadScope ts(md.threads);
+        encode_id_lists(md, lists, codes);
+    });
+}
+
+static char *api_info_json(duch_model *m)
+{
+    if (!m || !m->impl)
+        return nullptr;
+    char *out = nullptr;
+    guarded(m, [&] {
+        Model &md = *m->impl;
+        std::string s = arch_json(md.arch, false);
+        int64_t params = 0;
+        for (auto &p : md.net->parameters())
+            params += p.numel();
+        s.pop_back();
+        s += ",\"id\":\"" + m->id + "\",\"parameters\":" + std::to_string(params) +
+             ",\"file_bytes\":" + std::to_string(md.file_size) + "}";
+        out = (char *)malloc(s.size() + 1);
+        if (!out)
+            throw std::bad_alloc();
+        memcpy(out, s.c_str(), s.size() + 1);
+    });
+    return out;
+}
+
+static void api_train_options_init(duch_train_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->bits = 64;
+    o->splits = 1;
+    o->epochs = 60;
+    o->batch_size = 64;
+    o->input_size = 96;
+    o->width = 32;
+    o->text_dim = 128;
+    o->lr = 2e-3;
+    o->weight_decay = 1e-4;
+    o->temperature = 0.3;
+    o->w_inter = 1.0;
+    o->w_intra_img = 1.0;
+    o->w_intra_txt = 0.5;
+    o->w_adv = 0.05;
+    o->w_quant = 0.1;
+    o->w_balance = 0.1;
+    o->seed = 1;
+    o->threads = 0;
+    o->tile_ground_m = 256 * 0.3048;
+    o->crop_min = 0.35;
+}
+
+static int api_train(const duch_train_options *o, duch_progress_fn progress, void *arg, char *err,
+                     size_t errlen)
+{
+    duch_model tmp;
+    int rc = guarded(&tmp, [&] {
+        if (!o)
+            fail(DUCH_INVALID, "train: NULL options");
+        train(*o, progress, arg);
+    });
+    if (err && errlen)
+        snprintf(err, errlen, "%s", rc ? tmp.err.c_str() : "");
+    return rc;
+}
+
+static int api_eval(duch_model *m, const char *data_dir, duch_eval_result *out, duch_progress_fn progress,
+                    void *arg)
+{
+    if (!m)
+        return DUCH_INVALID;
+    return guarded(m, [&] {
+        if (!m->impl)
+            fail(DUCH_INVALID, "model is not open");
+        if (!data_dir || !out)
+            fail(DUCH_INVALID, "eval: bad arguments");
+        duch_eval_result r;
+        memset(&r, 0, sizeof r);
+        evaluate(*m->impl, data_dir, r, progress, arg);
+        *out = r;
+    });
+}
+
+static const duch_model_api the_api = {
+    DUCH_MODEL_ABI_VERSION,
+    api_open,
+    api_open_blob,
+    api_close,
+    api_errmsg,
+    api_bits,
+    api_input_size,
+    api_tile_ground_m,
+    api_id,
+    api_set_threads,
+    api_encode_images,
+    api_encode_texts,
+    api_info_json,
+    api_train_options_init,
+    api_train,
+    api_eval,
+};
+
+extern "C" __attribute__((visibility("default"))) const duch_model_api *duch_model_api_v1(void)
+{
+    return &the_api;
+}
