@@ -39,7 +39,7 @@ static int tf_failures;
         }                                                                                 \
     } while (0)
 
-static int tf_finish(const char *name)
+static inline int tf_finish(const char *name)
 {
     if (tf_failures) {
         fprintf(stderr, "%s: %d failure(s)\n", name, tf_failures);
@@ -58,7 +58,7 @@ static inline int tf_pattern(int x, int y, int b)
 /* Create a raster (driver "GTiff" or "MEM"), optionally georeferenced: srs = "EPSG:n"
  * or any SetFromUserInput string (NULL = none), gt = NULL for none. Bands of type Byte
  * are filled with tf_pattern; others with zeros. opts: creation options or NULL. */
-static GDALDatasetH tf_create(const char *path, int w, int h, int nb, GDALDataType type,
+static inline GDALDatasetH tf_create(const char *path, int w, int h, int nb, GDALDataType type,
                               const char *srs, const double *gt, char **opts)
 {
     GDALDriverH drv = GDALGetDriverByName(strncmp(path, "MEM:", 4) == 0 ? "MEM" : "GTiff");
@@ -88,13 +88,13 @@ static GDALDatasetH tf_create(const char *path, int w, int h, int nb, GDALDataTy
 }
 
 /* Create, fill, close; for fixtures that tests then open by path. */
-static void tf_make(const char *path, int w, int h, int nb, const char *srs, const double *gt)
+static inline void tf_make(const char *path, int w, int h, int nb, const char *srs, const double *gt)
 {
     GDALClose(tf_create(path, w, h, nb, GDT_Byte, srs, gt, NULL));
 }
 
 /* Open with the given options; fail the program when it does not open. */
-static duch_tiler *tf_open(const char *path, const duch_tiler_options *o)
+static inline duch_tiler *tf_open(const char *path, const duch_tiler_options *o)
 {
     duch_tiler *t = NULL;
     int rc = duch_tiler_open(path, o, &t);
@@ -115,7 +115,7 @@ static inline int tf_has(const char *s, const char *sub)
     return s && strstr(s, sub) != NULL;
 }
 
-static void tf_init(void)
+static inline void tf_init(void)
 {
     GDALAllRegister();
     CPLSetConfigOption("GDAL_PAM_ENABLED", "NO"); /* no .aux.xml next to fixtures */

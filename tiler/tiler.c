@@ -270,10 +270,12 @@ static int to_lonlat(duch_tiler *t, int n, double *x, double *y)
  * and compute its bbox. */
 static void finish_ring(int n, double *ring, double *bbox)
 {
-    double lon0 = fmod(ring[0] + 180.0, 360.0);
-    if (lon0 < 0)
-        lon0 += 360.0;
-    ring[0] = lon0 - 180.0;
+    if (ring[0] < -180.0 || ring[0] >= 180.0) {
+        double lon0 = fmod(ring[0] + 180.0, 360.0);
+        if (lon0 < 0)
+            lon0 += 360.0;
+        ring[0] = lon0 - 180.0;
+    }
     for (int i = 1; i < n; i++) {
         double prev = ring[2 * (i - 1)], *lon = &ring[2 * i];
         while (*lon - prev > 180.0)
@@ -281,6 +283,8 @@ static void finish_ring(int n, double *ring, double *bbox)
         while (*lon - prev < -180.0)
             *lon += 360.0;
     }
+    ring[2 * (n - 1)] = ring[0]; /* closed exactly */
+    ring[2 * (n - 1) + 1] = ring[1];
     double area = 0;
     for (int i = 0; i + 1 < n; i++)
         area += ring[2 * i] * ring[2 * i + 3] - ring[2 * i + 2] * ring[2 * i + 1];
@@ -535,7 +539,8 @@ static void setup_grid(duch_tiler *t)
     int ov = o->overlap_px;
     t->step_x = t->tile_w - ov;
     t->step_y = t->tile_h - ov;
-    /* (checked by the caller: step > 0) */
+    if (t->step_x < 1 || t->step_y < 1)
+        return; /* the caller refuses it */
     t->cols = t->W <= t->tile_w ? 1 : (t->W - t->tile_w + t->step_x - 1) / t->step_x + 1;
     t->rows = t->H <= t->tile_h ? 1 : (t->H - t->tile_h + t->step_y - 1) / t->step_y + 1;
     t->out_size = o->out_size;
