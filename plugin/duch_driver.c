@@ -1,0 +1,491 @@
+/*
+ * duch_driver.c: the C core of gdal_DUCH.so, the GDAL driver of duch archives.
+ *
+ * HOW IT WORKS
+ *
+ * Writing (a raster driver with CreateCopy only):
+ *
+ *   gdal_translate -of DUCH scene.tif DUCH:archive.sqlite -co MODEL=m.duchm -co TILE_SIZE=256
+ *
+ * GDAL hands the driver the opened source; the driver indexes the source's FILE
+ * (GDALGetDescription) with duch_ingest(): the archive is created when missing and
+ * appended to otherwise, a scene already in it is skipped. GDAL's progress function is
+ * passed down; returning 0 from it ends the run with CPLE_UserInterrupt, the archive keeps
+ * every scene committed before (one transaction per scene).
+ *
+ * Appending needs the destination named DUCH:archive.sqlite (or -co APPEND_SUBDATASET=YES):
+ * for a plain file name, GDALDriver::CreateCopy() deletes an existing file of that name
+ * (QuietDelete, through the driver that identifies it: SQLite) before any code of this
+ * driver runs, so a plain name always starts a new archive.
+ *
+ * Reading (a vector driver, read-only):
+ *
+ *   ogrinfo DUCH:archive.sqlite -oo QUERY="river" -oo K=10 -oo BBOX=-123,37,-122,38
+ *   ogr2ogr -f GeoJSON hits.geojson DUCH:archive.sqlite -oo IMAGE=example.tif
+ *
+ * Opening runs duch_search() once; the single layer "hits" holds the K best tiles, best
+ * first, as EPSG:4326 polygons with rank, distance and where the tile is in its scene.
+ * Only names with the DUCH: prefix are claimed: archive.sqlite itself stays a SpatiaLite
+ * file for GDAL's SQLite driver.
+ *
+ * The model library (libtorch) is never linked: libduch dlopens it on the first ingest
+ * or search, so loading this plugin costs GDAL programs next to nothing.
+ */
+/* GDAL's VSIStatBufL is struct stat64, which glibc declares with this only. */
+#ifndef _LARGEFILE64_SOURCE
+#define _LARGEFILE64_SOURCE 1
+#endif
+#include "config.h"
+#include "duch_driver.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpl_conv.h"
+#include "cpl_error.h"
+#include "cpl_string.h"
+#include "cpl_vsi.h"
+#include "ogr_srs_api.h"
+
+/* ------------------------------------------------------------------ option lists */
+
+const char duch_gdal_creation_option_list[] =
+    "<CreationOptionList>"
+    "  <Option name='MODEL' type='string' description='DUCH model file (.duchm). "
+    "New archive: default the installed default model. Existing archive: default the "
+    "model stored in it; another model is an error'/>"
+    "  <Option name='TILE_SIZE' type='int' min='0' default='0' description='Tile side in "
+    "source pixels; 0 = from the model&apos;s ground footprint and the scene&apos;s "
+    "resolution'/>"
+    "  <Option name='OVERLAP' type='int' min='0' default='0' description='Overlap of "
+    "neighbouring tiles in source pixels (less than TILE_SIZE)'/>"
+    "  <Option name='BANDS' type='string' description='Comma-separated 1-based source "
+    "bands mapped to R,G,B (e.g. 4,3,2 or 1); default automatic'/>"
+    "  <Option name='MIN_VALID' type='float' min='0' max='1' default='0.5' "
+    "description='Minimum fraction of valid (non-nodata) pixels for a tile to be "
+    "indexed'/>"
+    "  <Option name='ALLOW_PIXEL' type='boolean' default='NO' description='Index a "
+    "raster without georeferencing (pixel coordinates, no footprint in EPSG:4326)'/>"
+    "  <Option name='THREADS' type='int' min='0' default='0' description='Threads of "
+    "the model; 0 = all cores'/>"
+    "  <Option name='APPEND_SUBDATASET' type='boolean' default='NO' description='YES: "
+    "add the scene to an existing archive. Without it GDAL deletes an existing "
+    "destination file before the driver runs; naming the destination "
+    "DUCH:archive.sqlite appends as well'/>"
+    "</CreationOptionList>";
+
+const char duch_gdal_open_option_list[] =
+    "<OpenOptionList>"
+    "  <Option name='QUERY' type='string' description='Text query, e.g. "
+    "&quot;dense residential area&quot; (QUERY or IMAGE is required)'/>"
+    "  <Option name='IMAGE' type='string' description='Raster file to query by "
+    "example (QUERY or IMAGE is required)'/>"
+    "  <Option name='K' type='int' min='1' max='1000000' default='10' "
+    "description='Number of hits'/>"
+    "  <Option name='BBOX' type='string' description='minx,miny,maxx,maxy in EPSG:4326 "
+    "(longitude, latitude): only tiles intersecting it'/>"
+    "</OpenOptionList>";
+
+/* ------------------------------------------------------------------ helpers */
+
+/* The boundary mapping: duch status -> CPLErrorNum. */
+static CPLErrorNum cpl_errnum(int status)
+{
+    switch (status) {
+    case DUCH_NOMEM: return CPLE_OutOfMemory;
+    case DUCH_IO: return CPLE_FileIO;
+    case DUCH_INVALID: return CPLE_IllegalArg;
+    case DUCH_NOTFOUND: return CPLE_OpenFailed;
+    case DUCH_INTERRUPTED: return CPLE_UserInterrupt;
+    case DUCH_READONLY: return CPLE_NoWriteAccess;
+    case DUCH_VERSION: return CPLE_NotSupported;
+    default: return CPLE_AppDefined;
+    }
+}
+
+/* Strict integer: optional sign, digits, nothing else. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (!s)
+        return 0;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s)
+        return 0;
+    while (*end == ' ')
+        end++;
+    if (*end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    if (!s)
+        return 0;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return 0;
+    char *end = NULL;
+    double v = CPLStrtod(s, &end);
+    if (end == s)
+        return 0;
+    while (*end == ' ')
+        end++;
+    if (*end || v != v)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int int_option(CSLConstList opts, const char *name, long lo, long hi, long def,
+                      long *out)
+{
+    const char *v = CSLFetchNameValue(opts, name);
+    if (!v) {
+        *out = def;
+        return 1;
+    }
+    if (!parse_long(v, lo, hi, out)) {
+        CPLError(CE_Failure, CPLE_IllegalArg,
+                 "DUCH: %s=%s is not an integer in [%ld, %ld]", name, v, lo, hi);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ names */
+
+int duch_gdal_identify(const char *name)
+{
+    return name && STARTS_WITH_CI(name, DUCH_GDAL_PREFIX);
+}
+
+const char *duch_gdal_archive_path(const char *name)
+{
+    return duch_gdal_identify(name) ? name + strlen(DUCH_GDAL_PREFIX) : name;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+int duch_gdal_parse_open_options(CSLConstList opts, duch_search_query *q)
+{
+    memset(q, 0, sizeof *q);
+    const char *text = CSLFetchNameValue(opts, "QUERY");
+    const char *image = CSLFetchNameValue(opts, "IMAGE");
+    if (text && !*text)
+        text = NULL;
+    if (image && !*image)
+        image = NULL;
+    if (!text && !image) {
+        CPLError(CE_Failure, CPLE_IllegalArg,
+                 "DUCH: nothing to search: give the open option QUERY=text or IMAGE=raster "
+                 "(e.g. ogrinfo DUCH:archive.sqlite -oo QUERY=\"river\")");
+        return 0;
+    }
+    if (text && image) {
+        CPLError(CE_Failure, CPLE_IllegalArg,
+                 "DUCH: the open options QUERY and IMAGE exclude each other: give one");
+        return 0;
+    }
+    q->text = text;
+    q->image_path = image;
+
+    long k;
+    if (!int_option(opts, "K", 1, 1000000, 10, &k))
+        return 0;
+    q->k = (int)k;
+
+    const char *bbox = CSLFetchNameValue(opts, "BBOX");
+    if (bbox) {
+        char **parts = CSLTokenizeString2(bbox, ",", CSLT_STRIPLEADSPACES |
+                                          CSLT_STRIPENDSPACES | CSLT_ALLOWEMPTYTOKENS);
+        int ok = CSLCount(parts) == 4;
+        for (int i = 0; ok && i < 4; i++)
+            ok = parse_double(parts[i], &q->bbox[i]);
+        CSLDestroy(parts);
+        if (!ok) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: BBOX=%s is not minx,miny,maxx,maxy (four numbers, longitude "
+                     "and latitude in EPSG:4326)", bbox);
+            return 0;
+        }
+        if (!(q->bbox[0] < q->bbox[2] && q->bbox[1] < q->bbox[3])) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: BBOX=%s is empty: minx must be below maxx and miny below maxy",
+                     bbox);
+            return 0;
+        }
+        if (q->bbox[0] < -180 || q->bbox[2] > 180 || q->bbox[1] < -90 || q->bbox[3] > 90) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: BBOX=%s is outside longitude [-180, 180] / latitude [-90, 90] "
+                     "(it is in EPSG:4326 degrees)", bbox);
+            return 0;
+        }
+        q->has_bbox = 1;
+    }
+    return 1;
+}
+
+duch_hits *duch_gdal_search(const char *archive, const duch_search_query *q)
+{
+    VSIStatBufL st;
+    if (!*archive || VSIStatL(archive, &st) != 0) {
+        CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: archive '%s' does not exist", archive);
+        return NULL;
+    }
+    if (!VSI_ISREG(st.st_mode)) {
+        CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: archive '%s' is not a file", archive);
+        return NULL;
+    }
+    if (q->image_path && VSIStatL(q->image_path, &st) != 0) {
+        CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: IMAGE '%s' does not exist",
+                 q->image_path);
+        return NULL;
+    }
+    duch_hits *hits = NULL;
+    char err[1024] = "";
+    int rc = duch_search(archive, q, &hits, err, sizeof err);
+    if (rc != DUCH_OK) {
+        duch_hits_free(hits);
+        CPLError(CE_Failure, cpl_errnum(rc), "DUCH: search in '%s' failed: %s", archive,
+                 *err ? err : "unknown error");
+        return NULL;
+    }
+    return hits;
+}
+
+OGRFeatureDefnH duch_gdal_hits_defn(const char *layer_name, OGRSpatialReferenceH srs)
+{
+    static const struct { const char *name; OGRFieldType type; int width; } fields[] = {
+        {"rank", OFTInteger, 0},     {"distance", OFTInteger, 0},
+        {"tile_id", OFTInteger64, 0}, {"scene_id", OFTInteger64, 0},
+        {"scene_path", OFTString, 0}, {"x_off", OFTInteger, 0},
+        {"y_off", OFTInteger, 0},    {"width", OFTInteger, 0},
+        {"height", OFTInteger, 0},
+    };
+    OGRFeatureDefnH defn = OGR_FD_Create(layer_name);
+    OGR_FD_Reference(defn);
+    OGR_FD_SetGeomType(defn, wkbPolygon);
+    OGR_GFld_SetSpatialRef(OGR_FD_GetGeomFieldDefn(defn, 0), srs);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        OGRFieldDefnH f = OGR_Fld_Create(fields[i].name, fields[i].type);
+        OGR_FD_AddFieldDefn(defn, f);
+        OGR_Fld_Destroy(f);
+    }
+    return defn;
+}
+
+OGRFeatureH duch_gdal_hit_feature(OGRFeatureDefnH defn, OGRSpatialReferenceH srs,
+                                  const duch_search_hit *hit)
+{
+    OGRFeatureH f = OGR_F_Create(defn);
+    if (!f) {
+        CPLError(CE_Failure, CPLE_OutOfMemory, "DUCH: out of memory");
+        return NULL;
+    }
+    OGR_F_SetFID(f, hit->rank);
+    OGR_F_SetFieldInteger(f, 0, hit->rank);
+    OGR_F_SetFieldInteger(f, 1, hit->distance);
+    OGR_F_SetFieldInteger64(f, 2, hit->tile_id);
+    OGR_F_SetFieldInteger64(f, 3, hit->scene_id);
+    if (hit->scene_path)
+        OGR_F_SetFieldString(f, 4, hit->scene_path);
+    OGR_F_SetFieldInteger(f, 5, hit->x_off);
+    OGR_F_SetFieldInteger(f, 6, hit->y_off);
+    OGR_F_SetFieldInteger(f, 7, hit->width);
+    OGR_F_SetFieldInteger(f, 8, hit->height);
+    if (hit->footprint_wkt && *hit->footprint_wkt) {
+        char *wkt = hit->footprint_wkt;
+        OGRGeometryH g = NULL;
+        if (OGR_G_CreateFromWkt(&wkt, srs, &g) == OGRERR_NONE && g)
+            OGR_F_SetGeometryDirectly(f, g);
+        else
+            CPLError(CE_Warning, CPLE_AppDefined,
+                     "DUCH: tile %lld has an unreadable footprint; left without geometry",
+                     (long long)hit->tile_id);
+    }
+    return f;
+}
+
+/* ------------------------------------------------------------------ writing */
+
+int duch_gdal_check_source(const char *description, const char *driver_name)
+{
+    const char *hint = "DUCH indexes a raster file: give gdal_translate the scene's file "
+                       "name and no option that changes the raster (-b, -srcwin, -outsize, "
+                       "-ot, -scale...); choose bands with -co BANDS=...";
+    VSIStatBufL st;
+    if (!description || !*description) {
+        CPLError(CE_Failure, CPLE_NotSupported,
+                 "DUCH: the source dataset (driver %s) has no file on disk. %s",
+                 driver_name && *driver_name ? driver_name : "unknown", hint);
+        return 0;
+    }
+    if (STARTS_WITH_CI(description, "/vsimem/")) {
+        CPLError(CE_Failure, CPLE_NotSupported,
+                 "DUCH: the source '%s' is an in-memory file, which an archive cannot "
+                 "refer to. %s", description, hint);
+        return 0;
+    }
+    if (VSIStatL(description, &st) != 0 || !VSI_ISREG(st.st_mode)) {
+        CPLError(CE_Failure, CPLE_NotSupported,
+                 "DUCH: the source '%s' (driver %s) is not a file on disk. %s", description,
+                 driver_name && *driver_name ? driver_name : "unknown", hint);
+        return 0;
+    }
+    return 1;
+}
+
+/* BANDS=4,3,2 -> malloc'ed int array; 0 after CPLError. */
+static int parse_bands(const char *s, int **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    char **parts = CSLTokenizeString2(s, ",", CSLT_STRIPLEADSPACES | CSLT_STRIPENDSPACES |
+                                      CSLT_ALLOWEMPTYTOKENS);
+    int count = CSLCount(parts);
+    int *bands = count > 0 ? CPLMalloc(sizeof *bands * (size_t)count) : NULL;
+    int ok = count >= 1 && count <= 64;
+    for (int i = 0; ok && i < count; i++) {
+        long b;
+        ok = parse_long(parts[i], 1, 65535, &b);
+        if (ok)
+            bands[i] = (int)b;
+    }
+    CSLDestroy(parts);
+    if (!ok) {
+        CPLFree(bands);
+        CPLError(CE_Failure, CPLE_IllegalArg,
+                 "DUCH: BANDS=%s is not a comma-separated list of 1-based band numbers "
+                 "(e.g. 4,3,2 or 1)", s);
+        return 0;
+    }
+    *out = bands;
+    *n = count;
+    return 1;
+}
+
+struct ingest_ctx {
+    GDALProgressFunc progress;
+    void *progress_arg;
+    int scene_status;
+    char scene_msg[1024];
+};
+
+static int ingest_progress(double frac, const char *msg, void *arg)
+{
+    struct ingest_ctx *c = arg;
+    return c->progress(frac, msg, c->progress_arg) ? 1 : 0;
+}
+
+static void ingest_on_scene(const char *scene, int status, int skipped, long long tiles,
+                            const char *msg, void *arg)
+{
+    struct ingest_ctx *c = arg;
+    c->scene_status = status;
+    if (status != DUCH_OK)
+        CPLStrlcpy(c->scene_msg, msg ? msg : "", sizeof c->scene_msg);
+    else if (skipped)
+        CPLDebug("DUCH", "%s: already in the archive (same path and checksum), skipped",
+                 scene);
+    else
+        CPLDebug("DUCH", "%s: %lld tiles indexed", scene, tiles);
+}
+
+static void ingest_on_warning(const char *scene, const char *msg, void *arg)
+{
+    CPLError(CE_Warning, CPLE_AppDefined, "DUCH: %s: %s", scene ? scene : "", msg);
+}
+
+int duch_gdal_ingest(const char *archive, const char *scene, CSLConstList co,
+                     GDALProgressFunc progress, void *progress_arg, duch_ingest_stats *stats)
+{
+    if (!archive || !*archive) {
+        CPLError(CE_Failure, CPLE_IllegalArg, "DUCH: no archive file name");
+        return 0;
+    }
+    duch_ingest_options o;
+    duch_ingest_options_init(&o);
+
+    const char *model = CSLFetchNameValue(co, "MODEL");
+    if (model && *model)
+        o.model_path = model;
+
+    long tile_size, overlap, threads;
+    if (!int_option(co, "TILE_SIZE", 0, 1L << 20, 0, &tile_size) ||
+        !int_option(co, "OVERLAP", 0, 1L << 20, 0, &overlap) ||
+        !int_option(co, "THREADS", 0, 4096, 0, &threads))
+        return 0;
+    if (tile_size > 0 && overlap >= tile_size) {
+        CPLError(CE_Failure, CPLE_IllegalArg,
+                 "DUCH: OVERLAP=%ld must be less than TILE_SIZE=%ld", overlap, tile_size);
+        return 0;
+    }
+    o.tile_size = (int)tile_size;
+    o.overlap = (int)overlap;
+    o.threads = (int)threads;
+
+    const char *mv = CSLFetchNameValue(co, "MIN_VALID");
+    if (mv) {
+        double v;
+        if (!parse_double(mv, &v) || v < 0 || v > 1) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: MIN_VALID=%s is not a fraction in [0, 1]", mv);
+            return 0;
+        }
+        o.min_valid = v;
+    }
+    o.allow_pixel = CPLTestBoolean(CSLFetchNameValueDef(co, "ALLOW_PIXEL", "NO"));
+
+    int *bands = NULL;
+    const char *bs = CSLFetchNameValue(co, "BANDS");
+    if (bs && !parse_bands(bs, &bands, &o.nbands))
+        return 0;
+    o.bands = bands;
+    o.jobs = 1;
+
+    struct ingest_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.progress = progress ? progress : GDALDummyProgress;
+    ctx.progress_arg = progress_arg;
+    ctx.scene_status = DUCH_OK;
+    o.on_scene = ingest_on_scene;
+    o.on_warning = ingest_on_warning;
+    o.cb_arg = &ctx;
+
+    duch_ingest_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    char err[1024] = "";
+    const char *const scenes[1] = {scene};
+    int rc = duch_ingest(archive, scenes, 1, &o, ingest_progress, &ctx, stats, err,
+                         sizeof err);
+    CPLFree(bands);
+
+    if (rc == DUCH_INTERRUPTED) {
+        CPLError(CE_Failure, CPLE_UserInterrupt, "User terminated CreateCopy()");
+        return 0;
+    }
+    if (rc != DUCH_OK) {
+        /* One scene: its own message says more than the run's summary. */
+        const char *msg = ctx.scene_status != DUCH_OK && *ctx.scene_msg ? ctx.scene_msg
+                          : *err ? err : "unknown error";
+        int st = ctx.scene_status != DUCH_OK ? ctx.scene_status : rc;
+        CPLError(CE_Failure, cpl_errnum(st), "DUCH: indexing '%s' into '%s' failed: %s",
+                 scene, archive, msg);
+        return 0;
+    }
+    ctx.progress(1.0, NULL, ctx.progress_arg);
+    return 1;
+}

@@ -1,0 +1,100 @@
+#!/bin/sh
+# The GDAL driver gdal_DUCH.so without a model: registration and documentation of its
+# options, no libtorch in its links, Identify that claims only DUCH: names, and clear
+# errors for bad creation and open options (all checked before any model is loaded).
+set -u
+: "${top_builddir:?}" "${GDAL_DRIVER_PATH:?}"
+plugin=${DUCH_GDAL_PLUGIN:-$top_builddir/.libs/gdal_DUCH.so}
+for tool in gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
+done
+[ -f "$plugin" ] || { echo "FAIL: $plugin was not built"; exit 1; }
+export GDAL_DRIVER_PATH
+# Not a model: options must be refused before any model is loaded.
+DUCH_MODEL_LIB=/nonexistent/libduch_model.so
+DUCH_DEFAULT_MODEL=/nonexistent/default.duchm
+export DUCH_MODEL_LIB DUCH_DEFAULT_MODEL
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+# expect_error WHAT PATTERN COMMAND...: the command fails and its output matches PATTERN.
+expect_error() {
+    what=$1 pattern=$2; shift 2
+    if "$@" >"$tmp/out" 2>&1; then
+        bad "$what: succeeded"; cat "$tmp/out"
+    elif ! grep -q -- "$pattern" "$tmp/out"; then
+        bad "$what: no message matching '$pattern'"; cat "$tmp/out"
+    fi
+}
+
+# --- registration and option lists
+gdalinfo --formats >"$tmp/formats" 2>&1 || bad "gdalinfo --formats failed"
+grep -q '^ *DUCH -raster,vector- (rw' "$tmp/formats" || { bad "gdalinfo --formats does not list DUCH"; cat "$tmp/formats"; }
+grep -qi 'error' "$tmp/formats" && { bad "gdalinfo --formats printed an error"; grep -i error "$tmp/formats"; }
+gdalinfo --format DUCH >"$tmp/fmt" 2>&1 || bad "gdalinfo --format DUCH failed"
+for opt in MODEL TILE_SIZE OVERLAP BANDS MIN_VALID ALLOW_PIXEL THREADS APPEND_SUBDATASET \
+           QUERY IMAGE K BBOX; do
+    grep -q "<Option name=\"$opt\"" "$tmp/fmt" || bad "gdalinfo --format DUCH does not document $opt"
+done
+grep -q '<CreationOptionList>' "$tmp/fmt" || bad "no creation option list"
+grep -q '<OpenOptionList>' "$tmp/fmt" || bad "no open option list"
+grep -q 'Connection prefix: DUCH:' "$tmp/fmt" || bad "no connection prefix DUCH:"
+grep -q 'Supports: CreateCopy()' "$tmp/fmt" || bad "CreateCopy not advertised"
+grep -q 'Supports: Vector' "$tmp/fmt" || bad "vector capability not advertised"
+
+# --- links: libduch and GDAL, never libtorch nor the model library (dlopen'ed on use)
+if command -v ldd >/dev/null 2>&1; then
+    ldd "$plugin" >"$tmp/ldd" 2>&1 || bad "ldd $plugin failed"
+    grep -Eqi 'torch|libc10|duch_model' "$tmp/ldd" && { bad "$plugin links libtorch / the model library:"; cat "$tmp/ldd"; }
+    grep -q 'not found' "$tmp/ldd" && { bad "$plugin has unresolved libraries:"; cat "$tmp/ldd"; }
+    grep -q 'libduch\.so' "$tmp/ldd" || bad "$plugin does not link libduch"
+fi
+if command -v nm >/dev/null 2>&1; then
+    # Only the entry point GDAL looks for is exported (C functions and C++ classes hidden).
+    nm -D --defined-only "$plugin" | awk '$2 ~ /^[TDRB]$/ {print $3}' | grep -v '^_' >"$tmp/syms"
+    [ "$(cat "$tmp/syms")" = GDALRegister_DUCH ] || { bad "exported symbols:"; cat "$tmp/syms"; }
+fi
+
+# --- Identify claims only DUCH: names; plain files stay with GDAL's own drivers
+gdal_create -q -of GTiff -outsize 64 64 -bands 3 -burn 7 -a_srs EPSG:32610 \
+    -a_ullr 500000 4200000 500019.2 4199980.8 "$tmp/scene.tif" || bad "gdal_create failed"
+printf '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":1},"geometry":{"type":"Point","coordinates":[1,2]}}]}' >"$tmp/p.geojson"
+ogr2ogr -q -f SQLite -dsco SPATIALITE=YES "$tmp/plain.sqlite" "$tmp/p.geojson" || bad "ogr2ogr -f SQLite failed"
+ogrinfo -ro -so "$tmp/plain.sqlite" >"$tmp/out" 2>&1 || bad "ogrinfo plain.sqlite failed"
+grep -q "using driver \`SQLite'" "$tmp/out" || { bad "plain.sqlite is not opened by the SQLite driver"; cat "$tmp/out"; }
+gdalinfo "$tmp/scene.tif" >"$tmp/out" 2>&1 && grep -q '^Driver: GTiff' "$tmp/out" || { bad "scene.tif not opened by GTiff"; cat "$tmp/out"; }
+if command -v gdalmanage >/dev/null 2>&1; then
+    gdalmanage identify "$tmp/plain.sqlite" | grep -q ': SQLite$' || bad "gdalmanage identify plain.sqlite is not SQLite"
+    gdalmanage identify "$tmp/scene.tif" | grep -q ': GTiff$' || bad "gdalmanage identify scene.tif is not GTiff"
+fi
+
+# --- open options, checked before the archive is touched
+a="DUCH:$tmp/plain.sqlite"
+expect_error "no QUERY/IMAGE" "give the open option QUERY=text or IMAGE=raster" ogrinfo -ro "$a"
+expect_error "QUERY and IMAGE" "QUERY and IMAGE exclude each other" ogrinfo -ro "$a" -oo QUERY=river -oo IMAGE="$tmp/scene.tif"
+expect_error "K=-1" "K=-1 is not an integer in \[1, 1000000\]" ogrinfo -ro "$a" -oo QUERY=river -oo K=-1
+expect_error "K=abc" "K=abc is not an integer" ogrinfo -ro "$a" -oo QUERY=river -oo K=abc
+expect_error "K=0" "K=0 is not an integer" ogrinfo -ro "$a" -oo QUERY=river -oo K=0
+expect_error "BBOX 3 numbers" "BBOX=1,2,3 is not minx,miny,maxx,maxy" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=1,2,3
+expect_error "BBOX text" "BBOX=a,b,c,d is not minx,miny,maxx,maxy" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=a,b,c,d
+expect_error "BBOX empty" "BBOX=10,10,5,20 is empty" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=10,10,5,20
+expect_error "BBOX not degrees" "outside longitude" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=500000,4100000,600000,4200000
+expect_error "missing archive" "archive '$tmp/missing.sqlite' does not exist" ogrinfo -ro "DUCH:$tmp/missing.sqlite" -oo QUERY=river
+expect_error "missing IMAGE" "IMAGE '$tmp/none.tif' does not exist" ogrinfo -ro "$a" -oo IMAGE="$tmp/none.tif"
+expect_error "raster open" "is a vector dataset" gdalinfo "$a"
+
+# --- creation: a source without a file, bad creation options; nothing is created
+d="DUCH:$tmp/new.sqlite"
+expect_error "VRT source (-b)" "has no file on disk" gdal_translate -q -of DUCH -b 1 "$tmp/scene.tif" "$d"
+expect_error "TILE_SIZE" "TILE_SIZE=big is not an integer" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co TILE_SIZE=big
+expect_error "OVERLAP" "OVERLAP=64 must be less than TILE_SIZE=64" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co TILE_SIZE=64 -co OVERLAP=64
+expect_error "BANDS" "BANDS=1,x is not a comma-separated list" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=1,x
+expect_error "BANDS=0" "BANDS=0 is not" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=0
+expect_error "MIN_VALID" "MIN_VALID=2 is not a fraction" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co MIN_VALID=2
+[ -e "$tmp/new.sqlite" ] && bad "a refused gdal_translate created $tmp/new.sqlite"
+# Without a model library, indexing says how to find one.
+expect_error "no model" "DUCH_MODEL_LIB\|DUCH_DEFAULT_MODEL" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d"
+
+[ "$fail" = 0 ] && echo "ok: DUCH driver registered, documented, no libtorch, Identify by prefix only, option errors clear"
+exit "$fail"
