@@ -1,3 +1,5 @@
 # tests/ rules shared by all modules (module tests are registered in each module's local.mk)
 TESTS += tests/headers_c.sh tests/cli_basic.sh
 EXTRA_DIST += tests/headers_c.sh tests/cli_basic.sh
+TESTS += tests/cli_index_resume.sh
+EXTRA_DIST += tests/cli_index_resume.sh

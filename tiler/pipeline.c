@@ -13,6 +13,7 @@
 #include "duch_tiler.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -136,6 +137,7 @@ typedef struct ingest_run {
     duch_progress_fn progress;
     void *progress_arg;
     duch_ingest_stats stats;
+    long long tiles_written;  /* for the test hook */
 } ingest_run;
 
 static void report_progress_locked(ingest_run *r, const char *msg)
@@ -369,12 +371,20 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             s.tile_size = info->tile_w;
             s.overlap = info->overlap;
             int64_t scene_id = 0;
+            /* Test hook: die by SIGKILL in the middle of a scene's transaction after this
+             * many tiles written by the run, to prove that a killed run leaves a
+             * consistent archive (tests/cli_index_resume.sh). */
+            const char *crash = getenv("DUCH_TEST_KILL_AFTER_TILES");
+            long long crash_after = crash ? atoll(crash) : -1;
             rc = duch_archive_begin_scene(a, &s, &scene_id);
-            for (size_t i = 0; rc == DUCH_OK && i < n; i++)
+            for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
+                if (crash_after >= 0 && r->tiles_written++ >= crash_after)
+                    raise(SIGKILL);
                 rc = duch_archive_add_tile(a, scene_id, recs[i].x_off, recs[i].y_off,
                                            recs[i].width, recs[i].height,
                                            codes + i * code_bytes, recs[i].ring,
                                            recs[i].npoints, NULL);
+            }
             if (rc == DUCH_OK)
                 rc = duch_archive_commit_scene(a);
             if (rc != DUCH_OK) {
