@@ -160,6 +160,7 @@ static void enter(duch_tiler *t)
     t->err[0] = 0;
     t->gdal_err[0] = 0;
     CPLPushErrorHandlerEx(cpl_handler, t);
+    CPLSetCurrentErrorHandlerCatchDebug(FALSE); /* CPL_DEBUG output goes where it went */
 }
 
 static int leave(duch_tiler *t, int rc)
@@ -832,6 +833,17 @@ static int setup_buffers(duch_tiler *t)
             k = t->cols;
         if (k < 1)
             k = 1;
+        /* a row cut in several chunks: end chunks on a block boundary when that costs at
+         * most half the chunk */
+        int bw = 0, bh = 0;
+        GDALGetBlockSize(t->band[0], &bw, &bh);
+        if (k < t->cols && bw > 0) {
+            for (int k2 = k; k2 >= 1 && 2 * k2 >= k; k2--)
+                if ((long long)k2 * t->step_x % bw == 0) {
+                    k = k2;
+                    break;
+                }
+        }
     }
     t->chunk_tiles = k;
     size_t cw = k > 1 ? (size_t)(k - 1) * t->step_out_x + os : (size_t)os;
