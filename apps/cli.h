@@ -18,4 +18,7 @@ int duch_cli_double(const char *opt, const char *val, double *out);
 /* The model table, loaded on first call; prints the loader's error and returns NULL. */
 const duch_model_api *duch_cli_model_api(void);
 
+/* duch info on an archive (apps/cmd_info_archive.c); returns the exit status. */
+int duch_info_archive(const char *path);
+
 #endif

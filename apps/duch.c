@@ -8,6 +8,10 @@
 
 /* Subcommands live in apps/cmd_*.c; each one is listed here once it works. */
 /* DUCH-CMD-DECLS (one line per subcommand below this marker) */
+int duch_cmd_train(int argc, char **argv);
+int duch_cmd_eval(int argc, char **argv);
+int duch_cmd_encode(int argc, char **argv);
+int duch_cmd_info(int argc, char **argv);
 int duch_cmd_index(int argc, char **argv);
 int duch_cmd_query(int argc, char **argv);
 
@@ -17,6 +21,10 @@ static const struct {
     const char *summary;
 } commands[] = {
     /* DUCH-CMD-TABLE (one line per subcommand below this marker) */
+    {"train", duch_cmd_train, "train a DUCH model from image-caption pairs"},
+    {"eval", duch_cmd_eval, "mAP@20 of a model on a captioned data set (the paper's protocol)"},
+    {"encode", duch_cmd_encode, "print the hash codes of texts or images"},
+    {"info", duch_cmd_info, "describe a model file or an archive"},
     {"index", duch_cmd_index, "tile scenes and add their codes to an archive"},
     {"query", duch_cmd_query, "rank an archive's tiles by distance to a text or image"},
     {NULL, NULL, NULL}};

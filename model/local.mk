@@ -8,3 +8,18 @@ libduch_model_la_CPPFLAGS = $(AM_CPPFLAGS) $(TORCH_CPPFLAGS)
 libduch_model_la_CXXFLAGS = $(AM_CXXFLAGS) -O2 -Wno-sign-compare
 libduch_model_la_LIBADD = $(TORCH_LIBS) $(JPEG_LIBS) $(PTHREAD_LIBS) -lm
 libduch_model_la_LDFLAGS = -avoid-version -no-undefined
+
+# duch train / eval / encode / info
+duch_SOURCES += apps/cmd_model.c apps/cmd_info.c
+
+# tests (the model library is reached through dlopen, via DUCH_MODEL_LIB)
+check_PROGRAMS += tests/model_map tests/model_train tests/model_header
+TESTS += tests/model_map tests/model_train tests/model_header tests/model_cli.sh
+EXTRA_DIST += tests/model_cli.sh
+tests_model_map_SOURCES = tests/model_map.c tests/model_common.h
+tests_model_map_LDADD = $(DL_LIBS) -lm
+tests_model_train_SOURCES = tests/model_train.c tests/model_common.h
+tests_model_train_LDADD = $(JPEG_LIBS) $(DL_LIBS) -lm
+tests_model_header_SOURCES = tests/model_header.c tests/model_common.h
+tests_model_header_CFLAGS = $(AM_CFLAGS) -std=c99
+tests_model_header_LDADD = $(DL_LIBS)

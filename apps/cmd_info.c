@@ -1,0 +1,92 @@
+/* cmd_info.c: duch info FILE — describe a model file (.duchm) or an archive.
+ * Archives (SQLite files) are described by duch_info_archive() in cmd_info_archive.c. */
+#include "config.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Weak, so that the command works on model files even in a build without
+ * cmd_info_archive.c. */
+int duch_info_archive(const char *path) __attribute__((weak));
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: duch info [--json] MODEL|ARCHIVE\n"
+        "\n"
+        "Describe a model file (.duchm: format version, id, code bits, CNN input size, ground\n"
+        "width of a training image, vocabulary size, architecture, training hyper-parameters)\n"
+        "or an archive (SQLite file).\n"
+        "\n"
+        "options:\n"
+        "  --json       for a model, print its description as one JSON object\n"
+        "  -h, --help   this help\n");
+}
+
+int duch_cmd_info(int argc, char **argv)
+{
+    static const struct option lo[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'j': json = 1; break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        duch_cli_error("info needs exactly one file (see duch info --help)");
+        return 2;
+    }
+    const char *path = argv[optind];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        duch_cli_error("cannot open %s", path);
+        return 1;
+    }
+    char head[16] = {0};
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (got == 16 && !memcmp(head, "SQLite format 3", 16)) {
+        if (!duch_info_archive) {
+            duch_cli_error("%s is an SQLite file, but this duch was built without archive support",
+                           path);
+            return 1;
+        }
+        return duch_info_archive(path);
+    }
+    const duch_model_api *api = duch_cli_model_api();
+    if (!api)
+        return 1;
+    duch_model *m = NULL;
+    int rc = api->open(path, &m);
+    if (rc != DUCH_OK) {
+        duch_cli_error("%s", m ? api->errmsg(m) : "out of memory");
+        api->close(m);
+        return 1;
+    }
+    char *js = api->info_json(m);
+    if (!js) {
+        duch_cli_error("%s", api->errmsg(m));
+        api->close(m);
+        return 1;
+    }
+    if (json)
+        printf("%s\n", js);
+    else {
+        printf("file           %s\n", path);
+        printf("kind           duch model (.duchm)\n");
+        printf("id             %s\n", api->id(m));
+        printf("bits           %d\n", api->bits(m));
+        printf("input size     %d px\n", api->input_size(m));
+        printf("tile ground    %.2f m (ground width of one training image)\n", api->tile_ground_m(m));
+        printf("details        %s\n", js);
+    }
+    free(js);
+    api->close(m);
+    return 0;
+}
