@@ -244,17 +244,30 @@ static int save_hits(const char *archive, const char *name, const duch_hits *h, 
     int ok = 0;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto finish;
-    /* Replace an earlier result of the same name. */
-    sql = sqlite3_mprintf("SELECT DiscardGeometryColumn('%q', 'geometry');"
-                          "SELECT DisableSpatialIndex('%q', 'geometry');"
-                          "DROP TABLE IF EXISTS \"idx_%w_geometry\";"
+    /* Replace an earlier result of the same name (SpatiaLite complains on stderr when
+     * asked to discard what is not there, so only when it is). */
+    sql = sqlite3_mprintf("SELECT 1 FROM geometry_columns WHERE f_table_name = lower('%q')"
+                          " AND f_geometry_column = 'geometry'", name);
+    int registered = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
+        registered = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_free(sql);
+    sql = sqlite3_mprintf(registered ? "SELECT DisableSpatialIndex('%q', 'geometry');"
+                                       "SELECT DiscardGeometryColumn('%q', 'geometry');"
+                                     : "SELECT '%q', '%q';", name, name);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        goto finish;
+    sqlite3_free(sql);
+    sql = sqlite3_mprintf("DROP TABLE IF EXISTS \"idx_%w_geometry\";"
                           "DROP TABLE IF EXISTS \"%w\";"
                           "CREATE TABLE \"%w\" (fid INTEGER PRIMARY KEY, rank INTEGER NOT NULL,"
                           " distance INTEGER NOT NULL, tile_id INTEGER NOT NULL,"
                           " scene_id INTEGER, scene TEXT, x_off INTEGER, y_off INTEGER,"
                           " width INTEGER, height INTEGER, query TEXT);"
                           "SELECT AddGeometryColumn('%q', 'geometry', 4326, 'POLYGON', 'XY');",
-                          name, name, name, name, name, name);
+                          name, name, name, name);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         goto finish;
     sqlite3_free(sql);
