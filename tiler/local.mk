@@ -11,7 +11,7 @@ EXTRA_DIST += docs/tiler.md
 TILER_TEST_LIBS = libduch_tiler.la $(GDAL_LIBS) $(PROJ_LIBS) -lm
 TILER_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS) $(PROJ_CFLAGS)
 TILER_TESTS = tests/tiler_grid tests/tiler_footprint tests/tiler_bands tests/tiler_validity \
-	tests/tiler_errors tests/tiler_memory tests/tiler_ucm tests/tiler_scenes
+	tests/tiler_errors tests/tiler_memory tests/tiler_threads tests/tiler_ucm tests/tiler_scenes
 check_PROGRAMS += $(TILER_TESTS) tests/tiler_dump
 TESTS += $(TILER_TESTS) tests/tiler_gdaltransform.sh
 EXTRA_DIST += tests/tiler_gdaltransform.sh
@@ -33,6 +33,9 @@ tests_tiler_errors_LDADD = $(TILER_TEST_LIBS)
 tests_tiler_memory_SOURCES = tests/tiler_memory.c tests/tiler_fixtures.h
 tests_tiler_memory_CPPFLAGS = $(TILER_TEST_CPPFLAGS)
 tests_tiler_memory_LDADD = $(TILER_TEST_LIBS)
+tests_tiler_threads_SOURCES = tests/tiler_threads.c tests/tiler_fixtures.h
+tests_tiler_threads_CPPFLAGS = $(TILER_TEST_CPPFLAGS)
+tests_tiler_threads_LDADD = $(TILER_TEST_LIBS) $(PTHREAD_LIBS)
 tests_tiler_ucm_SOURCES = tests/tiler_ucm.c tests/tiler_fixtures.h
 tests_tiler_ucm_CPPFLAGS = $(TILER_TEST_CPPFLAGS)
 tests_tiler_ucm_LDADD = $(TILER_TEST_LIBS)
