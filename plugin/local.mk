@@ -16,6 +16,7 @@ AM_TESTS_ENVIRONMENT += DUCH_GDAL_PLUGIN='$(abs_top_builddir)/.libs/gdal_DUCH.so
 PLUGIN_TESTS = tests/plugin_driver.sh tests/plugin_ingest_query.sh
 TESTS += $(PLUGIN_TESTS) tests/plugin_cancel
 EXTRA_DIST += $(PLUGIN_TESTS) bench/plugin_load.sh docs/gdal-driver.md
+dist_man_MANS += docs/gdal_DUCH.7
 # GDAL's C API only: the driver is reached through GDAL_DRIVER_PATH, as applications do.
 check_PROGRAMS += tests/plugin_cancel
 tests_plugin_cancel_SOURCES = tests/plugin_cancel.c
