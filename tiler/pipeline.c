@@ -220,7 +220,6 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
     to.on_warning = warn_cb;
     to.warning_arg = wctx;
 
-    double t0 = now_s();
     duch_tiler *t = NULL;
     rc = duch_tiler_open(path, &to, &t);
     if (rc != DUCH_OK) {
@@ -303,7 +302,6 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
                 }
                 memcpy(tr->ring, tile.ring, sizeof(double) * 2 * tile.ring_points);
             }
-            *nskipped_tiles = tile.skipped;
             inbatch++;
         }
         if (inbatch == batch || (trc == DUCH_TILER_DONE && inbatch > 0)) {
@@ -339,13 +337,8 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             }
         }
     }
-    if (rc == DUCH_OK) {
-        if (tile_bytes == 0 || (n == 0 && info->tiles > 0 && *nskipped_tiles == 0)) {
-            /* nothing to do: an empty grid */
-        }
-        if (n == 0)
-            *nskipped_tiles = info->tiles;
-    }
+    if (rc == DUCH_OK) /* every grid cell not kept was below --min-valid */
+        *nskipped_tiles = info->tiles - (long long)n;
 
     /* Write the scene in one transaction. */
     double t_write = 0;
@@ -401,7 +394,6 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
         pthread_mutex_unlock(&r->lock);
     }
     *ntiles = rc == DUCH_OK ? (long long)n : 0;
-    (void)t0;
     for (size_t i = 0; i < n; i++)
         free(recs[i].ring);
     free(recs);
