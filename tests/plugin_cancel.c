@@ -125,13 +125,13 @@ int main(void)
     snprintf(archive, sizeof archive, "%s/archive.sqlite", dir);
     snprintf(dest, sizeof dest, "DUCH:%s", archive);
     if (!make_scene(scene1, 512, 512, 500000.0, 1) ||
-        !make_scene(scene2, 1024, 1024, 501000.0, 2)) {
+        !make_scene(scene2, 2048, 1024, 501000.0, 2)) {
         fprintf(stderr, "FAIL: cannot write the test scenes in %s\n", dir);
         return 1;
     }
     char **co = NULL;
     co = CSLSetNameValue(co, "MODEL", model);
-    co = CSLSetNameValue(co, "TILE_SIZE", "128");
+    co = CSLSetNameValue(co, "TILE_SIZE", "256");
 
     /* 1. A source without a file on disk. */
     GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", 64, 64, 3, GDT_Byte, NULL);

@@ -36,18 +36,18 @@ features() {
 }
 
 # Two small scenes, 0.3 m pixels (the UCM ground resolution), UTM 10N, with texture.
-# s1: 512 x 512 px; s2: 384 x 256 px, 1 km east.
+# s1: 1024 x 1024 px; s2: 768 x 512 px, 1 km east. Tiles of 256 px: 16 + 6.
 make_scene() { # NAME W H ULX SEED
     gdal_create -q -of GTiff -outsize "$2" "$3" -bands 3 -ot Byte -a_srs EPSG:32610 \
         -a_ullr "$4" 4200000 "$(awk "BEGIN{print $4 + $2 * 0.3}")" "$(awk "BEGIN{print 4200000 - $3 * 0.3}")" \
         -burn "$5" -burn "$(($5 * 3 % 256))" -burn "$(($5 * 7 % 256))" "$tmp/$1" || return 1
 }
-make_scene s1.tif 512 512 500000 40 || bad "gdal_create s1.tif failed"
-make_scene s2.tif 384 256 501000 200 || bad "gdal_create s2.tif failed"
+make_scene s1.tif 1024 1024 500000 40 || bad "gdal_create s1.tif failed"
+make_scene s2.tif 768 512 501000 200 || bad "gdal_create s2.tif failed"
 arch="$tmp/archive.sqlite"
 
 # --- create
-run "create" gdal_translate -of DUCH "$tmp/s1.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=128
+run "create" gdal_translate -of DUCH "$tmp/s1.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=256
 grep -q '100 - done' "$tmp/out" || { bad "no progress bar"; cat "$tmp/out"; }
 [ -f "$arch" ] || bad "no archive created"
 ogrinfo -ro -so "$arch" >"$tmp/plain" 2>&1
@@ -55,7 +55,7 @@ grep -q "using driver \`SQLite'" "$tmp/plain" || { bad "the archive is not opene
 n_scenes=$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")
 n_tiles=$(sql "$arch" "SELECT COUNT(*) AS n FROM tiles")
 [ "$n_scenes" = 1 ] || bad "scenes after create: '$n_scenes', expected 1"
-[ "$n_tiles" = 16 ] || bad "tiles after create: '$n_tiles', expected 16 (512/128 squared)"
+[ "$n_tiles" = 16 ] || bad "tiles after create: '$n_tiles', expected 16 (1024/256 squared)"
 
 # --- rerun into DUCH:archive: the scene is skipped, nothing added
 gdal_translate -q -of DUCH "$tmp/s1.tif" "DUCH:$arch" --debug on >"$tmp/out" 2>&1 || { bad "rerun failed"; cat "$tmp/out"; }
@@ -63,10 +63,10 @@ grep -q 'already in the archive' "$tmp/out" || { bad "rerun: the scene was not r
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM tiles")" = 16 ] || bad "rerun changed the tile count"
 
 # --- append a second scene: DUCH: destination, and APPEND_SUBDATASET=YES on a plain name
-run "append (DUCH:)" gdal_translate -q -of DUCH "$tmp/s2.tif" "DUCH:$arch" -co TILE_SIZE=128
+run "append (DUCH:)" gdal_translate -q -of DUCH "$tmp/s2.tif" "DUCH:$arch" -co TILE_SIZE=256
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 2 ] || bad "append: scenes is not 2"
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM tiles")" = 22 ] || bad "append: tiles is not 16 + 6"
-run "rerun (APPEND_SUBDATASET)" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co APPEND_SUBDATASET=YES -co TILE_SIZE=128
+run "rerun (APPEND_SUBDATASET)" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co APPEND_SUBDATASET=YES -co TILE_SIZE=256
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 2 ] || bad "APPEND_SUBDATASET: scenes is not 2"
 
 # --- a model other than the stored one is refused
@@ -125,7 +125,7 @@ if ogrinfo -ro "DUCH:$tmp/s1.tif" -oo QUERY="$q" >"$tmp/out" 2>&1; then bad "a G
 grep -q 'ERROR' "$tmp/out" || bad "a GeoTIFF as archive: no error"
 
 # --- a plain destination name is replaced by GDAL before the driver runs (documented)
-run "replace" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=128
+run "replace" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=256
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 1 ] || bad "plain name: the archive was not replaced"
 
 [ "$fail" = 0 ] && echo "ok: gdal_translate -of DUCH indexes, skips, appends; DUCH: opens query hits in ogrinfo and ogr2ogr"
