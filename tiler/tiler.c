@@ -667,15 +667,24 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Percentile stretch of band i from a decimated read (served from an overview when the
- * file has one). */
+/* Percentile stretch of band i, from a sample of its values: a decimated read of at
+ * most STRETCH_SAMPLE px on the long side when the band has overviews (GDAL serves it from
+ * one) or is small; else, so as not to decode the whole scene at open, a grid of
+ * STRETCH_GRID x STRETCH_GRID windows of STRETCH_WIN full-resolution pixels. */
+#define STRETCH_GRID 8
+#define STRETCH_WIN 64
 static int setup_stretch(duch_tiler *t, int i)
 {
-    double f = fmax(t->W, t->H) / STRETCH_SAMPLE;
+    int windows = GDALGetOverviewCount(t->band[i]) == 0 && (double)t->W * t->H > 4.0 * 1024 * 1024;
     int sw = t->W, sh = t->H;
-    if (f > 1) {
-        sw = (int)ceil(t->W / f);
-        sh = (int)ceil(t->H / f);
+    if (windows) {
+        sw = sh = STRETCH_GRID * STRETCH_WIN;
+    } else {
+        double f = fmax(t->W, t->H) / STRETCH_SAMPLE;
+        if (f > 1) {
+            sw = (int)ceil(t->W / f);
+            sh = (int)ceil(t->H / f);
+        }
     }
     size_t n = (size_t)sw * sh;
     double *v = malloc(n * sizeof *v);
@@ -688,10 +697,26 @@ static int setup_stretch(duch_tiler *t, int i)
     GDALRasterIOExtraArg ex;
     INIT_RASTERIO_EXTRA_ARG(ex);
     ex.eResampleAlg = GRIORA_NearestNeighbour;
-    if (GDALRasterIOEx(t->band[i], GF_Read, 0, 0, t->W, t->H, v, sw, sh, GDT_Float64, 0, 0, &ex) !=
-            CE_None ||
-        GDALRasterIOEx(GDALGetMaskBand(t->band[i]), GF_Read, 0, 0, t->W, t->H, m, sw, sh,
-                       GDT_Byte, 0, 0, &ex) != CE_None) {
+    GDALRasterBandH mb = GDALGetMaskBand(t->band[i]);
+    int bad = 0;
+    if (!windows) {
+        bad = GDALRasterIOEx(t->band[i], GF_Read, 0, 0, t->W, t->H, v, sw, sh, GDT_Float64, 0, 0,
+                             &ex) != CE_None ||
+              GDALRasterIOEx(mb, GF_Read, 0, 0, t->W, t->H, m, sw, sh, GDT_Byte, 0, 0, &ex) != CE_None;
+    } else {
+        /* (W, H > 2048 here, so the windows fit) */
+        for (int gy = 0; gy < STRETCH_GRID && !bad; gy++)
+            for (int gx = 0; gx < STRETCH_GRID && !bad; gx++) {
+                int x = (int)((int64_t)(t->W - STRETCH_WIN) * (2 * gx + 1) / (2 * STRETCH_GRID));
+                int y = (int)((int64_t)(t->H - STRETCH_WIN) * (2 * gy + 1) / (2 * STRETCH_GRID));
+                size_t off = ((size_t)gy * STRETCH_GRID + gx) * STRETCH_WIN * STRETCH_WIN;
+                bad = GDALRasterIO(t->band[i], GF_Read, x, y, STRETCH_WIN, STRETCH_WIN, v + off,
+                                   STRETCH_WIN, STRETCH_WIN, GDT_Float64, 0, 0) != CE_None ||
+                      GDALRasterIO(mb, GF_Read, x, y, STRETCH_WIN, STRETCH_WIN, m + off,
+                                   STRETCH_WIN, STRETCH_WIN, GDT_Byte, 0, 0) != CE_None;
+            }
+    }
+    if (bad) {
         free(v);
         free(m);
         set_err(t, "%s: reading band %d for its stretch failed", GDALGetDescription(t->ds),
