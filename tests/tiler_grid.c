@@ -230,6 +230,42 @@ int main(void)
     CHECK(duch_tiler_warning_count(t) == 0, "warnings %d", duch_tiler_warning_count(t));
     duch_tiler_close(t);
 
+    /* --- a 0.1524 m scene: 512 px tiles read at half resolution from its overview --- */
+    {
+        const double gt_fine[6] = {500000, 0.1524, 0, 4100000, 0, -0.1524};
+        tf_make("/vsimem/grid_fine.tif", 1024, 1024, 3, "EPSG:32610", gt_fine);
+        GDALDatasetH ds = GDALOpen("/vsimem/grid_fine.tif", GA_Update);
+        int lv = 2;
+        REQUIRE(GDALBuildOverviews(ds, "AVERAGE", 1, &lv, 0, NULL, NULL, NULL) == CE_None, "ov");
+        /* mark the overview: if the tiler reads it, every pixel is 77 */
+        unsigned char *row = malloc(512);
+        memset(row, 77, 512);
+        for (int b = 1; b <= 3; b++) {
+            GDALRasterBandH ov = GDALGetOverview(GDALGetRasterBand(ds, b), 0);
+            for (int yy = 0; yy < 512; yy++)
+                REQUIRE(GDALRasterIO(ov, GF_Write, 0, yy, 512, 1, row, 512, 1, GDT_Byte, 0, 0) ==
+                            CE_None, "write");
+        }
+        free(row);
+        GDALClose(ds);
+        duch_tiler_options_init(&o);
+        t = tf_open("/vsimem/grid_fine.tif", &o);
+        si = duch_tiler_info(t);
+        CHECK(si->tile_w == 512 && si->cols == 2 && si->rows == 2, "fine: tile %d grid %dx%d",
+              si->tile_w, si->cols, si->rows);
+        kept = 0;
+        while (duch_tiler_next(t, &tile) == DUCH_OK) {
+            kept++;
+            int not77 = 0;
+            for (int i = 0; i < 256 * 256 * 3; i++)
+                not77 += tile.rgb[i] != 77;
+            CHECK(not77 == 0, "tile %d,%d not read from the overview (%d values)", tile.col,
+                  tile.row, not77);
+        }
+        CHECK(kept == 4, "fine: kept %d", kept);
+        duch_tiler_close(t);
+    }
+
     /* --- checksum: independent of the path, changes with the pixels ---------------- */
     char dir[] = "/tmp/tiler_gridXXXXXX", disk[512];
     REQUIRE(mkdtemp(dir), "mkdtemp");
