@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "tiler_fixtures.h"
+#include "sha256.h"
 
 static int nwarn;
 static void count_warning(const char *msg, void *arg)
@@ -264,6 +265,25 @@ int main(void)
         }
         CHECK(kept == 4, "fine: kept %d", kept);
         duch_tiler_close(t);
+    }
+
+    /* --- SHA-256 known answers (FIPS 180-4 examples) -------------------------------- */
+    {
+        const char *msg[2] = {"abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"};
+        const char *want[2] = {
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"};
+        for (int k = 0; k < 2; k++) {
+            duch_sha256 sh;
+            unsigned char d[32];
+            char hex[65];
+            duch_sha256_init(&sh);
+            duch_sha256_update(&sh, msg[k], strlen(msg[k]));
+            duch_sha256_final(&sh, d);
+            for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+            CHECK(strcmp(hex, want[k]) == 0, "sha256(%s) = %s", msg[k], hex);
+        }
     }
 
     /* --- checksum: independent of the path, changes with the pixels ---------------- */

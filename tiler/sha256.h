@@ -11,8 +11,9 @@ typedef struct duch_sha256 {
     size_t fill;
 } duch_sha256;
 
-void duch_sha256_init(duch_sha256 *s);
-void duch_sha256_update(duch_sha256 *s, const void *data, size_t n);
-void duch_sha256_final(duch_sha256 *s, unsigned char digest[32]);
+#define DUCH_HIDDEN __attribute__((visibility("hidden")))
+DUCH_HIDDEN void duch_sha256_init(duch_sha256 *s);
+DUCH_HIDDEN void duch_sha256_update(duch_sha256 *s, const void *data, size_t n);
+DUCH_HIDDEN void duch_sha256_final(duch_sha256 *s, unsigned char digest[32]);
 
 #endif
