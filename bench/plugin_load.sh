@@ -36,31 +36,42 @@ if [ "${HYPERFINE:-0}" = 1 ] && command -v hyperfine >/dev/null 2>&1; then
 fi
 
 now_ns() { date +%s%N; }
-one() { # DIR -> elapsed ns
-    t0=$(now_ns)
-    GDAL_DRIVER_PATH=$1 gdalinfo --formats >/dev/null 2>&1
-    t1=$(now_ns)
-    echo $((t1 - t0))
-}
+# one DIR FILE: append "wall_ns cpu_ms" of one run (cpu = user + sys, from GNU time when
+# installed: less sensitive than wall time to other work on a busy machine).
+if [ -x /usr/bin/time ]; then
+    one() {
+        t0=$(now_ns)
+        GDAL_DRIVER_PATH=$1 /usr/bin/time -f '%U %S' -o "$tmp/cpu" gdalinfo --formats >/dev/null 2>&1
+        t1=$(now_ns)
+        echo "$((t1 - t0)) $(awk '{ printf "%.0f", ($1 + $2) * 1000 }' "$tmp/cpu")" >>"$2"
+    }
+else
+    one() {
+        t0=$(now_ns)
+        GDAL_DRIVER_PATH=$1 gdalinfo --formats >/dev/null 2>&1
+        t1=$(now_ns)
+        echo "$((t1 - t0)) 0" >>"$2"
+    }
+fi
 # Warm the page cache.
-for _ in 1 2 3; do one "$tmp/empty" >/dev/null; one "$tmp/with" >/dev/null; done
+for _ in 1 2 3; do one "$tmp/empty" "$tmp/warm"; one "$tmp/with" "$tmp/warm"; done
 i=0
 while [ "$i" -lt "$runs" ]; do
-    one "$tmp/empty" >>"$tmp/base.ns"
-    one "$tmp/with" >>"$tmp/with.ns"
+    one "$tmp/empty" "$tmp/base.runs"
+    one "$tmp/with" "$tmp/with.runs"
     i=$((i + 1))
 done
-stats() { # FILE -> "mean median" in ms
-    sort -n "$1" | awk '{ v[NR] = $1; s += $1 }
+stats() { # FILE COLUMN SCALE -> "mean median"
+    awk -v c="$2" -v k="$3" '{ print $c / k }' "$1" | sort -n | awk '{ v[NR] = $1; s += $1 }
         END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-              printf "%.1f %.1f\n", s / NR / 1e6, m / 1e6 }'
+              printf "%.1f %.1f\n", s / NR, m }'
 }
-set -- $(stats "$tmp/base.ns"); base_mean=$1 base_med=$2
-set -- $(stats "$tmp/with.ns"); with_mean=$1 with_med=$2
-awk -v bm="$base_mean" -v bd="$base_med" -v wm="$with_mean" -v wd="$with_med" 'BEGIN {
-    printf "%-34s mean %7.1f ms   median %7.1f ms\n", "baseline (no plugin):", bm, bd
-    printf "%-34s mean %7.1f ms   median %7.1f ms\n", "with gdal_DUCH.so:", wm, wd
-    printf "%-34s mean %+7.1f ms   median %+7.1f ms   ratio %.3f (medians)\n",
-           "difference:", wm - bm, wd - bd, wd / bd
+set -- $(stats "$tmp/base.runs" 1 1e6) $(stats "$tmp/with.runs" 1 1e6) \
+       $(stats "$tmp/base.runs" 2 1) $(stats "$tmp/with.runs" 2 1)
+awk -v bm="$1" -v bd="$2" -v wm="$3" -v wd="$4" -v cb="$6" -v cw="$8" 'BEGIN {
+    printf "%-22s wall: mean %7.1f ms  median %7.1f ms   cpu (user+sys) median %6.1f ms\n", "baseline (no plugin)", bm, bd, cb
+    printf "%-22s wall: mean %7.1f ms  median %7.1f ms   cpu (user+sys) median %6.1f ms\n", "with gdal_DUCH.so", wm, wd, cw
+    printf "%-22s wall: mean %+7.1f ms  median %+7.1f ms   cpu (user+sys) median %+6.1f ms\n", "difference", wm - bm, wd - bd, cw - cb
+    printf "ratio of wall medians: %.3f\n", wd / bd
     printf "%s\n", (wd - bd < 20) ? "OK: under 20 ms" : "OVER the 20 ms budget"
 }'
