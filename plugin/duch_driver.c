@@ -61,8 +61,9 @@ const char duch_gdal_creation_option_list[] =
     "resolution'/>"
     "  <Option name='OVERLAP' type='int' min='0' default='0' description='Overlap of "
     "neighbouring tiles in source pixels (less than TILE_SIZE)'/>"
-    "  <Option name='BANDS' type='string' description='Comma-separated 1-based source "
-    "bands mapped to R,G,B (e.g. 4,3,2 or 1); default automatic'/>"
+    "  <Option name='BANDS' type='string' description='Three comma-separated 1-based "
+    "source bands mapped to R,G,B (e.g. 4,3,2), or one band shown as grey (e.g. 1); "
+    "default automatic'/>"
     "  <Option name='MIN_VALID' type='float' min='0' max='1' default='0.5' "
     "description='Minimum fraction of valid (non-nodata) pixels for a tile to be "
     "indexed'/>"
@@ -355,7 +356,7 @@ static int parse_bands(const char *s, int **out, int *n)
                                       CSLT_ALLOWEMPTYTOKENS);
     int count = CSLCount(parts);
     int *bands = count > 0 ? CPLMalloc(sizeof *bands * (size_t)count) : NULL;
-    int ok = count >= 1 && count <= 64;
+    int ok = count == 1 || count == 3;
     for (int i = 0; ok && i < count; i++) {
         long b;
         ok = parse_long(parts[i], 1, 65535, &b);
@@ -366,8 +367,8 @@ static int parse_bands(const char *s, int **out, int *n)
     if (!ok) {
         CPLFree(bands);
         CPLError(CE_Failure, CPLE_IllegalArg,
-                 "DUCH: BANDS=%s is not a comma-separated list of 1-based band numbers "
-                 "(e.g. 4,3,2 or 1)", s);
+                 "DUCH: BANDS=%s is not one or three 1-based band numbers, comma-separated "
+                 "(R,G,B like 4,3,2, or one band as grey like 1)", s);
         return 0;
     }
     *out = bands;

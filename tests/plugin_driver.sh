@@ -89,7 +89,8 @@ d="DUCH:$tmp/new.sqlite"
 expect_error "VRT source (-b)" "has no file on disk" gdal_translate -q -of DUCH -b 1 "$tmp/scene.tif" "$d"
 expect_error "TILE_SIZE" "TILE_SIZE=big is not an integer" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co TILE_SIZE=big
 expect_error "OVERLAP" "OVERLAP=64 must be less than TILE_SIZE=64" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co TILE_SIZE=64 -co OVERLAP=64
-expect_error "BANDS" "BANDS=1,x is not a comma-separated list" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=1,x
+expect_error "BANDS" "BANDS=1,x is not one or three" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=1,x
+expect_error "BANDS=1,2" "BANDS=1,2 is not one or three" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=1,2
 expect_error "BANDS=0" "BANDS=0 is not" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=0
 expect_error "MIN_VALID" "MIN_VALID=2 is not a fraction" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co MIN_VALID=2
 [ -e "$tmp/new.sqlite" ] && bad "a refused gdal_translate created $tmp/new.sqlite"
