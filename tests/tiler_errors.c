@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "tiler_fixtures.h"
+#include <gdal_utils.h>
 
 static int expect_fail(const char *path, const duch_tiler_options *o, int want_rc,
                        const char *want_msg)
@@ -148,6 +149,44 @@ int main(void)
         strcpy(name, "garbage");
         CHECK(strcmp(duch_tiler_info(t)->resampling, "cubic") == 0, "resampling copied");
         CHECK(duch_tiler_next(t, &tile) == DUCH_OK, "read with cubic");
+        duch_tiler_close(t);
+    }
+
+    /* open_gdal: a dataset held by the caller (an in-memory VRT with bands 3,2,1), not
+     * closed by the tiler */
+    {
+        GDALDatasetH src = GDALOpen("/vsimem/e_ok.tif", GA_ReadOnly);
+        char **args = CSLAddString(NULL, "-of");
+        args = CSLAddString(args, "VRT");
+        args = CSLAddString(args, "-b"); args = CSLAddString(args, "3");
+        args = CSLAddString(args, "-b"); args = CSLAddString(args, "2");
+        args = CSLAddString(args, "-b"); args = CSLAddString(args, "1");
+        GDALTranslateOptions *to = GDALTranslateOptionsNew(args, NULL);
+        GDALDatasetH vrt = GDALTranslate("", src, to, NULL);
+        GDALTranslateOptionsFree(to);
+        CSLDestroy(args);
+        REQUIRE(vrt, "in-memory VRT");
+        duch_tiler_options_init(&o);
+        o.tile_size_px = 64;
+        o.out_size = 64;
+        t = NULL;
+        CHECK(duch_tiler_open_gdal(vrt, &o, &t) == DUCH_OK, "open_gdal: %s", duch_tiler_errmsg(t));
+        /* the VRT's band 1 is the Blue band: colour interpretation puts it back last */
+        CHECK(duch_tiler_info(t)->rgb_bands[0] == 3, "VRT band of Red %d",
+              duch_tiler_info(t)->rgb_bands[0]);
+        CHECK(duch_tiler_next(t, &tile) == DUCH_OK && tile.rgb[0] == tf_pattern(0, 0, 1) && tile.rgb[2] == tf_pattern(0, 0, 3),
+              "open_gdal pixels");
+        duch_tiler_close(t);
+        o.band_count = 3; /* VRT bands 1,2,3 = file bands 3,2,1 */
+        o.bands[0] = 1; o.bands[1] = 2; o.bands[2] = 3;
+        CHECK(duch_tiler_open_gdal(vrt, &o, &t) == DUCH_OK, "open_gdal: %s", duch_tiler_errmsg(t));
+        CHECK(duch_tiler_next(t, &tile) == DUCH_OK && tile.rgb[0] == tf_pattern(0, 0, 3) &&
+                  tile.rgb[2] == tf_pattern(0, 0, 1), "open_gdal --bands 1,2,3 of the VRT");
+        duch_tiler_close(t);
+        CHECK(GDALGetRasterXSize(vrt) == 600, "dataset still open after close");
+        GDALClose(vrt);
+        GDALClose(src);
+        CHECK(duch_tiler_open_gdal(NULL, &o, &t) == DUCH_INVALID, "NULL dataset");
         duch_tiler_close(t);
     }
 

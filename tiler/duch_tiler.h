@@ -186,7 +186,14 @@ typedef struct duch_tile {
  * DUCH_INVALID (bad option, refused raster: no geotransform, GCP-only), DUCH_NOMEM. */
 int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler **out);
 
-/* Close the dataset and free everything. Accepts NULL. */
+/* Same, on a raster the caller already has open: dataset is a GDALDatasetH (void * keeps
+ * this header free of GDAL's). For the GDAL driver, whose CreateCopy gets a dataset that
+ * may exist only in memory (a VRT made by gdal_translate -b/-srcwin...). The dataset stays
+ * the caller's: duch_tiler_close() does not close it, it must outlive the tiler, and no
+ * one else may use it while the tiler does. */
+int duch_tiler_open_gdal(void *dataset, const duch_tiler_options *opt, duch_tiler **out);
+
+/* Close the dataset (unless borrowed) and free everything. Accepts NULL. */
 void duch_tiler_close(duch_tiler *t);
 
 /* Last error message ("" when none). Never NULL, even for t == NULL ("out of memory"). */

@@ -52,6 +52,7 @@ enum mask_mode { MASK_NONE, MASK_DATASET, MASK_PER_BAND };
 
 struct duch_tiler {
     GDALDatasetH ds;
+    int borrowed;              /* ds belongs to the caller (duch_tiler_open_gdal) */
     duch_tiler_options o;
     char *resampling_copy;
     duch_scene_info info;
@@ -893,42 +894,10 @@ static int setup_buffers(duch_tiler *t)
 
 /* ------------------------------------------------------------------ open / close */
 
-int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler **out)
+/* Everything after the dataset is open (t->ds set). */
+static int setup(duch_tiler *t, const char *name)
 {
-    duch_tiler *t = calloc(1, sizeof *t);
     int rc;
-    *out = t;
-    if (!t)
-        return DUCH_NOMEM;
-    if (opt)
-        t->o = *opt;
-    else
-        duch_tiler_options_init(&t->o);
-    t->chunk_loaded = 0;
-    enter(t);
-    if (t->o.resampling) {
-        if (!(t->resampling_copy = strdup(t->o.resampling)))
-            return leave(t, DUCH_NOMEM);
-        t->o.resampling = t->resampling_copy;
-    }
-    if ((rc = check_options(t)) != DUCH_OK)
-        return leave(t, rc);
-    if (!path || !*path) {
-        set_err(t, "no raster path given");
-        return leave(t, DUCH_INVALID);
-    }
-    if (GDALGetDriverCount() == 0)
-        GDALAllRegister();
-
-    t->ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL,
-                       NULL, NULL);
-    if (!t->ds) {
-        VSIStatBufL st;
-        int exists = VSIStatExL(path, &st, VSI_STAT_EXISTS_FLAG) == 0;
-        set_err(t, exists ? "%s: not a raster GDAL can read" : "%s: no such file", path);
-        add_gdal_reason(t);
-        return leave(t, exists ? DUCH_IO : DUCH_NOTFOUND);
-    }
     t->W = GDALGetRasterXSize(t->ds);
     t->H = GDALGetRasterYSize(t->ds);
     if (GDALGetRasterCount(t->ds) < 1 || t->W < 1 || t->H < 1) {
@@ -936,37 +905,37 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
         int nsub = CSLCount(sub) / 2;
         if (nsub > 0)
             set_err(t, "%s has no raster band of its own but %d subdatasets; tile one of them, "
-                       "e.g. %s", path, nsub, CPLParseNameValue(sub[0], NULL));
+                       "e.g. %s", name, nsub, CPLParseNameValue(sub[0], NULL));
         else
-            set_err(t, "%s has no raster band", path);
-        return leave(t, DUCH_INVALID);
+            set_err(t, "%s has no raster band", name);
+        return DUCH_INVALID;
     }
     snprintf(t->driver, sizeof t->driver, "%s", GDALGetDriverShortName(GDALGetDatasetDriver(t->ds)));
 
     if ((rc = setup_georef(t)) != DUCH_OK)
-        return leave(t, rc);
+        return rc;
     if (t->o.tile_size_px > 0 && t->o.overlap_px >= t->o.tile_size_px) {
         set_err(t, "overlap %d px must be smaller than the tile (%d px)", t->o.overlap_px,
                 t->o.tile_size_px);
-        return leave(t, DUCH_INVALID);
+        return DUCH_INVALID;
     }
     setup_grid(t);
     if (t->step_x < 1 || t->step_y < 1) {
         set_err(t, "overlap %d px must be smaller than the tile (%d x %d px)", t->o.overlap_px,
                 t->tile_w, t->tile_h);
-        return leave(t, DUCH_INVALID);
+        return DUCH_INVALID;
     }
     if ((rc = setup_bands(t)) != DUCH_OK)
-        return leave(t, rc);
+        return rc;
     for (int i = 0; i < t->nread; i++)
         if (t->stretch[i] && (rc = setup_stretch(t, i)) != DUCH_OK)
-            return leave(t, rc);
+            return rc;
     for (int i = t->nread; i < 3; i++) {
         t->info.stretch_min[i] = t->info.stretch_min[0];
         t->info.stretch_max[i] = t->info.stretch_max[0];
     }
     if ((rc = setup_checksum(t)) != DUCH_OK)
-        return leave(t, rc);
+        return rc;
 
     /* resampling */
     if (t->palette) {
@@ -994,7 +963,7 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
 
     if ((rc = setup_buffers(t)) != DUCH_OK) {
         set_err(t, "out of memory for the strip buffers");
-        return leave(t, rc);
+        return rc;
     }
 
     duch_scene_info *si = &t->info;
@@ -1015,14 +984,87 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
     si->tiles = (long long)t->cols * t->rows;
     si->out_size = t->out_size;
     si->resampling = t->resampling_name;
-    return leave(t, DUCH_OK);
+    return DUCH_OK;
+}
+
+
+static duch_tiler *new_tiler(const duch_tiler_options *opt)
+{
+    duch_tiler *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    if (opt)
+        t->o = *opt;
+    else
+        duch_tiler_options_init(&t->o);
+    return t;
+}
+
+/* Copy what the options point to and check them. */
+static int take_options(duch_tiler *t)
+{
+    if (t->o.resampling) {
+        if (!(t->resampling_copy = strdup(t->o.resampling)))
+            return DUCH_NOMEM;
+        t->o.resampling = t->resampling_copy;
+    }
+    return check_options(t);
+}
+
+int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler **out)
+{
+    duch_tiler *t = new_tiler(opt);
+    int rc;
+    *out = t;
+    if (!t)
+        return DUCH_NOMEM;
+    enter(t);
+    if ((rc = take_options(t)) != DUCH_OK)
+        return leave(t, rc);
+    if (!path || !*path) {
+        set_err(t, "no raster path given");
+        return leave(t, DUCH_INVALID);
+    }
+    if (GDALGetDriverCount() == 0)
+        GDALAllRegister();
+
+    t->ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL,
+                       NULL, NULL);
+    if (!t->ds) {
+        VSIStatBufL st;
+        int exists = VSIStatExL(path, &st, VSI_STAT_EXISTS_FLAG) == 0;
+        set_err(t, exists ? "%s: not a raster GDAL can read" : "%s: no such file", path);
+        add_gdal_reason(t);
+        return leave(t, exists ? DUCH_IO : DUCH_NOTFOUND);
+    }
+    return leave(t, setup(t, path));
+}
+
+int duch_tiler_open_gdal(void *dataset, const duch_tiler_options *opt, duch_tiler **out)
+{
+    duch_tiler *t = new_tiler(opt);
+    int rc;
+    *out = t;
+    if (!t)
+        return DUCH_NOMEM;
+    enter(t);
+    if ((rc = take_options(t)) != DUCH_OK)
+        return leave(t, rc);
+    if (!dataset) {
+        set_err(t, "no GDAL dataset given");
+        return leave(t, DUCH_INVALID);
+    }
+    t->ds = (GDALDatasetH)dataset;
+    t->borrowed = 1;
+    const char *name = GDALGetDescription(t->ds);
+    return leave(t, setup(t, name && *name ? name : "(dataset)"));
 }
 
 void duch_tiler_close(duch_tiler *t)
 {
     if (!t)
         return;
-    if (t->ds) {
+    if (t->ds && !t->borrowed) {
         CPLPushErrorHandler(CPLQuietErrorHandler);
         GDALClose(t->ds);
         CPLPopErrorHandler();
