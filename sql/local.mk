@@ -1,1 +1,14 @@
 # sql/ rules (included from the top Makefile.am)
+# mod_duch.so: the SQLite extension. Links the kernels (index/) and the model loader;
+# libduch (the tiler, GDAL) and the model library (libtorch) are dlopen'ed on use.
+lib_LTLIBRARIES += mod_duch.la
+mod_duch_la_SOURCES = sql/mod_duch.c model/loader.c
+mod_duch_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+mod_duch_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
+	-export-symbols-regex '^sqlite3_modduch_init$$'
+mod_duch_la_LIBADD = libduch_knn.la $(DL_LIBS) $(PTHREAD_LIBS) -lm
+
+# SQL tests: data-driven cases (tests/sql_*.cases) and brute-force comparisons
+TESTS += tests/sql_cases.sh tests/sql_knn.sh
+EXTRA_DIST += tests/sql_cases.sh tests/sql_knn.sh tests/sql_common.sh \
+	tests/sql_basic.cases tests/sql_errors.cases tests/sql_bbox.cases

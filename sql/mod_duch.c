@@ -1,0 +1,1129 @@
+/*
+** mod_duch.c: the duch SQLite extension (lib/mod_duch.so).
+**
+** HOW IT WORKS
+**
+** Load it next to SpatiaLite, in any SQLite program:
+**
+**   sqlite3 archive.sqlite
+**   sqlite> .load mod_spatialite
+**   sqlite> .load mod_duch
+**   sqlite> SELECT duch_version();                          -- '0.1.0'
+**   sqlite> SELECT duch_hamming(x'0f00', x'0301');          -- 3
+**
+** or in GDAL: OGR_SQLITE_LOAD_EXTENSIONS=/usr/local/lib/mod_duch.so ogrinfo ...
+**
+** duch_knn is an eponymous table-valued function: the exact k nearest tiles by Hamming
+** distance, ascending distance, ties by ascending tile_id.
+**
+**   SELECT tile_id, distance FROM duch_knn(x'0123456789abcdef', 10);
+**   SELECT tile_id, distance FROM duch_knn('dense residential area', 20);
+**   SELECT k.tile_id, k.distance, s.path, AsText(t.footprint)
+**     FROM duch_knn('river', 20, -122.5, 37.6, -122.3, 37.8) AS k   -- lon/lat box
+**     JOIN tiles t USING (tile_id) JOIN scenes s USING (scene_id);
+**   SELECT * FROM duch_knn(duch_image_code('/data/scene.tif', 0, 0, 256, 256), 5,
+**                          BuildMbr(-123, 37, -122, 38, 4326));      -- box of a geometry
+**
+** It reads the table "tiles" of the main database: tile_id INTEGER, code BLOB, and
+** (for the box form) footprint, a SpatiaLite or GeoPackage geometry BLOB. Nothing else
+** of the archive is needed, so it runs on plain tables too:
+**
+**   CREATE TABLE tiles(tile_id INTEGER PRIMARY KEY, code BLOB);
+**
+** SPEED. Going through SQLite for each code costs ~170 ns a row, 30x a 64-bit popcount.
+** So the first duch_knn call of a connection loads every code into one packed array
+** (the per-connection cache, struct knn_cache) and later calls scan that array with the
+** fastest Hamming kernel this CPU has (index/hamming.c) and a heap top-k
+** (index/topk.c). The cache is keyed by the database's data version
+** (SQLITE_FCNTL_DATA_VERSION: commits of other connections), this connection's
+** sqlite3_total_changes64() and the schema cookie, so any write shows in the next call;
+** a change reloads the whole array (about 0.2 s per million rows). Inside a write
+** transaction the array is reloaded on every call, since a ROLLBACK leaves no trace in
+** those counters.
+** The box form asks the spatial index (the R*Tree idx_tiles_footprint that SpatiaLite's
+** CreateSpatialIndex makes) for candidates and checks them against the footprints' exact
+** bounding boxes (cached too); without a spatial index it checks every cached box. A
+** tile matches when its footprint's bounding box intersects the query box.
+**
+** TEXT AND IMAGES. A text query, duch_text_code(text) and duch_image_code(path, ...)
+** need the model that made the codes: the one stored in the archive's duch_model table.
+** The model library (libtorch inside) is dlopen'ed on first use through
+** duch_model_load() (model/duch_model.h, $DUCH_MODEL_LIB overrides where it is), the
+** model is opened from the stored BLOB, kept per connection while its id stays the same,
+** and freed when the connection closes. duch_image_code reads rasters with the tiler of
+** libduch.so (GDAL inside), dlopen'ed on its first call ($DUCH_LIB overrides where).
+** So loading this extension loads neither libtorch nor GDAL.
+**
+** STATE. All state hangs off the connection: one struct duch_conn, shared by the
+** functions and the module through their user data, freed by the last destructor
+** (reference counted). No global mutable state.
+**
+** ERRORS. Bad input is an SQL error that says what is wrong, never a crash: a NULL or
+** non-BLOB code, codes of different lengths, k out of 1..DUCH_KNN_MAX_K, a missing tiles
+** table, a box with min > max, an unknown word, a missing model library...
+*/
+#include "config.h"
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duch_index.h"
+#include "duch_model.h"
+#include "duch_tiler.h" /* types only: the functions are reached through dlopen */
+
+#ifndef DUCH_LIBDIR
+#define DUCH_LIBDIR "/usr/local/lib"
+#endif
+
+#define DUCH_KNN_MAX_K 1000000
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct knn_cache {
+    int valid;
+    unsigned int data_version;   /* SQLITE_FCNTL_DATA_VERSION of main */
+    sqlite3_int64 changes;       /* sqlite3_total_changes64 */
+    int schema;                  /* PRAGMA schema_version */
+    int provisional;             /* loaded inside a write transaction: its rows may be
+                                    rolled back unseen, so never reused */
+    duch_codes *codes;           /* ids are tile_ids, in rowid order */
+    int64_t *rowids;             /* NULL when rowid == tile_id for every row */
+    size_t nbytes;               /* code length, 0 while the table is empty */
+    double *mbr;                 /* 4 per code (minx, miny, maxx, maxy), lazily loaded */
+    int has_rtree;               /* idx_tiles_footprint exists */
+} knn_cache;
+
+/* The tiler lives in libduch.so (GDAL and PROJ inside). It is dlopen'ed on the first
+ * duch_image_code() call, so loading this extension does not load GDAL (libgdal also
+ * exports an sqlite3_extension_init that SQLite would find before ours). */
+typedef struct duch_tiler_fns {
+    int loaded;
+    void (*options_init)(duch_tiler_options *o);
+    int (*open)(const char *path, const duch_tiler_options *opt, duch_tiler **out);
+    void (*close)(duch_tiler *t);
+    const char *(*errmsg)(const duch_tiler *t);
+    const duch_scene_info *(*info)(const duch_tiler *t);
+    int (*read_window)(duch_tiler *t, int x_off, int y_off, int width, int height, int out_w,
+                       int out_h, unsigned char *rgb, double *valid);
+} duch_tiler_fns;
+
+typedef struct duch_conn {
+    sqlite3 *db;
+    int refs;
+    knn_cache cache;
+    const duch_model_api *api;   /* model library, loaded on first use */
+    duch_model *model;           /* the archive's model, opened on first use */
+    char *model_id;
+    int model_bits;
+    duch_tiler_fns tiler;        /* libduch's tiler, for duch_image_code */
+} duch_conn;
+
+static void cache_clear(knn_cache *c)
+{
+    duch_codes_free(c->codes);
+    sqlite3_free(c->rowids);
+    sqlite3_free(c->mbr);
+    memset(c, 0, sizeof *c);
+}
+
+static void conn_unref(void *p)
+{
+    duch_conn *dc = p;
+    if (!dc || --dc->refs > 0)
+        return;
+    cache_clear(&dc->cache);
+    if (dc->model && dc->api)
+        dc->api->close(dc->model);
+    sqlite3_free(dc->model_id);
+    sqlite3_free(dc);
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+/* sqlite3_malloc'ed printf, or NULL */
+#define MPRINTF sqlite3_mprintf
+
+static int table_exists(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.sqlite_master WHERE name = ? AND type = 'table'",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* The bounding box of a geometry BLOB: SpatiaLite's own format or a GeoPackage blob with
+ * an envelope. Returns 1 and box[4] = minx, miny, maxx, maxy, or 0 when the BLOB is not
+ * a geometry with a box (NULL, empty, another format). */
+static int blob_mbr(const unsigned char *b, int n, double box[4])
+{
+    if (!b)
+        return 0;
+    if (n >= 45 && b[0] == 0x00 && (b[1] == 0x00 || b[1] == 0x01) && b[38] == 0x7C &&
+        b[n - 1] == 0xFE) {
+        int little = b[1] == 0x01;
+        for (int i = 0; i < 4; i++) {
+            unsigned char t[8];
+            memcpy(t, b + 6 + 8 * i, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            int swap = !little;
+#else
+            int swap = little;
+#endif
+            if (swap)
+                for (int j = 0; j < 4; j++) {
+                    unsigned char x = t[j];
+                    t[j] = t[7 - j];
+                    t[7 - j] = x;
+                }
+            memcpy(&box[i], t, 8);
+        }
+        return 1;
+    }
+    if (n >= 8 + 32 && b[0] == 'G' && b[1] == 'P') {
+        int flags = b[3];
+        int env = (flags >> 1) & 7;
+        int little = flags & 1;
+        if (env < 1 || env > 4 || (flags & 0x10))
+            return 0; /* no envelope, or empty geometry */
+        double e[4]; /* minx, maxx, miny, maxy */
+        for (int i = 0; i < 4; i++) {
+            unsigned char t[8];
+            memcpy(t, b + 8 + 8 * i, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            int swap = !little;
+#else
+            int swap = little;
+#endif
+            if (swap)
+                for (int j = 0; j < 4; j++) {
+                    unsigned char x = t[j];
+                    t[j] = t[7 - j];
+                    t[7 - j] = x;
+                }
+            memcpy(&e[i], t, 8);
+        }
+        box[0] = e[0], box[1] = e[2], box[2] = e[1], box[3] = e[3];
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the cache */
+
+/* Has main.tiles (or anything in main) changed since the cache was filled? Fills the
+ * key of the current state into *c_now. */
+static int cache_key(duch_conn *dc, unsigned int *dv, sqlite3_int64 *changes, int *schema,
+                     char **err)
+{
+    *dv = 0;
+    if (sqlite3_file_control(dc->db, "main", SQLITE_FCNTL_DATA_VERSION, dv) != SQLITE_OK)
+        *dv = 0;
+    *changes = sqlite3_total_changes64(dc->db);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(dc->db, "PRAGMA main.schema_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *schema = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    } else {
+        *err = MPRINTF("duch_knn: %s", sqlite3_errmsg(dc->db));
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* (Re)load every code of main.tiles into the packed array. */
+static int cache_load(duch_conn *dc, char **err)
+{
+    knn_cache *c = &dc->cache;
+    unsigned int dv;
+    sqlite3_int64 changes;
+    int schema;
+    int rc = cache_key(dc, &dv, &changes, &schema, err);
+    if (rc)
+        return rc;
+    if (c->valid && !c->provisional && c->data_version == dv && c->changes == changes &&
+        c->schema == schema)
+        return SQLITE_OK;
+
+    cache_clear(c);
+    sqlite3_stmt *st = NULL;
+    int64_t *rowids = NULL;
+    size_t nrow = 0, cap = 0;
+    int same_ids = 1;
+    duch_codes *codes = NULL;
+    size_t nbytes = 0;
+    if (sqlite3_prepare_v2(dc->db, "SELECT rowid, tile_id, code FROM main.tiles ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
+        const char *m = sqlite3_errmsg(dc->db);
+        if (strstr(m, "no such table")) {
+            *err = MPRINTF("duch_knn: no table named tiles in the main database"
+                           " (it needs tiles(tile_id INTEGER, code BLOB))");
+            return SQLITE_ERROR;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        /* a view or a WITHOUT ROWID table: key on tile_id */
+        if (sqlite3_prepare_v2(dc->db,
+                               "SELECT tile_id, tile_id, code FROM main.tiles ORDER BY tile_id",
+                               -1, &st, NULL) != SQLITE_OK) {
+            *err = MPRINTF("duch_knn: main.tiles needs columns tile_id INTEGER and code BLOB: %s",
+                           sqlite3_errmsg(dc->db));
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int ct = sqlite3_column_type(st, 2);
+        if (ct == SQLITE_NULL)
+            continue; /* a tile without a code is not searchable */
+        if (sqlite3_column_type(st, 1) != SQLITE_INTEGER) {
+            *err = MPRINTF("duch_knn: tiles.tile_id must be an INTEGER (row %lld has a %s)",
+                           (long long)sqlite3_column_int64(st, 0),
+                           sqlite3_column_type(st, 1) == SQLITE_NULL ? "NULL" : "non-integer");
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+        int64_t id = sqlite3_column_int64(st, 1);
+        if (ct != SQLITE_BLOB) {
+            *err = MPRINTF("duch_knn: tiles.code must be a BLOB (tile_id %lld has a %s)",
+                           (long long)id, ct == SQLITE_TEXT ? "TEXT" : "number");
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+        const unsigned char *code = sqlite3_column_blob(st, 2);
+        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        if (!codes) {
+            if (len < DUCH_CODE_MIN_BITS / 8 || len > DUCH_CODE_MAX_BITS / 8) {
+                *err = MPRINTF("duch_knn: tiles.code of tile_id %lld has %d bytes; codes are"
+                               " %d to %d bytes (%d..%d bits)", (long long)id, (int)len,
+                               DUCH_CODE_MIN_BITS / 8, DUCH_CODE_MAX_BITS / 8,
+                               DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS);
+                rc = SQLITE_ERROR;
+                goto finish;
+            }
+            nbytes = len;
+            if (duch_codes_new(nbytes, &codes) != DUCH_OK) {
+                rc = SQLITE_NOMEM;
+                goto finish;
+            }
+        } else if (len != nbytes) {
+            *err = MPRINTF("duch_knn: tiles.code has codes of %d and %d bytes (tile_id %lld):"
+                           " all codes of a table must have one length", (int)nbytes, (int)len,
+                           (long long)id);
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+        if (duch_codes_append(codes, id, code) != DUCH_OK) {
+            rc = SQLITE_NOMEM;
+            goto finish;
+        }
+        if (nrow == cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            int64_t *p = sqlite3_realloc64(rowids, ncap * sizeof *p);
+            if (!p) {
+                rc = SQLITE_NOMEM;
+                goto finish;
+            }
+            rowids = p;
+            cap = ncap;
+        }
+        rowids[nrow] = sqlite3_column_int64(st, 0);
+        if (rowids[nrow] != id)
+            same_ids = 0;
+        nrow++;
+    }
+    if (r != SQLITE_DONE) {
+        *err = MPRINTF("duch_knn: reading tiles: %s", sqlite3_errmsg(dc->db));
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    if (same_ids) {
+        sqlite3_free(rowids);
+        rowids = NULL;
+    }
+    c->codes = codes;
+    c->rowids = rowids;
+    c->nbytes = nbytes;
+    codes = NULL;
+    rowids = NULL;
+    c->has_rtree = table_exists(dc->db, "idx_tiles_footprint");
+    c->data_version = dv;
+    c->changes = changes;
+    c->schema = schema;
+    c->provisional = sqlite3_txn_state(dc->db, "main") == SQLITE_TXN_WRITE;
+    c->valid = 1;
+    rc = SQLITE_OK;
+finish:
+    sqlite3_finalize(st);
+    duch_codes_free(codes);
+    sqlite3_free(rowids);
+    return rc;
+}
+
+/* position of rowid key in the cache (rowid order), or -1 */
+static ptrdiff_t cache_find(const knn_cache *c, int64_t key)
+{
+    const int64_t *keys = c->rowids ? c->rowids : duch_codes_ids(c->codes);
+    size_t lo = 0, hi = duch_codes_count(c->codes);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < duch_codes_count(c->codes) && keys[lo] == key ? (ptrdiff_t)lo : -1;
+}
+
+/* the footprints' exact boxes, one per cached code (NaN when none) */
+static int cache_load_mbr(duch_conn *dc, char **err)
+{
+    knn_cache *c = &dc->cache;
+    if (c->mbr)
+        return SQLITE_OK;
+    size_t n = duch_codes_count(c->codes);
+    double *mbr = sqlite3_malloc64((n ? n : 1) * 4 * sizeof *mbr);
+    if (!mbr)
+        return SQLITE_NOMEM;
+    for (size_t i = 0; i < 4 * n; i++)
+        mbr[i] = NAN;
+    sqlite3_stmt *st = NULL;
+    /* keyed like cache_load: rowid, or tile_id for a view / WITHOUT ROWID table */
+    if (sqlite3_prepare_v2(dc->db, "SELECT rowid, footprint FROM main.tiles", -1, &st, NULL) !=
+        SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+        if (sqlite3_prepare_v2(dc->db, "SELECT tile_id, footprint FROM main.tiles", -1, &st,
+                               NULL) != SQLITE_OK) {
+            *err = MPRINTF("duch_knn: a bounding box needs a footprint column in tiles: %s",
+                           sqlite3_errmsg(dc->db));
+            sqlite3_finalize(st);
+            sqlite3_free(mbr);
+            return SQLITE_ERROR;
+        }
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        ptrdiff_t pos = cache_find(c, sqlite3_column_int64(st, 0));
+        if (pos < 0 || sqlite3_column_type(st, 1) != SQLITE_BLOB)
+            continue;
+        double box[4];
+        if (blob_mbr(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), box))
+            memcpy(mbr + 4 * pos, box, sizeof box);
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        *err = MPRINTF("duch_knn: reading footprints: %s", sqlite3_errmsg(dc->db));
+        sqlite3_free(mbr);
+        return SQLITE_ERROR;
+    }
+    c->mbr = mbr;
+    return SQLITE_OK;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* positions of the cached codes whose footprint box intersects box */
+static int cache_bbox(duch_conn *dc, const double box[4], size_t **out, size_t *nout, char **err)
+{
+    knn_cache *c = &dc->cache;
+    int rc = cache_load_mbr(dc, err);
+    if (rc)
+        return rc;
+    size_t n = duch_codes_count(c->codes);
+    size_t *sel = sqlite3_malloc64((n ? n : 1) * sizeof *sel);
+    if (!sel)
+        return SQLITE_NOMEM;
+    size_t m = 0;
+    if (!c->has_rtree) {
+        m = duch_bbox_select(c->mbr, n, box, sel);
+    } else {
+        /* the spatial index gives candidates (float boxes, rounded outwards), the exact
+         * boxes decide */
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(dc->db,
+                               "SELECT pkid FROM main.idx_tiles_footprint WHERE xmin <= ?3 AND"
+                               " xmax >= ?1 AND ymin <= ?4 AND ymax >= ?2",
+                               -1, &st, NULL) != SQLITE_OK) {
+            *err = MPRINTF("duch_knn: reading the spatial index idx_tiles_footprint: %s",
+                           sqlite3_errmsg(dc->db));
+            sqlite3_finalize(st);
+            sqlite3_free(sel);
+            return SQLITE_ERROR;
+        }
+        for (int i = 0; i < 4; i++)
+            sqlite3_bind_double(st, i + 1, box[i]);
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            ptrdiff_t pos = cache_find(c, sqlite3_column_int64(st, 0));
+            if (pos < 0 || m >= n)
+                continue;
+            const double *b = c->mbr + 4 * pos;
+            if (b[0] <= box[2] && b[2] >= box[0] && b[1] <= box[3] && b[3] >= box[1])
+                sel[m++] = (size_t)pos;
+        }
+        sqlite3_finalize(st);
+        if (r != SQLITE_DONE) {
+            *err = MPRINTF("duch_knn: reading the spatial index: %s", sqlite3_errmsg(dc->db));
+            sqlite3_free(sel);
+            return SQLITE_ERROR;
+        }
+        qsort(sel, m, sizeof *sel, cmp_size); /* scan in memory order */
+    }
+    *out = sel;
+    *nout = m;
+    return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------ the model */
+
+/* Open (or reuse) the model stored in the archive. */
+static int conn_model(duch_conn *dc, const char *fn, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_OK;
+    if (sqlite3_prepare_v2(dc->db, "SELECT model_id, bits, data FROM main.duch_model LIMIT 1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        *err = MPRINTF("%s: this database is not a duch archive: it has no duch_model table"
+                       " holding the model that made its codes", fn);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE) {
+        *err = MPRINTF("%s: the archive holds no model (index a scene with duch index first)", fn);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    if (r != SQLITE_ROW) {
+        *err = MPRINTF("%s: reading duch_model: %s", fn, sqlite3_errmsg(dc->db));
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    int bits = sqlite3_column_int(st, 1);
+    if (!id)
+        id = "";
+    if (dc->model && dc->model_id && !strcmp(dc->model_id, id))
+        goto finish; /* same model as last time */
+    if (!dc->api) {
+        char msg[2048];
+        dc->api = duch_model_load(msg, sizeof msg);
+        if (!dc->api) {
+            *err = MPRINTF("%s: %s", fn, msg);
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+    }
+    if (dc->model)
+        dc->api->close(dc->model);
+    dc->model = NULL;
+    sqlite3_free(dc->model_id);
+    dc->model_id = NULL;
+    duch_model *m = NULL;
+    const void *data = sqlite3_column_blob(st, 2);
+    int size = sqlite3_column_bytes(st, 2);
+    int mrc = data ? dc->api->open_blob(data, (size_t)size, &m) : DUCH_CORRUPT;
+    if (mrc != DUCH_OK) {
+        *err = MPRINTF("%s: the archive's model %s cannot be opened: %s", fn, id,
+                       m ? dc->api->errmsg(m) : data ? "out of memory" : "its data is NULL");
+        if (m)
+            dc->api->close(m);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    const char *mid = dc->api->id(m);
+    if (dc->api->bits(m) != bits || !mid || strcmp(mid, id)) {
+        *err = MPRINTF("%s: the archive's model does not match its record: duch_model says id %s,"
+                       " %d bits; the stored file is id %s, %d bits", fn, id, bits,
+                       mid ? mid : "?", dc->api->bits(m));
+        dc->api->close(m);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    dc->model = m;
+    dc->model_id = MPRINTF("%s", id);
+    dc->model_bits = bits;
+    if (!dc->model_id)
+        rc = SQLITE_NOMEM;
+finish:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Encode a text with the archive's model into code (room for 128 bytes). */
+static int encode_text(duch_conn *dc, const char *fn, const char *text, unsigned char *code,
+                       size_t *nbytes, char **err)
+{
+    const char *p = text;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    if (!*p) {
+        *err = MPRINTF("%s: the text query is empty", fn);
+        return SQLITE_ERROR;
+    }
+    int rc = conn_model(dc, fn, err);
+    if (rc)
+        return rc;
+    const char *texts[1] = {text};
+    int mrc = dc->api->encode_texts(dc->model, 1, texts, code);
+    if (mrc != DUCH_OK) {
+        *err = MPRINTF("%s: %s", fn, dc->api->errmsg(dc->model));
+        return SQLITE_ERROR;
+    }
+    *nbytes = (size_t)dc->model_bits / 8;
+    return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------ SQL functions */
+
+/* duch_version() */
+static void duch_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_text(ctx, PACKAGE_VERSION, -1, SQLITE_STATIC);
+}
+
+/* duch_hamming(a, b): bits that differ; NULL when either is NULL */
+static void duch_hamming_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int ta = sqlite3_value_type(argv[0]), tb = sqlite3_value_type(argv[1]);
+    if (ta == SQLITE_NULL || tb == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    if (ta != SQLITE_BLOB || tb != SQLITE_BLOB) {
+        sqlite3_result_error(ctx, "duch_hamming: arguments must be BLOB codes"
+                                  " (use x'..' literals or the tiles.code column)", -1);
+        return;
+    }
+    const unsigned char *a = sqlite3_value_blob(argv[0]), *b = sqlite3_value_blob(argv[1]);
+    int na = sqlite3_value_bytes(argv[0]), nb = sqlite3_value_bytes(argv[1]);
+    if (na != nb) {
+        char *m = MPRINTF("duch_hamming: codes of different lengths (%d and %d bytes)", na, nb);
+        sqlite3_result_error(ctx, m ? m : "duch_hamming: codes of different lengths", -1);
+        sqlite3_free(m);
+        return;
+    }
+    sqlite3_result_int(ctx, na ? (int)duch_hamming(a, b, (size_t)na) : 0);
+}
+
+/* duch_text_code(text): the code of a text under the archive's model */
+static void duch_text_code_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    duch_conn *dc = sqlite3_user_data(ctx);
+    int t = sqlite3_value_type(argv[0]);
+    if (t == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    if (t != SQLITE_TEXT) {
+        sqlite3_result_error(ctx, "duch_text_code: the argument must be TEXT", -1);
+        return;
+    }
+    unsigned char code[DUCH_CODE_MAX_BITS / 8];
+    size_t nbytes = 0;
+    char *err = NULL;
+    int rc = encode_text(dc, "duch_text_code", (const char *)sqlite3_value_text(argv[0]), code,
+                         &nbytes, &err);
+    if (rc == SQLITE_OK)
+        sqlite3_result_blob(ctx, code, (int)nbytes, SQLITE_TRANSIENT);
+    else if (rc == SQLITE_NOMEM)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_error(ctx, err ? err : "duch_text_code: failed", -1);
+    sqlite3_free(err);
+}
+
+/* dlopen libduch.so ($DUCH_LIB, then LIBDIR, then the loader's path) for the tiler */
+static int load_tiler(duch_conn *dc, char **err)
+{
+    duch_tiler_fns *f = &dc->tiler;
+    if (f->loaded)
+        return SQLITE_OK;
+    const char *env = getenv("DUCH_LIB");
+    const char *paths[3] = {env && *env ? env : NULL, DUCH_LIBDIR "/libduch.so.0", "libduch.so.0"};
+    char tried[1024] = "";
+    size_t used = 0;
+    void *h = NULL;
+    for (int i = env && *env ? 0 : 1; i < (env && *env ? 1 : 3) && !h; i++) {
+        h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h && used < sizeof tried) {
+            const char *e = dlerror();
+            used += (size_t)snprintf(tried + used, sizeof tried - used, "; %s", e ? e : paths[i]);
+        }
+    }
+    if (!h) {
+        *err = MPRINTF("duch_image_code: cannot load libduch (it reads rasters with GDAL); set"
+                       " DUCH_LIB to its path. Tried%s", tried);
+        return SQLITE_ERROR;
+    }
+    /* the library stays loaded for the life of the process, like GDAL itself */
+    *(void **)&f->options_init = dlsym(h, "duch_tiler_options_init");
+    *(void **)&f->open = dlsym(h, "duch_tiler_open");
+    *(void **)&f->close = dlsym(h, "duch_tiler_close");
+    *(void **)&f->errmsg = dlsym(h, "duch_tiler_errmsg");
+    *(void **)&f->info = dlsym(h, "duch_tiler_info");
+    *(void **)&f->read_window = dlsym(h, "duch_tiler_read_window");
+    if (!f->options_init || !f->open || !f->close || !f->errmsg || !f->info || !f->read_window) {
+        *err = MPRINTF("duch_image_code: the libduch found lacks the tiler functions");
+        return SQLITE_ERROR;
+    }
+    f->loaded = 1;
+    return SQLITE_OK;
+}
+
+/* duch_image_code(path [, xoff, yoff, xsize, ysize]): the code of a raster window (the
+ * whole raster by default), read with the tiler's band and 8-bit rules */
+static void duch_image_code_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    duch_conn *dc = sqlite3_user_data(ctx);
+    char *err = NULL;
+    duch_tiler *t = NULL;
+    unsigned char *rgb = NULL;
+    if (argc != 1 && argc != 5) {
+        sqlite3_result_error(ctx, "duch_image_code: use duch_image_code(path) or"
+                                  " duch_image_code(path, xoff, yoff, xsize, ysize)", -1);
+        return;
+    }
+    for (int i = 0; i < argc; i++)
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL) {
+            sqlite3_result_null(ctx);
+            return;
+        }
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+        sqlite3_result_error(ctx, "duch_image_code: the path must be TEXT", -1);
+        return;
+    }
+    int win[4] = {0, 0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        if (sqlite3_value_type(argv[i]) != SQLITE_INTEGER) {
+            sqlite3_result_error(ctx, "duch_image_code: xoff, yoff, xsize, ysize must be integers", -1);
+            return;
+        }
+        sqlite3_int64 v = sqlite3_value_int64(argv[i]);
+        if (v < 0 || v > 0x7fffffff || (i >= 3 && v == 0)) {
+            char *m = MPRINTF("duch_image_code: %s = %lld is out of range",
+                              (const char *[]){"", "xoff", "yoff", "xsize", "ysize"}[i], (long long)v);
+            sqlite3_result_error(ctx, m ? m : "duch_image_code: window out of range", -1);
+            sqlite3_free(m);
+            return;
+        }
+        win[i - 1] = (int)v;
+    }
+    const char *path = (const char *)sqlite3_value_text(argv[0]);
+    int rc = conn_model(dc, "duch_image_code", &err);
+    if (rc || (rc = load_tiler(dc, &err)))
+        goto finish;
+    const duch_tiler_fns *tf = &dc->tiler;
+    int side = dc->api->input_size(dc->model);
+    duch_tiler_options o;
+    tf->options_init(&o);
+    o.out_size = side > 0 ? side : 256;
+    o.allow_pixel = 1; /* a query image needs no georeferencing */
+    if (tf->open(path, &o, &t) != DUCH_OK) {
+        err = MPRINTF("duch_image_code: %s", t ? tf->errmsg(t) : "out of memory");
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    const duch_scene_info *si = tf->info(t);
+    if (argc == 1) {
+        win[2] = si->width;
+        win[3] = si->height;
+    }
+    rgb = sqlite3_malloc64((size_t)o.out_size * o.out_size * 3);
+    if (!rgb) {
+        rc = SQLITE_NOMEM;
+        goto finish;
+    }
+    if (tf->read_window(t, win[0], win[1], win[2], win[3], o.out_size, o.out_size, rgb,
+                        NULL) != DUCH_OK) {
+        err = MPRINTF("duch_image_code: %s", tf->errmsg(t));
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    unsigned char code[DUCH_CODE_MAX_BITS / 8];
+    const unsigned char *const imgs[1] = {rgb};
+    int w = o.out_size, h = o.out_size;
+    if (dc->api->encode_images(dc->model, 1, imgs, &w, &h, code) != DUCH_OK) {
+        err = MPRINTF("duch_image_code: %s", dc->api->errmsg(dc->model));
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    sqlite3_result_blob(ctx, code, dc->model_bits / 8, SQLITE_TRANSIENT);
+    rc = SQLITE_OK;
+finish:
+    if (rc == SQLITE_NOMEM)
+        sqlite3_result_error_nomem(ctx);
+    else if (rc)
+        sqlite3_result_error(ctx, err ? err : "duch_image_code: failed", -1);
+    sqlite3_free(err);
+    sqlite3_free(rgb);
+    if (t)
+        dc->tiler.close(t);
+}
+
+/* ------------------------------------------------------------------ duch_knn */
+
+enum {
+    KNN_TILE_ID, KNN_DISTANCE,
+    KNN_QUERY, KNN_K, KNN_A1, KNN_A2, KNN_A3, KNN_A4, /* hidden arguments */
+    KNN_NCOL
+};
+
+typedef struct knn_vtab {
+    sqlite3_vtab base;
+    duch_conn *dc;
+} knn_vtab;
+
+typedef struct knn_cursor {
+    sqlite3_vtab_cursor base;
+    duch_hit *hits;
+    size_t n, i;
+} knn_cursor;
+
+static int knnConnect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                      sqlite3_vtab **out, char **err)
+{
+    (void)argc;
+    (void)argv;
+    (void)err;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(tile_id INTEGER, distance INTEGER,"
+                                      " query HIDDEN, k HIDDEN, minx HIDDEN, miny HIDDEN,"
+                                      " maxx HIDDEN, maxy HIDDEN)");
+    if (rc != SQLITE_OK)
+        return rc;
+    knn_vtab *v = sqlite3_malloc(sizeof *v);
+    if (!v)
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof *v);
+    v->dc = aux;
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static int knnDisconnect(sqlite3_vtab *v)
+{
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+/* idxNum: bit i set when hidden argument i (0 = query .. 5 = maxy) is given; the
+ * arguments arrive in that order. */
+static int knnBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+    (void)vt;
+    int slot[6] = {-1, -1, -1, -1, -1, -1};
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (c->iColumn < KNN_QUERY)
+            continue;
+        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+            continue;
+        if (!c->usable)
+            return SQLITE_CONSTRAINT; /* ask for a plan where the argument is known */
+        slot[c->iColumn - KNN_QUERY] = i;
+    }
+    int idx = 0, argn = 0;
+    for (int j = 0; j < 6; j++)
+        if (slot[j] >= 0) {
+            idx |= 1 << j;
+            info->aConstraintUsage[slot[j]].argvIndex = ++argn;
+            info->aConstraintUsage[slot[j]].omit = 1;
+        }
+    info->idxNum = idx;
+    info->estimatedCost = (idx & 4) ? 1000.0 : 10000.0;
+    info->estimatedRows = 10;
+    /* rows come sorted by distance, then tile_id */
+    if (info->nOrderBy >= 1 && info->nOrderBy <= 2 && info->aOrderBy[0].iColumn == KNN_DISTANCE &&
+        !info->aOrderBy[0].desc &&
+        (info->nOrderBy == 1 ||
+         (info->aOrderBy[1].iColumn == KNN_TILE_ID && !info->aOrderBy[1].desc)))
+        info->orderByConsumed = 1;
+    return SQLITE_OK;
+}
+
+static int knnOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    (void)vt;
+    knn_cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int knnClose(sqlite3_vtab_cursor *cur)
+{
+    knn_cursor *c = (knn_cursor *)cur;
+    sqlite3_free(c->hits);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int knn_number(sqlite3_value *v, double *out)
+{
+    int t = sqlite3_value_type(v);
+    if (t != SQLITE_INTEGER && t != SQLITE_FLOAT)
+        return 0;
+    *out = sqlite3_value_double(v);
+    return isfinite(*out);
+}
+
+/* the body of duch_knn(query, k [, minx, miny, maxx, maxy | , geometry]) */
+static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
+                     sqlite3_value **argv)
+{
+    (void)idxStr;
+    knn_cursor *c = (knn_cursor *)cur;
+    knn_vtab *vt = (knn_vtab *)cur->pVtab;
+    duch_conn *dc = vt->dc;
+    char *err = NULL;
+    size_t *subset = NULL, nsubset = 0;
+    int rc = SQLITE_OK;
+    sqlite3_value *arg[6] = {0};
+    unsigned char qbuf[DUCH_CODE_MAX_BITS / 8];
+    const unsigned char *query = NULL;
+    size_t qlen = 0;
+    double box[4];
+    int use_box = 0;
+
+    sqlite3_free(c->hits);
+    c->hits = NULL;
+    c->n = c->i = 0;
+    for (int j = 0, a = 0; j < 6; j++)
+        if (idxNum & (1 << j))
+            arg[j] = a < argc ? argv[a++] : NULL;
+    int box_args = (idxNum >> 2) & 15;
+    if (!arg[0] || !arg[1] || (box_args != 0 && box_args != 1 && box_args != 15)) {
+        err = MPRINTF("duch_knn: use duch_knn(query, k), duch_knn(query, k, minx, miny, maxx, maxy)"
+                      " or duch_knn(query, k, geometry); query is a code BLOB or a text");
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    /* k */
+    if (sqlite3_value_type(arg[1]) != SQLITE_INTEGER) {
+        err = MPRINTF("duch_knn: k must be an integer between 1 and %d", DUCH_KNN_MAX_K);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    sqlite3_int64 k = sqlite3_value_int64(arg[1]);
+    if (k < 1 || k > DUCH_KNN_MAX_K) {
+        err = MPRINTF("duch_knn: k must be between 1 and %d, got %lld", DUCH_KNN_MAX_K, (long long)k);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    /* the box */
+    if (box_args == 15) {
+        for (int j = 0; j < 4; j++)
+            if (!knn_number(arg[2 + j], &box[j])) {
+                err = MPRINTF("duch_knn: the box (minx, miny, maxx, maxy) must be 4 finite numbers;"
+                              " argument %d is not", j + 3);
+                rc = SQLITE_ERROR;
+                goto finish;
+            }
+        use_box = 1;
+    } else if (box_args == 1) {
+        if (sqlite3_value_type(arg[2]) != SQLITE_BLOB ||
+            !blob_mbr(sqlite3_value_blob(arg[2]), sqlite3_value_bytes(arg[2]), box)) {
+            err = MPRINTF("duch_knn: the third argument must be a geometry (a SpatiaLite or"
+                          " GeoPackage BLOB, e.g. BuildMbr(minx, miny, maxx, maxy, 4326)),"
+                          " or give minx, miny, maxx, maxy");
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+        use_box = 1;
+    }
+    if (use_box && (box[0] > box[2] || box[1] > box[3])) {
+        err = MPRINTF("duch_knn: empty box: minx %g > maxx %g or miny %g > maxy %g", box[0], box[2],
+                      box[1], box[3]);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    /* the query */
+    int qt = sqlite3_value_type(arg[0]);
+    if (qt == SQLITE_BLOB) {
+        query = sqlite3_value_blob(arg[0]);
+        qlen = (size_t)sqlite3_value_bytes(arg[0]);
+        if (qlen < DUCH_CODE_MIN_BITS / 8 || qlen > DUCH_CODE_MAX_BITS / 8) {
+            err = MPRINTF("duch_knn: the query code has %d bytes; codes are %d to %d bytes", (int)qlen,
+                          DUCH_CODE_MIN_BITS / 8, DUCH_CODE_MAX_BITS / 8);
+            rc = SQLITE_ERROR;
+            goto finish;
+        }
+    } else if (qt == SQLITE_TEXT) {
+        if ((rc = encode_text(dc, "duch_knn", (const char *)sqlite3_value_text(arg[0]), qbuf,
+                              &qlen, &err)))
+            goto finish;
+        query = qbuf;
+    } else {
+        err = MPRINTF("duch_knn: the query must be a code BLOB or a text, not %s",
+                      qt == SQLITE_NULL ? "NULL" : "a number");
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    /* the codes */
+    if ((rc = cache_load(dc, &err)))
+        goto finish;
+    knn_cache *kc = &dc->cache;
+    size_t n = duch_codes_count(kc->codes);
+    if (n == 0)
+        goto finish; /* no tiles: no rows */
+    if (qlen != kc->nbytes) {
+        err = MPRINTF("duch_knn: the query code has %d bytes but tiles.code has %d-byte codes",
+                      (int)qlen, (int)kc->nbytes);
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    if (use_box && (rc = cache_bbox(dc, box, &subset, &nsubset, &err)))
+        goto finish;
+    size_t cand = use_box ? nsubset : n;
+    size_t room = (size_t)k < cand ? (size_t)k : cand;
+    if (room == 0)
+        goto finish;
+    c->hits = sqlite3_malloc64(room * sizeof *c->hits);
+    if (!c->hits) {
+        rc = SQLITE_NOMEM;
+        goto finish;
+    }
+    int drc = duch_codes_search(kc->codes, query, (size_t)k, use_box ? subset : NULL, nsubset,
+                                c->hits, &c->n);
+    if (drc != DUCH_OK) {
+        rc = drc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+        if (rc == SQLITE_ERROR)
+            err = MPRINTF("duch_knn: search failed (status %d)", drc);
+    }
+finish:
+    sqlite3_free(subset);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(c->hits);
+        c->hits = NULL;
+        c->n = 0;
+        if (err) {
+            sqlite3_free(vt->base.zErrMsg);
+            vt->base.zErrMsg = err;
+        }
+    }
+    return rc;
+}
+
+static int knnNext(sqlite3_vtab_cursor *cur)
+{
+    ((knn_cursor *)cur)->i++;
+    return SQLITE_OK;
+}
+
+static int knnEof(sqlite3_vtab_cursor *cur)
+{
+    knn_cursor *c = (knn_cursor *)cur;
+    return c->i >= c->n;
+}
+
+static int knnColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+    knn_cursor *c = (knn_cursor *)cur;
+    if (col == KNN_TILE_ID)
+        sqlite3_result_int64(ctx, c->hits[c->i].id);
+    else if (col == KNN_DISTANCE)
+        sqlite3_result_int(ctx, (int)c->hits[c->i].distance);
+    else
+        sqlite3_result_null(ctx); /* hidden arguments are not echoed */
+    return SQLITE_OK;
+}
+
+static int knnRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
+{
+    *rowid = (sqlite3_int64)((knn_cursor *)cur)->i + 1;
+    return SQLITE_OK;
+}
+
+static sqlite3_module knn_module = {
+    0,             /* iVersion */
+    NULL,          /* xCreate: NULL makes it eponymous-only */
+    knnConnect,
+    knnBestIndex,
+    knnDisconnect,
+    NULL,          /* xDestroy */
+    knnOpen,
+    knnClose,
+    knnFilter,
+    knnNext,
+    knnEof,
+    knnColumn,
+    knnRowid,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+
+/* ------------------------------------------------------------------ registration */
+
+static const struct {
+    const char *name;
+    int nargs;
+    int flags;
+    void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} functions[] = {
+    {"duch_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, duch_version_func},
+    {"duch_hamming", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, duch_hamming_func},
+    /* these read the archive's model and load a library (and a file): direct use only */
+    {"duch_text_code", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_text_code_func},
+    {"duch_image_code", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_image_code_func},
+    {"duch_image_code", 5, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_image_code_func},
+};
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_modduch_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+{
+    SQLITE_EXTENSION_INIT2(api);
+    if (sqlite3_libversion_number() < 3038000) {
+        *err = sqlite3_mprintf("mod_duch needs SQLite 3.38 or newer (this is %s)",
+                               sqlite3_libversion());
+        return SQLITE_ERROR;
+    }
+    duch_conn *dc = sqlite3_malloc(sizeof *dc);
+    if (!dc)
+        return SQLITE_NOMEM;
+    memset(dc, 0, sizeof *dc);
+    dc->db = db;
+    dc->refs = 1; /* held by the module */
+    int rc = sqlite3_create_module_v2(db, "duch_knn", &knn_module, dc, conn_unref);
+    if (rc != SQLITE_OK) {
+        /* create_module_v2 calls the destructor on failure */
+        *err = sqlite3_mprintf("mod_duch: cannot register duch_knn: %s", sqlite3_errmsg(db));
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+        dc->refs++;
+        rc = sqlite3_create_function_v2(db, functions[i].name, functions[i].nargs,
+                                        functions[i].flags, dc, functions[i].fn, NULL, NULL,
+                                        conn_unref);
+        if (rc != SQLITE_OK) {
+            *err = sqlite3_mprintf("mod_duch: cannot register %s: %s", functions[i].name,
+                                   sqlite3_errmsg(db));
+            return rc;
+        }
+    }
+    return SQLITE_OK;
+}
