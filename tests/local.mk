@@ -3,3 +3,5 @@ TESTS += tests/headers_c.sh tests/cli_basic.sh
 EXTRA_DIST += tests/headers_c.sh tests/cli_basic.sh
 TESTS += tests/cli_index_resume.sh
 EXTRA_DIST += tests/cli_index_resume.sh
+TESTS += tests/qgis_archive.sh
+EXTRA_DIST += tests/qgis_layers.py tests/qgis_archive.sh
