@@ -93,6 +93,20 @@ int main(void)
     duch_tiler_options_init(&o);
     expect_fail("/vsimem/e_nocrs.tif", &o, DUCH_INVALID, "no coordinate reference system");
 
+    /* a local (engineering) CRS: no way to EPSG:4326 */
+    {
+        const double gtl[6] = {0, 1, 0, 0, 0, -1};
+        tf_make("/vsimem/e_local.tif", 300, 300, 1, "LOCAL_CS[\"site grid\",UNIT[\"metre\",1]]", gtl);
+        duch_tiler_options_init(&o);
+        expect_fail("/vsimem/e_local.tif", &o, DUCH_INVALID, "EPSG:4326");
+        o.allow_pixel = 1;
+        t = tf_open("/vsimem/e_local.tif", &o);
+        CHECK(duch_tiler_info(t)->georeferenced == 0 && duch_tiler_warning_count(t) >= 1,
+              "local CRS in pixel mode");
+        CHECK(duch_tiler_next(t, &tile) == DUCH_OK && tile.ring_points == 0, "local CRS tile");
+        duch_tiler_close(t);
+    }
+
     /* missing file, not a raster, a directory */
     expect_fail("/nonexistent/dir/scene.tif", &o, DUCH_NOTFOUND, "/nonexistent/dir/scene.tif");
     expect_fail("/vsimem/missing.tif", &o, DUCH_NOTFOUND, "no such file");

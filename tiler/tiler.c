@@ -394,6 +394,33 @@ int duch_tiler_pixel_to_geo(duch_tiler *t, double col, double row, double *x, do
 
 /* ------------------------------------------------------------------ open: georeferencing */
 
+/* allow_pixel: tile in pixel space, no footprints. Keeps a usable geotransform for
+ * duch_tiler_pixel_to_geo. */
+static int pixel_mode(duch_tiler *t, int keep_gt)
+{
+    double *gt = t->info.geotransform;
+    if (!keep_gt) {
+        gt[0] = 0; gt[1] = 1; gt[2] = 0; gt[3] = 0; gt[4] = 0; gt[5] = 1;
+    }
+    if (t->ct)
+        OCTDestroyCoordinateTransformation(t->ct);
+    if (t->srs)
+        OSRDestroySpatialReference(t->srs);
+    if (t->wgs84)
+        OSRDestroySpatialReference(t->wgs84);
+    t->ct = NULL;
+    t->srs = t->wgs84 = NULL;
+    free(t->crs_wkt);
+    free(t->crs_name);
+    t->info.georeferenced = 0;
+    t->info.epsg = 0;
+    t->info.pixel_x_m = t->info.pixel_y_m = 0;
+    t->info.footprint_points = 0;
+    t->crs_wkt = strdup("");
+    t->crs_name = strdup("");
+    return t->crs_wkt && t->crs_name ? DUCH_OK : DUCH_NOMEM;
+}
+
 static int setup_georef(duch_tiler *t)
 {
     double *gt = t->info.geotransform;
@@ -421,13 +448,7 @@ static int setup_georef(duch_tiler *t)
                     GDALGetDescription(t->ds), why);
             return DUCH_INVALID;
         }
-        if (!has_gt || gt[1] * gt[5] - gt[2] * gt[4] == 0) {
-            gt[0] = 0; gt[1] = 1; gt[2] = 0; gt[3] = 0; gt[4] = 0; gt[5] = 1;
-        }
-        t->info.georeferenced = 0;
-        t->crs_wkt = strdup("");
-        t->crs_name = strdup("");
-        return t->crs_wkt && t->crs_name ? DUCH_OK : DUCH_NOMEM;
+        return pixel_mode(t, has_gt && gt[1] * gt[5] - gt[2] * gt[4] != 0);
     }
 
     t->info.georeferenced = 1;
@@ -440,9 +461,15 @@ static int setup_georef(duch_tiler *t)
     OSRSetAxisMappingStrategy(t->wgs84, OAMS_TRADITIONAL_GIS_ORDER);
     t->ct = OCTNewCoordinateTransformation(t->srs, t->wgs84);
     if (!t->ct) {
-        set_err(t, "%s: no transformation from its CRS to EPSG:4326", GDALGetDescription(t->ds));
+        if (t->o.allow_pixel) {
+            add_warning(t, "no transformation from the scene's CRS to EPSG:4326: tiled in "
+                           "pixel space, without footprints");
+            return pixel_mode(t, 1);
+        }
+        set_err(t, "%s: no transformation from its CRS to EPSG:4326; pass --allow-pixel "
+                   "(allow_pixel) to tile it without footprints", GDALGetDescription(t->ds));
         add_gdal_reason(t);
-        return DUCH_ERROR;
+        return DUCH_INVALID;
     }
 
     char *wkt = NULL;
@@ -493,10 +520,16 @@ static int setup_georef(duch_tiler *t)
     }
     if (!(t->info.pixel_x_m > 0) || !(t->info.pixel_y_m > 0) || !isfinite(t->info.pixel_x_m) ||
         !isfinite(t->info.pixel_y_m)) {
-        set_err(t, "%s: cannot measure the ground size of a pixel at the scene centre",
-                GDALGetDescription(t->ds));
+        if (t->o.allow_pixel) {
+            add_warning(t, "the scene centre cannot be mapped to EPSG:4326: tiled in pixel "
+                           "space, without footprints");
+            return pixel_mode(t, 1);
+        }
+        set_err(t, "%s: cannot measure the ground size of a pixel at the scene centre (it "
+                   "does not map to EPSG:4326); pass --allow-pixel (allow_pixel) to tile it "
+                   "without footprints", GDALGetDescription(t->ds));
         add_gdal_reason(t);
-        return DUCH_ERROR;
+        return DUCH_INVALID;
     }
 
     /* scene footprint */
@@ -1034,7 +1067,8 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
         VSIStatBufL st;
         int exists = VSIStatExL(path, &st, VSI_STAT_EXISTS_FLAG) == 0;
         set_err(t, exists ? "%s: not a raster GDAL can read" : "%s: no such file", path);
-        add_gdal_reason(t);
+        if (exists)
+            add_gdal_reason(t);
         return leave(t, exists ? DUCH_IO : DUCH_NOTFOUND);
     }
     return leave(t, setup(t, path));
