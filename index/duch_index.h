@@ -56,11 +56,20 @@ int duch_code_bits_valid(int bits);
 typedef void (*duch_scan_fn)(const unsigned char *codes, size_t n, size_t nbytes,
                              const unsigned char *query, uint16_t *dist);
 
+/* The codes within max_dist of query: for i < n (n <= 65536) with distance <= max_dist,
+ * writes i to pos[] and the distance to dist[] (in ascending i) and returns their count.
+ * pos and dist need room for n. The fused form of scan + compare that top-k uses: the
+ * fast kernels test 4 or 8 codes at once and write nothing for codes that are too far. */
+typedef size_t (*duch_filter_fn)(const unsigned char *codes, size_t n, size_t nbytes,
+                                 const unsigned char *query, unsigned max_dist,
+                                 uint32_t *pos, uint16_t *dist);
+
 typedef struct duch_kernel {
     const char *name;          /* "portable", "popcnt", "avx2", "avx512" */
     const char *needs;         /* the CPU features it needs, for messages */
     int (*available)(void);    /* 1 when this CPU (and OS) can run it */
     duch_scan_fn scan;
+    duch_filter_fn filter;
 } duch_kernel;
 
 /* The kernel table (static storage, do not free); *count gets its length. Entry 0 is

@@ -67,6 +67,33 @@ static void scan_portable(const unsigned char *codes, size_t n, size_t nbytes,
 
 static int avail_portable(void) { return 1; }
 
+/* filter = scan into a small buffer + compare; for the portable kernel and for the
+ * lengths a fast kernel has no fused path for */
+static inline size_t filter_via_scan(duch_scan_fn scan, const unsigned char *codes, size_t n,
+                                     size_t nbytes, const unsigned char *q, unsigned max_dist,
+                                     uint32_t *pos, uint16_t *dist)
+{
+    uint16_t buf[256];
+    size_t m = 0;
+    for (size_t base = 0; base < n; base += 256) {
+        size_t b = n - base < 256 ? n - base : 256;
+        scan(codes + base * nbytes, b, nbytes, q, buf);
+        for (size_t j = 0; j < b; j++)
+            if (buf[j] <= max_dist) {
+                pos[m] = (uint32_t)(base + j);
+                dist[m++] = buf[j];
+            }
+    }
+    return m;
+}
+
+static size_t filter_portable(const unsigned char *codes, size_t n, size_t nbytes,
+                              const unsigned char *q, unsigned max_dist, uint32_t *pos,
+                              uint16_t *dist)
+{
+    return filter_via_scan(scan_portable, codes, n, nbytes, q, max_dist, pos, dist);
+}
+
 #ifdef DUCH_X86
 /* ---------------------------------------------------------------- popcnt */
 
@@ -103,6 +130,24 @@ TARGET_POPCNT static void scan_popcnt(const unsigned char *codes, size_t n, size
         for (size_t i = 0; i < n; i++)
             dist[i] = (uint16_t)dist_popcnt(codes + i * nbytes, q, nbytes);
     }
+}
+
+TARGET_POPCNT static size_t filter_popcnt(const unsigned char *codes, size_t n, size_t nbytes,
+                                         const unsigned char *q, unsigned max_dist,
+                                         uint32_t *pos, uint16_t *dist)
+{
+    if (nbytes != 8)
+        return filter_via_scan(scan_popcnt, codes, n, nbytes, q, max_dist, pos, dist);
+    uint64_t q0 = load64(q);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)__builtin_popcountll(load64(codes + 8 * i) ^ q0);
+        if (d <= max_dist) {
+            pos[m] = (uint32_t)i;
+            dist[m++] = (uint16_t)d;
+        }
+    }
+    return m;
 }
 
 static int avail_popcnt(void)
@@ -201,6 +246,45 @@ TARGET_AVX2 static void scan_avx2(const unsigned char *codes, size_t n, size_t n
         dist[i] = (uint16_t)dist_popcnt(codes + i * nbytes, q, nbytes);
 }
 
+TARGET_AVX2 static size_t filter_avx2(const unsigned char *codes, size_t n, size_t nbytes,
+                                     const unsigned char *q, unsigned max_dist,
+                                     uint32_t *pos, uint16_t *dist)
+{
+    if (nbytes != 8)
+        return filter_via_scan(scan_avx2, codes, n, nbytes, q, max_dist, pos, dist);
+    const __m256i qv = _mm256_set1_epi64x((long long)load64(q));
+    const __m256i thr = _mm256_set1_epi64x((long long)max_dist);
+    size_t m = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const unsigned char *c = codes + 8 * i;
+        __m256i s0 = pop256_epi64(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)c), qv));
+        __m256i s1 = pop256_epi64(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(c + 32)), qv));
+        /* bit j set when code i+j is too far */
+        unsigned far = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(s0, thr))) |
+                       (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(s1, thr))) << 4;
+        unsigned near = ~far & 0xff;
+        if (near) {
+            uint64_t d[8];
+            _mm256_storeu_si256((__m256i *)d, s0);
+            _mm256_storeu_si256((__m256i *)(d + 4), s1);
+            while (near) {
+                int j = __builtin_ctz(near);
+                near &= near - 1;
+                pos[m] = (uint32_t)(i + (size_t)j);
+                dist[m++] = (uint16_t)d[j];
+            }
+        }
+    }
+    for (; i < n; i++) {
+        unsigned d = (unsigned)__builtin_popcountll(load64(codes + 8 * i) ^ load64(q));
+        if (d <= max_dist) {
+            pos[m] = (uint32_t)i;
+            dist[m++] = (uint16_t)d;
+        }
+    }
+    return m;
+}
+
 static int avail_avx2(void)
 {
     __builtin_cpu_init();
@@ -283,6 +367,43 @@ TARGET_AVX512 static void scan_avx512(const unsigned char *codes, size_t n, size
         dist[i] = (uint16_t)dist_popcnt(codes + i * nbytes, q, nbytes);
 }
 
+TARGET_AVX512 static size_t filter_avx512(const unsigned char *codes, size_t n, size_t nbytes,
+                                         const unsigned char *q, unsigned max_dist,
+                                         uint32_t *pos, uint16_t *dist)
+{
+    if (nbytes != 8)
+        return filter_via_scan(scan_avx512, codes, n, nbytes, q, max_dist, pos, dist);
+    const __m512i qv = _mm512_set1_epi64((long long)load64(q));
+    const __m512i thr = _mm512_set1_epi64((long long)max_dist);
+    size_t m = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const unsigned char *c = codes + 8 * i;
+        __m512i p0 = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(c), qv));
+        __m512i p1 = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(c + 64), qv));
+        unsigned near = (unsigned)_mm512_cmple_epu64_mask(p0, thr) |
+                        (unsigned)_mm512_cmple_epu64_mask(p1, thr) << 8;
+        if (near) {
+            uint64_t d[16];
+            _mm512_storeu_si512(d, p0);
+            _mm512_storeu_si512(d + 8, p1);
+            while (near) {
+                int j = __builtin_ctz(near);
+                near &= near - 1;
+                pos[m] = (uint32_t)(i + (size_t)j);
+                dist[m++] = (uint16_t)d[j];
+            }
+        }
+    }
+    for (; i < n; i++) {
+        unsigned d = (unsigned)__builtin_popcountll(load64(codes + 8 * i) ^ load64(q));
+        if (d <= max_dist) {
+            pos[m] = (uint32_t)i;
+            dist[m++] = (uint16_t)d;
+        }
+    }
+    return m;
+}
+
 static int avail_avx512(void)
 {
     __builtin_cpu_init();
@@ -294,11 +415,11 @@ static int avail_avx512(void)
 /* ---------------------------------------------------------------- dispatch */
 
 static const duch_kernel kernel_table[] = {
-    {"portable", "none", avail_portable, scan_portable},
+    {"portable", "none", avail_portable, scan_portable, filter_portable},
 #ifdef DUCH_X86
-    {"popcnt", "POPCNT", avail_popcnt, scan_popcnt},
-    {"avx2", "AVX2, POPCNT", avail_avx2, scan_avx2},
-    {"avx512", "AVX-512F, AVX-512BW, AVX-512 VPOPCNTDQ", avail_avx512, scan_avx512},
+    {"popcnt", "POPCNT", avail_popcnt, scan_popcnt, filter_popcnt},
+    {"avx2", "AVX2, POPCNT", avail_avx2, scan_avx2, filter_avx2},
+    {"avx512", "AVX-512F, AVX-512BW, AVX-512 VPOPCNTDQ", avail_avx512, scan_avx512, filter_avx512},
 #endif
 };
 

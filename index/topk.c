@@ -1,10 +1,10 @@
 /* topk.c: exact top-k by Hamming distance over packed codes.
  *
- * The codes are scanned in blocks of BLOCK: the kernel writes the block's distances
- * into a small buffer (L1-resident), then a scalar pass keeps the k best in a max-heap
- * ordered by (distance, id). Once the heap is full, a code farther than the heap's
- * worst is rejected with one compare, so the selection costs little next to the scan.
- * A subset of positions is gathered block by block into a contiguous buffer first. */
+ * The codes are scanned in blocks of BLOCK with the kernel's filter: it returns only
+ * the codes no farther than the worst of the k kept so far (a max-heap ordered by
+ * (distance, id)), testing 8 codes per compare in the AVX-512 kernel, so once the heap
+ * is full almost nothing but the scan itself is left. A subset of positions is gathered
+ * block by block into a contiguous buffer first. */
 #include "config.h"
 #include "duch_index.h"
 
@@ -65,31 +65,32 @@ static int hit_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* offer the distances of one block; pos(j) = base + j or subset[j] */
-static inline void offer_block(heap *hp, const uint16_t *dist, size_t m, const int64_t *ids,
-                               size_t base, const size_t *subset)
+/* offer the m candidates of one block: code base + pos[j] (or subset[pos[j]]) at
+ * distance dist[j] */
+static inline void offer_block(heap *hp, const uint32_t *pos, const uint16_t *dist, size_t m,
+                               const int64_t *ids, size_t base, const size_t *subset)
 {
-    size_t j = 0;
-    /* fill the heap */
-    for (; j < m && hp->n < hp->k; j++) {
-        size_t pos = subset ? subset[j] : base + j;
-        duch_hit x = {ids ? ids[pos] : (int64_t)pos, dist[j], pos};
-        heap_push(hp, x);
-    }
-    uint32_t worst = hp->n ? hp->h[0].distance : 0;
-    for (; j < m; j++) {
-        if (dist[j] > worst)
+    for (size_t j = 0; j < m; j++) {
+        size_t p = subset ? subset[pos[j]] : base + pos[j];
+        int64_t id = ids ? ids[p] : (int64_t)p;
+        if (hp->n < hp->k) {
+            duch_hit x = {id, dist[j], p};
+            heap_push(hp, x);
             continue;
-        size_t pos = subset ? subset[j] : base + j;
-        int64_t id = ids ? ids[pos] : (int64_t)pos;
+        }
         if (!hit_less(dist[j], id, hp->h[0].distance, hp->h[0].id))
             continue;
         hp->h[0].distance = dist[j];
         hp->h[0].id = id;
-        hp->h[0].pos = pos;
+        hp->h[0].pos = p;
         heap_sift_down(hp, 0);
-        worst = hp->h[0].distance;
     }
+}
+
+/* the largest distance that can still enter the heap */
+static inline unsigned threshold(const heap *hp, size_t nbytes)
+{
+    return hp->n < hp->k ? (unsigned)(8 * nbytes) : hp->h[0].distance;
 }
 
 int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64_t *ids,
@@ -110,27 +111,29 @@ int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64
         return DUCH_OK;
 
     uint16_t dist[BLOCK];
+    uint32_t pos[BLOCK];
     if (!subset) {
         for (size_t base = 0; base < n; base += BLOCK) {
-            size_t m = n - base < BLOCK ? n - base : BLOCK;
-            kernel->scan(codes + base * nbytes, m, nbytes, query, dist);
-            offer_block(&hp, dist, m, ids, base, NULL);
+            size_t b = n - base < BLOCK ? n - base : BLOCK;
+            size_t m = kernel->filter(codes + base * nbytes, b, nbytes, query,
+                                      threshold(&hp, nbytes), pos, dist);
+            offer_block(&hp, pos, dist, m, ids, base, NULL);
         }
     } else {
         unsigned char *buf = malloc((size_t)BLOCK * nbytes);
         if (!buf)
             return DUCH_NOMEM;
         for (size_t base = 0; base < nsubset; base += BLOCK) {
-            size_t m = nsubset - base < BLOCK ? nsubset - base : BLOCK;
-            for (size_t j = 0; j < m; j++) {
+            size_t b = nsubset - base < BLOCK ? nsubset - base : BLOCK;
+            for (size_t j = 0; j < b; j++) {
                 if (subset[base + j] >= n) {
                     free(buf);
                     return DUCH_INVALID;
                 }
                 memcpy(buf + j * nbytes, codes + subset[base + j] * nbytes, nbytes);
             }
-            kernel->scan(buf, m, nbytes, query, dist);
-            offer_block(&hp, dist, m, ids, 0, subset + base);
+            size_t m = kernel->filter(buf, b, nbytes, query, threshold(&hp, nbytes), pos, dist);
+            offer_block(&hp, pos, dist, m, ids, 0, subset + base);
         }
         free(buf);
     }

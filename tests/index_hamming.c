@@ -89,6 +89,24 @@ static void test_kernels(void)
                         break;
                     }
             }
+            /* the fused filter: exactly the codes within max_dist, in order */
+            {
+                static uint32_t pos[1031];
+                static uint16_t fd[1031];
+                unsigned tries[3] = {0, (unsigned)(4 * nbytes), (unsigned)(8 * nbytes)};
+                for (int t = 0; t < 3; t++) {
+                    unsigned thr = tries[t];
+                    size_t m = k[ki].filter(codes, maxn, nbytes, q, thr, pos, fd), want = 0, bad = 0;
+                    for (size_t i = 0; i < maxn; i++)
+                        if (ref[i] <= thr) {
+                            if (want >= m || pos[want] != i || fd[want] != ref[i])
+                                bad = 1;
+                            want++;
+                        }
+                    CHECK(!bad && m == want, "filter %s nbytes %zu max_dist %u: %zu codes, want %zu",
+                          k[ki].name, nbytes, thr, m, want);
+                }
+            }
             /* odd address */
             memmove(codes + 1, codes, maxn * nbytes);
             k[ki].scan(codes + 1, maxn, nbytes, q, got);
