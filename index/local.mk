@@ -18,3 +18,12 @@ tests_index_hamming_LDADD = libduch_knn.la
 tests_index_archive_SOURCES = tests/index_archive.c
 tests_index_archive_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
 tests_index_archive_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
+
+# fixtures for the shell tests (archives, a tiny model) and the archive part of duch info
+check_PROGRAMS += tests/index_mkarchive
+tests_index_mkarchive_SOURCES = tests/index_mkarchive.c apps/cmd_info_archive.c model/loader.c
+tests_index_mkarchive_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/apps
+tests_index_mkarchive_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) $(JPEG_LIBS) \
+	$(DL_LIBS) $(PTHREAD_LIBS) -lm
+TESTS += tests/index_ogr.sh
+EXTRA_DIST += tests/index_ogr.sh docs/archive.md
