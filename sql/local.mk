@@ -12,3 +12,5 @@ mod_duch_la_LIBADD = libduch_knn.la $(DL_LIBS) $(PTHREAD_LIBS) -lm
 TESTS += tests/sql_cases.sh tests/sql_knn.sh
 EXTRA_DIST += tests/sql_cases.sh tests/sql_knn.sh tests/sql_common.sh \
 	tests/sql_basic.cases tests/sql_errors.cases tests/sql_bbox.cases
+EXTRA_DIST += docs/sql/README.md docs/sql/duch_version.md docs/sql/duch_hamming.md \
+	docs/sql/duch_knn.md docs/sql/duch_text_code.md docs/sql/duch_image_code.md
