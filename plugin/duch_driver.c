@@ -376,12 +376,21 @@ static int parse_bands(const char *s, int **out, int *n)
     return 1;
 }
 
+/* What the pipeline reports while it runs. Its callbacks only record: they run on a
+ * worker thread with the pipeline's lock held, where the tiler may have a GDAL error
+ * handler installed that routes every CPLError (ours too) back into the same warning
+ * callback. Everything is reported with CPLError/CPLDebug after duch_ingest() returns. */
 struct ingest_ctx {
     GDALProgressFunc progress;
     void *progress_arg;
     int scene_status;
+    int skipped;
+    long long tiles;
     char scene_msg[1024];
+    char **warnings;         /* CSL list, at most MAX_WARNINGS */
+    int warnings_dropped;
 };
+#define MAX_WARNINGS 50
 
 static int ingest_progress(double frac, const char *msg, void *arg)
 {
@@ -394,18 +403,33 @@ static void ingest_on_scene(const char *scene, int status, int skipped, long lon
 {
     struct ingest_ctx *c = arg;
     c->scene_status = status;
+    c->skipped = skipped;
+    c->tiles = tiles;
     if (status != DUCH_OK)
         CPLStrlcpy(c->scene_msg, msg ? msg : "", sizeof c->scene_msg);
-    else if (skipped)
-        CPLDebug("DUCH", "%s: already in the archive (same path and checksum), skipped",
-                 scene);
-    else
-        CPLDebug("DUCH", "%s: %lld tiles indexed", scene, tiles);
 }
 
 static void ingest_on_warning(const char *scene, const char *msg, void *arg)
 {
-    CPLError(CE_Warning, CPLE_AppDefined, "DUCH: %s: %s", scene ? scene : "", msg);
+    struct ingest_ctx *c = arg;
+    if (CSLCount(c->warnings) < MAX_WARNINGS)
+        c->warnings = CSLAddString(c->warnings, msg ? msg : "");
+    else
+        c->warnings_dropped++;
+}
+
+static void report_ingest(const struct ingest_ctx *c, const char *scene)
+{
+    for (char **w = c->warnings; w && *w; w++)
+        CPLError(CE_Warning, CPLE_AppDefined, "DUCH: %s: %s", scene, *w);
+    if (c->warnings_dropped)
+        CPLError(CE_Warning, CPLE_AppDefined, "DUCH: %s: %d more warnings", scene,
+                 c->warnings_dropped);
+    if (c->scene_status == DUCH_OK && c->skipped)
+        CPLDebug("DUCH", "%s: already in the archive (same path and checksum), skipped",
+                 scene);
+    else if (c->scene_status == DUCH_OK)
+        CPLDebug("DUCH", "%s: %lld tiles indexed", scene, c->tiles);
 }
 
 int duch_gdal_ingest(const char *archive, const char *scene, CSLConstList co,
@@ -473,6 +497,8 @@ int duch_gdal_ingest(const char *archive, const char *scene, CSLConstList co,
     int rc = duch_ingest(archive, scenes, 1, &o, ingest_progress, &ctx, stats, err,
                          sizeof err);
     CPLFree(bands);
+    report_ingest(&ctx, scene);
+    CSLDestroy(ctx.warnings);
 
     if (rc == DUCH_INTERRUPTED) {
         CPLError(CE_Failure, CPLE_UserInterrupt, "User terminated CreateCopy()");

@@ -124,6 +124,16 @@ grep -q 'vocabulary' "$tmp/out" || { bad "out-of-vocabulary query: unclear error
 if ogrinfo -ro "DUCH:$tmp/s1.tif" -oo QUERY="$q" >"$tmp/out" 2>&1; then bad "a GeoTIFF opened as an archive"; fi
 grep -q 'ERROR' "$tmp/out" || bad "a GeoTIFF as archive: no error"
 
+# --- tiler warnings reach GDAL as warnings (once hung: a CPLError inside the pipeline's
+# warning callback went back into the tiler's GDAL error handler, under the pipeline's lock)
+gdal_create -q -of GTiff -outsize 64 64 -bands 3 -burn 90 -a_srs EPSG:32610 \
+    -a_ullr 500000 4200000 519200 4180800 "$tmp/coarse.tif" || bad "gdal_create coarse.tif failed"
+to=; command -v timeout >/dev/null 2>&1 && to="timeout 300"
+$to gdal_translate -q -of DUCH "$tmp/coarse.tif" "DUCH:$tmp/coarse.sqlite" -co MODEL="$model" >"$tmp/out" 2>&1
+rc=$?
+[ "$rc" = 0 ] || { bad "coarse scene: exit status $rc (124: hung)"; cat "$tmp/out"; }
+grep -q '^Warning 1: DUCH: .*coarse.tif: .*coarser than the model' "$tmp/out" || { bad "coarse scene: no warning"; cat "$tmp/out"; }
+
 # --- a plain destination name is replaced by GDAL before the driver runs (documented)
 run "replace" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=256
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 1 ] || bad "plain name: the archive was not replaced"
