@@ -150,6 +150,7 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
             bOK = false;
     }
     const int nBits = psHits->bits;
+    const CPLString osModelId(psHits->model_id ? psHits->model_id : "");
     duch_hits_free(psHits);
     poSRS->Release();
     if (!bOK)
@@ -164,6 +165,8 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
             poDS->SetMetadataItem(pszKey, pszVal);
     }
     poDS->SetMetadataItem("BITS", CPLSPrintf("%d", nBits));
+    if (!osModelId.empty())
+        poDS->SetMetadataItem("MODEL_ID", osModelId.c_str());
     poDS->m_poLayer = std::move(poLayer);
     return poDS;
 }
