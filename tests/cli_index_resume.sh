@@ -74,4 +74,8 @@ printf 'garbage' > "$tmp/bad.duchm"
 "$duch" index -q --model "$tmp/bad.duchm" "$tmp/e.sqlite" "$tmp/s1.tif" 2>"$tmp/err"
 [ $? = 1 ] || fail "bad model should fail"
 grep -q "bad.duchm" "$tmp/err" || fail "bad model message: $(cat "$tmp/err")"
+[ ! -e "$tmp/e.sqlite" ] || fail "a run that failed on its model left an archive behind"
+# An existing archive refuses another model, and keeps its rows.
+"$duch" index -q --model "$tmp/bad.duchm" "$tmp/a.sqlite" "$tmp/s1.tif" 2>/dev/null; [ $? = 1 ] || fail "bad model on existing archive"
+[ "$(sq "$tmp/a.sqlite" "SELECT count(*) FROM scenes")" = 4 ] || fail "existing archive changed"
 echo ok

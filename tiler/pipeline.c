@@ -551,6 +551,7 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
         return DUCH_NOTFOUND;
     }
     duch_archive *a = NULL;
+    int existed = access(archive, F_OK) == 0;
     int rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
     if (rc != DUCH_OK) {
         set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
@@ -562,6 +563,14 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
     rc = ingest_model(api, a, opt->model_path, &blob, &blob_size, err, errlen);
     if (rc != DUCH_OK) {
         duch_archive_close(a);
+        if (!existed) { /* leave no empty archive behind */
+            char side[4200];
+            unlink(archive);
+            snprintf(side, sizeof side, "%s-wal", archive);
+            unlink(side);
+            snprintf(side, sizeof side, "%s-shm", archive);
+            unlink(side);
+        }
         return rc;
     }
     /* Copy the bytes: the archive's buffer is only valid until its next get_model. */
@@ -605,7 +614,14 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
     r.progress = progress;
     r.progress_arg = progress_arg;
     r.scene_frac = calloc(nscenes > 0 ? nscenes : 1, sizeof(double));
-    pthread_mutex_init(&r.lock, NULL);
+    /* Recursive: a callback (warning, scene, progress) runs with the lock held and may
+     * raise a GDAL error, which the tiler's error handler turns into another warning
+     * callback on the same thread. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&r.lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     if (!r.scene_frac) {
         rc = DUCH_NOMEM;
         set_err(err, errlen, "out of memory");
