@@ -132,7 +132,7 @@ to=; command -v timeout >/dev/null 2>&1 && to="timeout 300"
 $to gdal_translate -q -of DUCH "$tmp/coarse.tif" "DUCH:$tmp/coarse.sqlite" -co MODEL="$model" >"$tmp/out" 2>&1
 rc=$?
 [ "$rc" = 0 ] || { bad "coarse scene: exit status $rc (124: hung)"; cat "$tmp/out"; }
-.*(coarser than the model|raised to the minimum)' "$tmp/out" || { bad "coarse scene: no warning"; cat "$tmp/out"; }
+grep -qE '^Warning 1: DUCH: .*coarse.tif: .*(coarser than the model|raised to the minimum)' "$tmp/out" || { bad "coarse scene: no warning"; cat "$tmp/out"; }
 
 # --- a plain destination name is replaced by GDAL before the driver runs (documented)
 run "replace" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=256
