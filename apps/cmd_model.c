@@ -102,6 +102,7 @@ static void train_usage(FILE *f, const duch_train_options *d)
         "  --seed N             random seed; the same seed and threads give the same model (%llu)\n"
         "  --threads N          0 = all cores (%d)\n"
         "  --max-images N       use only the first N images of the splits (0 = all)\n"
+        "  --checkpoint-every N also write MODEL after every N epochs (0 = only at the end)\n"
         "  -h, --help           this help\n",
         d->bits, d->epochs, d->batch_size, d->input_size, d->width, d->text_dim, d->lr,
         d->weight_decay, d->temperature, d->w_inter, d->w_intra_img, d->w_intra_txt, d->w_adv,
@@ -140,7 +141,7 @@ static int parse_splits(const char *s, int *mask)
 enum {
     OPT_DATA = 256, OPT_BITS, OPT_SPLITS, OPT_EPOCHS, OPT_BATCH, OPT_INPUT, OPT_WIDTH, OPT_TEXTDIM,
     OPT_LR, OPT_WD, OPT_TEMP, OPT_WINTER, OPT_WII, OPT_WTT, OPT_WADV, OPT_WQ, OPT_WB, OPT_CROP,
-    OPT_GROUND, OPT_SEED, OPT_THREADS, OPT_MAXIMG, OPT_MODEL, OPT_JSON, OPT_TEXT
+    OPT_GROUND, OPT_SEED, OPT_THREADS, OPT_MAXIMG, OPT_MODEL, OPT_JSON, OPT_TEXT, OPT_CKPT
 };
 
 int duch_cmd_train(int argc, char **argv)
@@ -153,7 +154,7 @@ int duch_cmd_train(int argc, char **argv)
         {"w-inter", 1, 0, OPT_WINTER}, {"w-intra-img", 1, 0, OPT_WII}, {"w-intra-txt", 1, 0, OPT_WTT},
         {"w-adv", 1, 0, OPT_WADV}, {"w-quant", 1, 0, OPT_WQ}, {"w-balance", 1, 0, OPT_WB},
         {"crop-min", 1, 0, OPT_CROP}, {"ground-m", 1, 0, OPT_GROUND}, {"seed", 1, 0, OPT_SEED},
-        {"threads", 1, 0, OPT_THREADS}, {"max-images", 1, 0, OPT_MAXIMG}, {"help", 0, 0, 'h'},
+        {"threads", 1, 0, OPT_THREADS}, {"max-images", 1, 0, OPT_MAXIMG}, {"checkpoint-every", 1, 0, OPT_CKPT}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     /* Defaults are printed by --help, so the library is needed first. */
     const duch_model_api *api = duch_cli_model_api();
@@ -181,6 +182,7 @@ int duch_cmd_train(int argc, char **argv)
         INTOPT(OPT_TEXTDIM, "--text-dim", 4, 4096, text_dim)
         INTOPT(OPT_THREADS, "--threads", 0, 1024, threads)
         INTOPT(OPT_MAXIMG, "--max-images", 0, 100000000, max_images)
+        INTOPT(OPT_CKPT, "--checkpoint-every", 0, 100000, checkpoint_every)
 #undef INTOPT
 #define DBLOPT(ID, NAME, FIELD) \
         case ID: if (duch_cli_double(NAME, optarg, &d)) return 2; o.FIELD = d; break;

@@ -85,6 +85,7 @@ typedef struct duch_train_options {
     double crop_min;         /* smallest random crop, as a fraction of the image area */
     double *epoch_loss;      /* optional out: mean total loss of each epoch (epochs entries),
                                 owned by the caller; NULL to skip */
+    int checkpoint_every;    /* > 0: also write output after every N epochs (0 = only at the end) */
 } duch_train_options;
 
 typedef struct duch_eval_result {

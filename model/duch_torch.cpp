@@ -295,7 +295,7 @@ struct Error {
 static std::string arch_json(const Arch &a, bool with_vocab)
 {
     std::ostringstream o;
-    o.precision(17);
+    o.precision(10);
     o << "{\"format\":\"duchm\",\"format_version\":" << FORMAT_VERSION
       << ",\"bits\":" << a.bits << ",\"input_size\":" << a.input_size
       << ",\"tile_ground_m\":" << a.tile_ground_m
@@ -596,49 +596,113 @@ static double unif(Rng &r, double a, double b) { return std::uniform_real_distri
 static int randint(Rng &r, int a, int b) { return std::uniform_int_distribution<int>(a, b)(r); } /* [a,b] */
 
 /* Random resized crop, flips, a rotation by k*90 degrees, brightness/contrast/
- * saturation jitter and an occasional Gaussian blur; returns normalised floats. */
+ * saturation jitter and an occasional Gaussian blur; returns normalised floats
+ * (N,3,I,I). Plain loops over the uint8 cache, one sample per task: thousands of tiny
+ * tensor ops per step would cost more than the CNN on a busy machine. The random
+ * numbers are drawn up front, in order, so the result does not depend on threads. */
+struct AugParams {
+    int x0, y0, cw, ch, flip, rot, blur;
+    float br, co, sa, sigma;
+};
+
+static void augment_one(const unsigned char *src, int R, int I, const AugParams &p, float *out)
+{
+    size_t plane = (size_t)I * I, rplane = (size_t)R * R;
+    std::vector<float> buf(plane * 3);
+    for (int v = 0; v < I; v++)
+        for (int u = 0; u < I; u++) {
+            /* output (u,v) -> crop coordinates (cu,cv) through flip and rotation */
+            int cu = u, cv = v;
+            for (int r = 0; r < p.rot; r++) { /* rotate by 90 degrees */
+                int t = cu;
+                cu = I - 1 - cv;
+                cv = t;
+            }
+            if (p.flip)
+                cu = I - 1 - cu;
+            float sx = p.x0 + (cu + 0.5f) * p.cw / I - 0.5f;
+            float sy = p.y0 + (cv + 0.5f) * p.ch / I - 0.5f;
+            sx = std::min(std::max(sx, 0.0f), (float)(R - 1));
+            sy = std::min(std::max(sy, 0.0f), (float)(R - 1));
+            int ix = std::min((int)sx, R - 2 < 0 ? 0 : R - 2), iy = std::min((int)sy, R - 2 < 0 ? 0 : R - 2);
+            float fx = sx - ix, fy = sy - iy;
+            int ix1 = std::min(ix + 1, R - 1), iy1 = std::min(iy + 1, R - 1);
+            for (int c = 0; c < 3; c++) {
+                const unsigned char *pl = src + c * rplane;
+                float a = pl[(size_t)iy * R + ix] * (1 - fx) + pl[(size_t)iy * R + ix1] * fx;
+                float b = pl[(size_t)iy1 * R + ix] * (1 - fx) + pl[(size_t)iy1 * R + ix1] * fx;
+                buf[c * plane + (size_t)v * I + u] = a * (1 - fy) + b * fy;
+            }
+        }
+    /* saturation, then contrast around the mean grey, then brightness */
+    double gsum = 0;
+    for (size_t i = 0; i < plane; i++) {
+        float g = 0.299f * buf[i] + 0.587f * buf[plane + i] + 0.114f * buf[2 * plane + i];
+        for (int c = 0; c < 3; c++)
+            buf[c * plane + i] = g + (buf[c * plane + i] - g) * p.sa;
+        gsum += g;
+    }
+    float mean = (float)(gsum / plane);
+    for (size_t i = 0; i < 3 * plane; i++)
+        buf[i] = (buf[i] - mean) * p.co + mean * p.br;
+    if (p.blur) {
+        float k[5], tot = 0;
+        for (int t = 0; t < 5; t++)
+            tot += k[t] = std::exp(-(t - 2) * (t - 2) / (2 * p.sigma * p.sigma));
+        for (int t = 0; t < 5; t++)
+            k[t] /= tot;
+        std::vector<float> tmp(plane);
+        auto refl = [I](int i) { return i < 0 ? -i : i >= I ? 2 * I - 2 - i : i; };
+        for (int c = 0; c < 3; c++) {
+            float *pl = &buf[c * plane];
+            for (int y = 0; y < I; y++)
+                for (int x = 0; x < I; x++) {
+                    float acc = 0;
+                    for (int t = 0; t < 5; t++)
+                        acc += k[t] * pl[(size_t)y * I + refl(x + t - 2)];
+                    tmp[(size_t)y * I + x] = acc;
+                }
+            for (int y = 0; y < I; y++)
+                for (int x = 0; x < I; x++) {
+                    float acc = 0;
+                    for (int t = 0; t < 5; t++)
+                        acc += k[t] * tmp[(size_t)refl(y + t - 2) * I + x];
+                    pl[(size_t)y * I + x] = acc;
+                }
+        }
+    }
+    for (size_t i = 0; i < 3 * plane; i++)
+        out[i] = (std::min(std::max(buf[i], 0.0f), 255.0f) - 127.5f) / 64.0f;
+}
+
 static Tensor augment_images(const Tensor &cache, const std::vector<int> &idx, int I, double crop_min,
                              Rng &rng)
 {
-    int64_t R = cache.size(2);
-    std::vector<Tensor> outs;
-    outs.reserve(idx.size());
-    for (int i : idx) {
-        Tensor img = cache[i].to(torch::kFloat); /* 3,R,R in 0..255 */
+    int R = (int)cache.size(2);
+    std::vector<AugParams> ps(idx.size());
+    for (auto &p : ps) {
         double area = unif(rng, crop_min, 1.0);
         double ar = std::exp(unif(rng, std::log(3.0 / 4), std::log(4.0 / 3)));
-        int cw = std::min<int64_t>(R, std::max<int64_t>(8, std::lround(R * std::sqrt(area * ar))));
-        int ch = std::min<int64_t>(R, std::max<int64_t>(8, std::lround(R * std::sqrt(area / ar))));
-        int x0 = randint(rng, 0, (int)R - cw), y0 = randint(rng, 0, (int)R - ch);
-        Tensor c = img.slice(1, y0, y0 + ch).slice(2, x0, x0 + cw).unsqueeze(0);
-        c = F::interpolate(c, F::InterpolateFuncOptions()
-                                  .size(std::vector<int64_t>{I, I})
-                                  .mode(torch::kBilinear)
-                                  .align_corners(false)
-                                  .antialias(true));
-        if (randint(rng, 0, 1))
-            c = c.flip({3});
-        int k = randint(rng, 0, 3);
-        if (k)
-            c = torch::rot90(c, k, {2, 3});
-        double br = unif(rng, 0.7, 1.3), co = unif(rng, 0.7, 1.3), sa = unif(rng, 0.6, 1.4);
-        Tensor gray = (c.select(1, 0) * 0.299 + c.select(1, 1) * 0.587 + c.select(1, 2) * 0.114).unsqueeze(1);
-        c = gray + (c - gray) * sa;
-        Tensor mean = gray.mean();
-        c = (c - mean) * co + mean * br;
-        if (unif(rng, 0, 1) < 0.3) {
-            double sigma = unif(rng, 0.3, 1.5);
-            float g[5], tot = 0;
-            for (int t = 0; t < 5; t++)
-                tot += g[t] = (float)std::exp(-(t - 2) * (t - 2) / (2 * sigma * sigma));
-            Tensor k1 = torch::from_blob(g, {5}, torch::kFloat).clone() / tot;
-            Tensor k2 = (k1.unsqueeze(1) * k1.unsqueeze(0)).expand({3, 1, 5, 5}).contiguous();
-            c = F::conv2d(F::pad(c, F::PadFuncOptions({2, 2, 2, 2}).mode(torch::kReflect)), k2,
-                          F::Conv2dFuncOptions().groups(3));
-        }
-        outs.push_back(((c.clamp(0, 255) - 127.5) / 64.0).squeeze(0));
+        p.cw = (int)std::min<long>(R, std::max<long>(8, std::lround(R * std::sqrt(area * ar))));
+        p.ch = (int)std::min<long>(R, std::max<long>(8, std::lround(R * std::sqrt(area / ar))));
+        p.x0 = randint(rng, 0, R - p.cw);
+        p.y0 = randint(rng, 0, R - p.ch);
+        p.flip = randint(rng, 0, 1);
+        p.rot = randint(rng, 0, 3);
+        p.br = (float)unif(rng, 0.7, 1.3);
+        p.co = (float)unif(rng, 0.7, 1.3);
+        p.sa = (float)unif(rng, 0.6, 1.4);
+        p.blur = unif(rng, 0, 1) < 0.3;
+        p.sigma = (float)unif(rng, 0.3, 1.5);
     }
-    return torch::stack(outs);
+    Tensor out = torch::empty({(int64_t)idx.size(), 3, I, I});
+    float *po = out.data_ptr<float>();
+    const unsigned char *pc = cache.data_ptr<unsigned char>();
+    at::parallel_for(0, (int64_t)idx.size(), 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; i++)
+            augment_one(pc + (size_t)idx[i] * 3 * R * R, R, I, ps[i], po + (size_t)i * 3 * I * I);
+    });
+    return out;
 }
 
 /* A random caption of the image, with word dropout and adjacent swaps. */
@@ -682,6 +746,22 @@ static std::string fmt_time(double s)
     else
         snprintf(b, sizeof b, "%dm%02ds", (int)(s / 60), (int)s % 60);
     return b;
+}
+
+static std::string training_record(const duch_train_options &o, int N, int B, int epochs,
+                                   std::chrono::steady_clock::time_point t0)
+{
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::ostringstream tj;
+    tj.precision(10);
+    tj << "{\"images\":" << N << ",\"splits\":" << o.splits << ",\"epochs\":" << epochs
+       << ",\"batch_size\":" << B << ",\"lr\":" << o.lr << ",\"weight_decay\":" << o.weight_decay
+       << ",\"temperature\":" << o.temperature << ",\"w_inter\":" << o.w_inter
+       << ",\"w_intra_img\":" << o.w_intra_img << ",\"w_intra_txt\":" << o.w_intra_txt
+       << ",\"w_adv\":" << o.w_adv << ",\"w_quant\":" << o.w_quant << ",\"w_balance\":" << o.w_balance
+       << ",\"crop_min\":" << o.crop_min << ",\"seed\":" << o.seed << ",\"threads\":" << o.threads
+       << ",\"adversarial\":\"image net fools D (paper)\",\"wall_s\":" << secs << "}";
+    return tj.str();
 }
 
 static void train(const duch_train_options &o, duch_progress_fn progress, void *parg)
@@ -847,18 +927,14 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
                  el / (ep + 1), aug_s, fmt_time(left).c_str());
         if (progress && !progress(0.02 + 0.96 * (ep + 1) / o.epochs, msg, parg))
             fail(DUCH_INTERRUPTED, "interrupted");
+        if (o.checkpoint_every > 0 && (ep + 1) % o.checkpoint_every == 0 && ep + 1 < o.epochs) {
+            a.training_json = training_record(o, N, B, ep + 1, t0);
+            m.net->eval();
+            write_file(o.output, serialize(m));
+            m.net->train();
+        }
     }
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::ostringstream tj;
-    tj.precision(10);
-    tj << "{\"images\":" << N << ",\"splits\":" << o.splits << ",\"epochs\":" << o.epochs
-       << ",\"batch_size\":" << B << ",\"lr\":" << o.lr << ",\"weight_decay\":" << o.weight_decay
-       << ",\"temperature\":" << o.temperature << ",\"w_inter\":" << o.w_inter
-       << ",\"w_intra_img\":" << o.w_intra_img << ",\"w_intra_txt\":" << o.w_intra_txt
-       << ",\"w_adv\":" << o.w_adv << ",\"w_quant\":" << o.w_quant << ",\"w_balance\":" << o.w_balance
-       << ",\"crop_min\":" << o.crop_min << ",\"seed\":" << o.seed
-       << ",\"adversarial\":\"image net fools D (paper)\",\"wall_s\":" << secs << "}";
-    a.training_json = tj.str();
+    a.training_json = training_record(o, N, B, o.epochs, t0);
     m.net->eval();
     write_file(o.output, serialize(m));
     if (progress)
@@ -1132,9 +1208,9 @@ static void api_train_options_init(duch_train_options *o)
     memset(o, 0, sizeof *o);
     o->bits = 64;
     o->splits = 1;
-    o->epochs = 60;
+    o->epochs = 30;
     o->batch_size = 64;
-    o->input_size = 96;
+    o->input_size = 80;
     o->width = 32;
     o->text_dim = 128;
     o->lr = 2e-3;

@@ -23,3 +23,16 @@ tests_model_train_LDADD = $(JPEG_LIBS) $(DL_LIBS) -lm
 tests_model_header_SOURCES = tests/model_header.c tests/model_common.h
 tests_model_header_CFLAGS = $(AM_CFLAGS) -std=c99
 tests_model_header_LDADD = $(DL_LIBS)
+
+# benchmark (not in make check): sh bench/model_encode.sh
+noinst_PROGRAMS += bench/model_encode
+bench_model_encode_SOURCES = bench/model_encode.c
+bench_model_encode_LDADD = $(DL_LIBS)
+EXTRA_DIST += bench/model_encode.sh
+
+dist_man_MANS += docs/duch-train.1 docs/duch-eval.1 docs/duch-encode.1 docs/duch-info.1
+dist_doc_DATA += docs/model.md
+
+# the shipped default model (trained as docs/model.md says), installed as
+# share/duch/models/default.duchm
+dist_models_DATA += model/default.duchm
