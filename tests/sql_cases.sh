@@ -7,7 +7,8 @@
 #   @expect          its exact output (sqlite3 list mode, '|' between columns), or
 #   @error           a text its error message must contain
 # Every case runs through sqlite3 with mod_duch, sqlite3 with mod_spatialite then
-# mod_duch (they coexist in one connection), and the spatialite shell when installed.
+# mod_duch (they coexist in one connection), and the spatialite shell when installed
+# ($DUCH_SQL_FRONTS overrides the list).
 . "$top_srcdir/tests/sql_common.sh"
 
 # split a cases file into $TMP/c.N.{name,sql,expect,error}; prints the count
@@ -73,6 +74,8 @@ run_case() {
 fronts="sqlite3"
 have_mod_spatialite && fronts="$fronts sqlite3+spatialite"
 command -v spatialite >/dev/null 2>&1 && fronts="$fronts spatialite"
+# DUCH_SQL_FRONTS="sqlite3 sqlite3+spatialite" picks front ends (e.g. for a sanitizer run)
+fronts=${DUCH_SQL_FRONTS:-$fronts}
 total=0
 for file in "$top_srcdir"/tests/sql_*.cases; do
     rm -f "$TMP"/c.* "$TMP/setup.sql" "$TMP/requires"
