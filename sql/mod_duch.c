@@ -37,7 +37,7 @@
 ** (index/topk.c). The cache is keyed by the database's data version
 ** (SQLITE_FCNTL_DATA_VERSION: commits of other connections), this connection's
 ** sqlite3_total_changes64() and the schema cookie, so any write shows in the next call;
-** a change reloads the whole array (about 0.2 s per million rows). Inside a write
+** a change reloads the whole array (about 0.4 s per million rows). Inside a write
 ** transaction the array is reloaded on every call, since a ROLLBACK leaves no trace in
 ** those counters.
 ** The box form asks the spatial index (the R*Tree idx_tiles_footprint that SpatiaLite's
