@@ -11,3 +11,4 @@ CLEANFILES += bench/knn_bench$(EXEEXT)
 .PHONY: bench-knn
 bench-knn: bench/knn_bench$(EXEEXT) mod_duch.la
 	$(SHELL) $(srcdir)/bench/knn.sh $(abs_top_builddir) $(BENCH_SIZES)
+EXTRA_DIST += bench/ucm_precision.py
