@@ -5,10 +5,9 @@
 
 #include <stdio.h>
 
-/* Print a summary of the archive at path: schema version, creator, model, scenes, tiles,
- * code length and extent. Returns the exit status: 0, or 1 with a message on stderr. */
-int duch_info_archive(const char *path);
-
+/* Print a summary of the archive at path (declared in cli.h): schema version, creator,
+ * model, scenes, tiles, code length and extent. Returns the exit status: 0, or 1 with a
+ * message on stderr. */
 int duch_info_archive(const char *path)
 {
     duch_archive *a = NULL;

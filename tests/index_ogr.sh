@@ -51,6 +51,13 @@ if command -v spatialite >/dev/null 2>&1; then
     [ "$(cat "$TMP/out")" = "5|0" ] || { fail "spatialite shell with mod_duch"; cat "$TMP/out" >&2; }
 fi
 
+# a read-only connection (and a read-only file) can search
+chmod a-w "$a"
+printf 'SELECT tile_id, distance FROM duch_knn((SELECT code FROM tiles WHERE tile_id = 9), 1);\n' |
+    sqlite3 -batch -readonly -cmd ".load $EXT" "$a" > "$TMP/out" 2>&1
+[ "$(cat "$TMP/out")" = "9|0" ] || { fail "duch_knn on a read-only connection"; cat "$TMP/out" >&2; }
+chmod u+w "$a"
+
 # duch info's archive summary
 "$mk" info "$a" > "$TMP/info" 2>&1
 for want in 'schema version: 1' 'model:          stand-in-model (64-bit codes' 'scenes:         2' \
