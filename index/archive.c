@@ -254,6 +254,20 @@ static int check_archive(duch_archive *a, int flags)
     return load_bits(a);
 }
 
+/* 1 when the file is in WAL mode already (switching needs an exclusive lock) */
+static int is_wal(duch_archive *a)
+{
+    sqlite3_stmt *st = NULL;
+    int wal = 0;
+    if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+        wal = m && !sqlite3_stricmp(m, "wal");
+    }
+    sqlite3_finalize(st);
+    return wal;
+}
+
 static int open_db(duch_archive *a, const char *uri_or_path, int oflags)
 {
     if (a->db) {
@@ -347,7 +361,7 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     }
     if (rc)
         return rc;
-    if (rw && (rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
+    if (rw && !is_wal(a) && (rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
         return rc;
     a->msg[0] = 0;
     return DUCH_OK;

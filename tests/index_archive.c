@@ -247,6 +247,10 @@ static void test_reader_during_write(void)
     sqlite3_busy_timeout(duch_archive_db(w2), 50);
     CHECK(write_scene(w, "/data/wal2.tif", NULL, 1, &sid) == DUCH_OK, "scene");
     CHECK(write_scene(w2, "/data/wal3.tif", NULL, 1, &sid) == DUCH_IO, "second writer must wait");
+    duch_archive *w3 = NULL; /* opening for writing while a scene is being written works */
+    CHECK(duch_archive_open(p, DUCH_ARCHIVE_READWRITE, &w3) == DUCH_OK, "open during a write: %s",
+          duch_archive_errmsg(w3));
+    duch_archive_close(w3);
     CHECK(strstr(duch_archive_errmsg(w2), "locked"), "busy message: %s", duch_archive_errmsg(w2));
     duch_archive_close(w); /* rolls back the open scene */
     duch_archive_close(w2);
