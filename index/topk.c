@@ -87,16 +87,40 @@ static inline void offer_block(heap *hp, const uint32_t *pos, const uint16_t *di
     }
 }
 
-/* the largest distance that can still enter the heap */
-static inline unsigned threshold(const heap *hp, size_t nbytes)
+/* The largest distance that can still enter the heap. When the ids grow with the scan
+ * order, a code at the worst kept distance comes after (and has a larger id than) the
+ * worst kept hit, so it cannot enter: the filter may then stop one below. */
+static inline unsigned threshold(const heap *hp, size_t nbytes, int ascending)
 {
-    return hp->n < hp->k ? (unsigned)(8 * nbytes) : hp->h[0].distance;
+    if (hp->n < hp->k)
+        return (unsigned)(8 * nbytes);
+    unsigned w = hp->h[0].distance;
+    return ascending && w > 0 ? w - 1 : w;
 }
+
+static int topk_impl(const duch_kernel *kernel, const unsigned char *codes, const int64_t *ids,
+                     size_t n, size_t nbytes, const unsigned char *query,
+                     const size_t *subset, size_t nsubset, size_t k,
+                     duch_hit *hits, size_t *nhits, int ascending);
 
 int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64_t *ids,
               size_t n, size_t nbytes, const unsigned char *query,
               const size_t *subset, size_t nsubset, size_t k,
               duch_hit *hits, size_t *nhits)
+{
+    /* positions as ids grow with the scan when the subset (if any) is sorted */
+    int ascending = ids == NULL;
+    for (size_t i = 1; ascending && subset && i < nsubset; i++)
+        if (subset[i] <= subset[i - 1])
+            ascending = 0;
+    return topk_impl(kernel, codes, ids, n, nbytes, query, subset, nsubset, k, hits, nhits,
+                     ascending);
+}
+
+static int topk_impl(const duch_kernel *kernel, const unsigned char *codes, const int64_t *ids,
+                     size_t n, size_t nbytes, const unsigned char *query,
+                     const size_t *subset, size_t nsubset, size_t k,
+                     duch_hit *hits, size_t *nhits, int ascending)
 {
     if (nhits)
         *nhits = 0;
@@ -116,7 +140,7 @@ int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64
         for (size_t base = 0; base < n; base += BLOCK) {
             size_t b = n - base < BLOCK ? n - base : BLOCK;
             size_t m = kernel->filter(codes + base * nbytes, b, nbytes, query,
-                                      threshold(&hp, nbytes), pos, dist);
+                                      threshold(&hp, nbytes, ascending), pos, dist);
             offer_block(&hp, pos, dist, m, ids, base, NULL);
         }
     } else {
@@ -132,7 +156,8 @@ int duch_topk(const duch_kernel *kernel, const unsigned char *codes, const int64
                 }
                 memcpy(buf + j * nbytes, codes + subset[base + j] * nbytes, nbytes);
             }
-            size_t m = kernel->filter(buf, b, nbytes, query, threshold(&hp, nbytes), pos, dist);
+            size_t m = kernel->filter(buf, b, nbytes, query, threshold(&hp, nbytes, ascending),
+                                      pos, dist);
             offer_block(&hp, pos, dist, m, ids, 0, subset + base);
         }
         free(buf);
@@ -158,6 +183,7 @@ size_t duch_bbox_select(const double *mbr, size_t n, const double bbox[4], size_
 
 struct duch_codes {
     size_t nbytes, n, cap;
+    int ascending;        /* ids strictly increase with the position */
     unsigned char *codes; /* 64-byte aligned */
     int64_t *ids;
 };
@@ -224,6 +250,10 @@ int duch_codes_append(duch_codes *c, int64_t id, const unsigned char *code)
             return rc;
     }
     memcpy(c->codes + c->n * c->nbytes, code, c->nbytes);
+    if (c->n == 0)
+        c->ascending = 1;
+    else if (id <= c->ids[c->n - 1])
+        c->ascending = 0;
     c->ids[c->n++] = id;
     return DUCH_OK;
 }
@@ -244,6 +274,10 @@ int duch_codes_search(const duch_codes *c, const unsigned char *query, size_t k,
 {
     if (!c)
         return DUCH_INVALID;
-    return duch_topk(NULL, c->codes, c->ids, c->n, c->nbytes, query, subset, nsubset, k,
-                     hits, nhits);
+    int ascending = c->ascending;
+    for (size_t i = 1; ascending && subset && i < nsubset; i++)
+        if (subset[i] <= subset[i - 1])
+            ascending = 0;
+    return topk_impl(NULL, c->codes, c->ids, c->n, c->nbytes, query, subset, nsubset, k, hits,
+                     nhits, ascending);
 }

@@ -235,6 +235,55 @@ static void test_bbox_codes(void)
     CHECK(duch_codes_count(c) == 0, "clear");
     CHECK(duch_codes_search(c, code, 5, NULL, 0, h, &nh) == DUCH_OK && nh == 0, "search empty");
     duch_codes_free(c);
+
+    /* 2-byte codes (many ties) with ascending ids, whole and through sorted / unsorted
+     * subsets, against a brute-force sort */
+    CHECK(duch_codes_new(2, &c) == DUCH_OK, "codes_new 2");
+    enum { N2 = 20000 };
+    static unsigned char all2[N2 * 2];
+    static size_t sub[N2];
+    static duch_hit got[300];
+    static ref_hit want[N2];
+    fill(all2, sizeof all2);
+    for (int i = 0; i < N2; i++)
+        duch_codes_append(c, 5 * i + 7, all2 + 2 * i);
+    size_t nsub = 0;
+    for (int i = 0; i < N2; i += 3)
+        sub[nsub++] = (size_t)i;
+    for (int round = 0; round < 6; round++) {
+        unsigned char q2[2];
+        fill(q2, 2);
+        int use_sub = round % 3; /* 0: all, 1: sorted subset, 2: reversed subset */
+        if (use_sub == 2)
+            for (size_t i = 0; i < nsub / 2; i++) {
+                size_t t = sub[i];
+                sub[i] = sub[nsub - 1 - i];
+                sub[nsub - 1 - i] = t;
+            }
+        size_t m = use_sub ? nsub : N2;
+        for (size_t i = 0; i < m; i++) {
+            size_t p = use_sub ? sub[i] : i;
+            want[i].d = ref_dist(all2 + 2 * p, q2, 2);
+            want[i].id = 5 * (int64_t)p + 7;
+        }
+        qsort(want, m, sizeof *want, ref_cmp);
+        size_t kk = round < 3 ? 300 : 17;
+        CHECK(duch_codes_search(c, q2, kk, use_sub ? sub : NULL, nsub, got, &nh) == DUCH_OK && nh == kk,
+              "ties search");
+        for (size_t i = 0; i < nh; i++)
+            if (got[i].distance != want[i].d || got[i].id != want[i].id) {
+                CHECK(0, "ties round %d: hit %zu (%u,%lld) want (%u,%lld)", round, i, got[i].distance,
+                      (long long)got[i].id, want[i].d, (long long)want[i].id);
+                break;
+            }
+        if (use_sub == 2) /* back to sorted */
+            for (size_t i = 0; i < nsub / 2; i++) {
+                size_t t = sub[i];
+                sub[i] = sub[nsub - 1 - i];
+                sub[nsub - 1 - i] = t;
+            }
+    }
+    duch_codes_free(c);
     duch_codes_free(NULL);
     CHECK(duch_code_bits_valid(16) && duch_code_bits_valid(1024) && duch_code_bits_valid(24) &&
           !duch_code_bits_valid(8) && !duch_code_bits_valid(1032) && !duch_code_bits_valid(65),
