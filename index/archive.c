@@ -695,8 +695,9 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
         return set_msg(a, DUCH_INVALID, "add_tile: bad window %d,%d %dx%d", x_off, y_off, width,
                        height);
     int fplen = 0, bad = 0;
-    unsigned char *fp = polygon_blob(ring, npoints, &fplen, &bad);
-    if (!fp)
+    /* No ring at all (a scene indexed with --allow-pixel): a NULL footprint. */
+    unsigned char *fp = !ring && npoints == 0 ? NULL : polygon_blob(ring, npoints, &fplen, &bad);
+    if (!fp && (ring || npoints != 0))
         return bad ? set_msg(a, DUCH_INVALID,
                              "add_tile: footprint needs at least 3 distinct finite lon/lat points")
                    : set_msg(a, DUCH_NOMEM, "out of memory");
@@ -715,7 +716,10 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
     sqlite3_bind_int(st, 4, width);
     sqlite3_bind_int(st, 5, height);
     sqlite3_bind_blob(st, 6, code, a->bits / 8, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 7, fp, fplen, SQLITE_STATIC);
+    if (fp)
+        sqlite3_bind_blob(st, 7, fp, fplen, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
     int r = sqlite3_step(st);
     rc = r == SQLITE_DONE ? DUCH_OK : sql_fail(a, "inserting a tile");
     sqlite3_reset(st);

@@ -196,7 +196,8 @@ typedef struct duch_scene_record {
 int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_t *scene_id);
 /* Add a tile of the open scene: window (x_off, y_off, width, height) in source pixels,
  * its code (bits/8 bytes of the archive's model) and footprint ring (npoints lon/lat
- * pairs, closed or not, at least 3 distinct points). *tile_id may be NULL. */
+ * pairs, closed or not, at least 3 distinct points; ring NULL with npoints 0 stores a NULL
+ * footprint, for scenes indexed without georeferencing). *tile_id may be NULL. */
 int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_off,
                           int width, int height, const unsigned char *code,
                           const double *ring, int npoints, int64_t *tile_id);

@@ -78,4 +78,10 @@ grep -q "bad.duchm" "$tmp/err" || fail "bad model message: $(cat "$tmp/err")"
 # An existing archive refuses another model, and keeps its rows.
 "$duch" index -q --model "$tmp/bad.duchm" "$tmp/a.sqlite" "$tmp/s1.tif" 2>/dev/null; [ $? = 1 ] || fail "bad model on existing archive"
 [ "$(sq "$tmp/a.sqlite" "SELECT count(*) FROM scenes")" = 4 ] || fail "existing archive changed"
+# A raster without georeferencing is refused, and indexed with --allow-pixel (no footprint).
+gdal_create -q -of GTiff -outsize 600 400 -bands 3 -ot Byte -burn 10 -burn 20 -burn 30 "$tmp/plain.tif" || fail gdal_create
+"$duch" index -q --model "$model" "$tmp/p.sqlite" "$tmp/plain.tif" 2>"$tmp/err"; [ $? = 1 ] || fail "ungeoreferenced raster accepted"
+grep -qi "georef\|geotransform" "$tmp/err" || fail "refusal message: $(cat "$tmp/err")"
+"$duch" index -q --allow-pixel --tile-size 200 --model "$model" "$tmp/p.sqlite" "$tmp/plain.tif" || fail "--allow-pixel"
+[ "$(sq "$tmp/p.sqlite" "SELECT count(*) FROM tiles WHERE footprint IS NULL")" = 6 ] || fail "--allow-pixel tiles"
 echo ok
