@@ -12,3 +12,4 @@ CLEANFILES += bench/knn_bench$(EXEEXT)
 bench-knn: bench/knn_bench$(EXEEXT) mod_duch.la
 	$(SHELL) $(srcdir)/bench/knn.sh $(abs_top_builddir) $(BENCH_SIZES)
 EXTRA_DIST += bench/ucm_precision.py
+EXTRA_DIST += bench/sql_text_query.sh

@@ -716,6 +716,7 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
     rc = model_from_blob(api, blob, size, "the archive's model", &m, err, errlen);
     if (rc != DUCH_OK)
         return rc;
+    api->set_threads(m, 1); /* one text or image: one thread is fastest */
     if (api->bits(m) != bits) {
         set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
                 "records %d bits", api->bits(m), bits);
