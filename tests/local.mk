@@ -5,3 +5,5 @@ TESTS += tests/cli_index_resume.sh
 EXTRA_DIST += tests/cli_index_resume.sh
 TESTS += tests/qgis_archive.sh
 EXTRA_DIST += tests/qgis_layers.py tests/qgis_archive.sh
+TESTS += tests/cli_index_scenes.sh
+EXTRA_DIST += tests/cli_index_scenes.sh
