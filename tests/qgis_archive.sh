@@ -27,4 +27,4 @@ ogrinfo -ro -q "$tmp/a.sqlite" > "$tmp/ogr.txt" 2>&1 || fail "ogrinfo: $(cat "$t
 grep -q "tiles (Polygon)" "$tmp/ogr.txt" || fail "ogrinfo does not list tiles: $(cat "$tmp/ogr.txt")"
 grep -q "scenes (Polygon)" "$tmp/ogr.txt" || fail "ogrinfo does not list scenes"
 grep -q "hits (Polygon)" "$tmp/ogr.txt" || fail "ogrinfo does not list hits"
-"$py" "$top_srcdir/tests/qgis_layers.py" "$tmp/a.sqlite" hits 5 "$tmp/map.png"
+"$py" "$top_srcdir/tests/qgis_layers.py" "$tmp/a.sqlite" hits 5 "$tmp/map.png" "$word"

@@ -1,7 +1,9 @@
 """Open a duch archive in QGIS (headless): the tiles layer and a saved hits layer are
 valid with the right counts and extent, and a map of the hits over the tiles renders.
 
-usage: python3 qgis_layers.py ARCHIVE HITS_TABLE EXPECTED_HITS OUT_PNG
+usage: python3 qgis_layers.py ARCHIVE HITS_TABLE EXPECTED_HITS OUT_PNG [QUERY]
+With QUERY, also open the query's hits through the DUCH GDAL driver, as QGIS's
+"Add vector layer" does (DUCH:ARCHIVE|option:QUERY=...|option:K=...).
 Exit 0 pass, 1 fail, 77 when QGIS is not installed."""
 import os
 import sqlite3
@@ -18,6 +20,7 @@ except ImportError as e:
     sys.exit(77)
 
 archive, hits_table, expected_hits, out_png = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+query = sys.argv[5] if len(sys.argv) > 5 else None
 
 
 def fail(msg):
@@ -56,6 +59,18 @@ try:
             if provider == "spatialite":
                 layers[table] = layer
             print(f"ok {provider} {table}: {layer.featureCount()} features, extent {ext.toString(6)}")
+
+    if query:
+        uri = f"DUCH:{archive}|option:QUERY={query}|option:K={expected_hits}"
+        layer = QgsVectorLayer(uri, "duch hits", "ogr")
+        if not layer.isValid():
+            fail(f"DUCH driver layer {uri} is not valid")
+        if layer.featureCount() != expected_hits or layer.crs().authid() != "EPSG:4326":
+            fail(f"DUCH driver layer: {layer.featureCount()} features in {layer.crs().authid()}")
+        ranks = sorted(f["rank"] for f in layer.getFeatures())
+        if ranks != list(range(1, expected_hits + 1)):
+            fail(f"DUCH driver layer ranks {ranks}")
+        print(f"ok DUCH driver layer: {layer.featureCount()} hits of '{query}'")
 
     # The hits lie inside the tiles' extent.
     outer = QgsRectangle(layers["tiles"].extent())
