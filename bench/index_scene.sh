@@ -7,7 +7,8 @@
 # shipped model. Baselines in the same run: the same scene at half the size (RSS must stay
 # flat as the scene grows) and -j 1 (for -j 2).
 #
-# usage: bench/index_scene.sh [SIZE] [BUILD_DIR]   (SIZE default 40000; try 12288 for a quick run)
+# usage: bench/index_scene.sh [SIZE] [BUILD_DIR]   (SIZE default 40000; try 12288 for a quick run;
+#        BENCH_SIZES=none skips the single-scene runs, BENCH_SIZES=big runs only the big one)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 size=${1:-40000}
@@ -52,18 +53,24 @@ half=$((size / 2))
 mkvrt "$size" "$tmp/big.vrt"
 mkvrt "$half" "$tmp/half.vrt"
 echo "== scope: duch index of a repeated ucm_mosaic VRT, shipped model, $(nproc) cores"
-for s in half big; do
+for s in ${BENCH_SIZES:-half big}; do
+    [ -f "$tmp/$s.vrt" ] || continue
     /usr/bin/time -f "%M" -o "$tmp/rss.$s" sh -c "DUCH_QUIET= \"$duch\" index \"$tmp/$s.sqlite\" \"$tmp/$s.vrt\" 2>&1 | tail -n 1" > "$tmp/sum.$s"
     echo "$s ($(python3 -c "import sys;print({'half':$half,'big':$size}['$s'])") px square): $(cat "$tmp/sum.$s")"
     echo "   peak RSS $(( $(tail -n 1 "$tmp/rss.$s") / 1024 )) MiB"
 done
-rh=$(tail -n 1 "$tmp/rss.half"); rb=$(tail -n 1 "$tmp/rss.big")
-echo "RSS ratio big/half: $(python3 -c "print(round($rb/$rh, 2))") (area ratio 4)"
+if [ -f "$tmp/rss.half" ] && [ -f "$tmp/rss.big" ]; then
+    rh=$(tail -n 1 "$tmp/rss.half"); rb=$(tail -n 1 "$tmp/rss.big")
+    echo "RSS ratio big/half: $(python3 -c "print(round($rb/$rh, 2))") (area ratio 4)"
+fi
 
 # -j 2 vs -j 1: two scenes of a quarter the size each.
 q=$((size / 4)); [ "$q" -ge 4096 ] || q=4096
 mkvrt "$q" "$tmp/q1.vrt"; cp "$tmp/q1.vrt" "$tmp/q2.vrt"
 sed -i 's/500000,/600000,/' "$tmp/q2.vrt"
-t1=$( { /usr/bin/time -f "%e" "$duch" index -j 1 "$tmp/j1.sqlite" "$tmp/q1.vrt" "$tmp/q2.vrt" >/dev/null; } 2>&1 | tail -n 1)
-t2=$( { /usr/bin/time -f "%e" "$duch" index -j 2 "$tmp/j2.sqlite" "$tmp/q1.vrt" "$tmp/q2.vrt" >/dev/null; } 2>&1 | tail -n 1)
+for j in 1 2; do
+    /usr/bin/time -f "%e" -o "$tmp/t$j" sh -c "DUCH_QUIET= \"$duch\" index -j $j \"$tmp/j$j.sqlite\" \"$tmp/q1.vrt\" \"$tmp/q2.vrt\" 2>&1 | tail -n 1" > "$tmp/sum.j$j"
+    echo "-j $j: $(cat "$tmp/sum.j$j")"
+done
+t1=$(tail -n 1 "$tmp/t1"); t2=$(tail -n 1 "$tmp/t2")
 echo "two ${q}px scenes: -j 1 ${t1} s, -j 2 ${t2} s, speed-up $(python3 -c "print(round($t1/$t2, 2))")x"
