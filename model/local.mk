@@ -36,3 +36,12 @@ dist_doc_DATA += docs/model.md
 # the shipped default model (trained as docs/model.md says), installed as
 # share/duch/models/default.duchm
 dist_models_DATA += model/default.duchm
+
+# the text branch in plain C (model/textenc.c, in libduch and mod_duch): checked
+# against the libtorch encoder on every caption and synthetic texts
+pkginclude_HEADERS += model/duch_textenc.h
+check_PROGRAMS += tests/model_textenc
+TESTS += tests/model_textenc
+tests_model_textenc_SOURCES = tests/model_textenc.c tests/model_common.h model/textenc.c \
+	model/duch_textenc.h
+tests_model_textenc_LDADD = $(DL_LIBS) -lm

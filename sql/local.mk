@@ -2,7 +2,7 @@
 # mod_duch.so: the SQLite extension. Links the kernels (index/) and the model loader;
 # libduch (the tiler, GDAL) and the model library (libtorch) are dlopen'ed on use.
 lib_LTLIBRARIES += mod_duch.la
-mod_duch_la_SOURCES = sql/mod_duch.c model/loader.c
+mod_duch_la_SOURCES = sql/mod_duch.c model/loader.c model/textenc.c model/duch_textenc.h
 mod_duch_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 mod_duch_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
 	-export-symbols-regex '^sqlite3_modduch_init$$'

@@ -47,12 +47,18 @@
 **
 ** TEXT AND IMAGES. A text query, duch_text_code(text) and duch_image_code(path, ...)
 ** need the model that made the codes: the one stored in the archive's duch_model table.
-** The model library (libtorch inside) is dlopen'ed on first use through
-** duch_model_load() (model/duch_model.h, $DUCH_MODEL_LIB overrides where it is), the
-** model is opened from the stored BLOB, kept per connection while its id stays the same,
-** and freed when the connection closes. duch_image_code reads rasters with the tiler of
-** libduch.so (GDAL inside), dlopen'ed on its first call ($DUCH_LIB overrides where).
-** So loading this extension loads neither libtorch nor GDAL.
+** Texts go through the C text encoder (model/textenc.c, compiled into this extension:
+** the text half of the network is small, and loading libtorch costs 0.8-2 s per
+** connection): it is opened from the stored BLOB on the first text query, kept per
+** connection while the model id stays the same, and gives the same codes as libtorch.
+** Only if it cannot open the model (a text architecture it does not implement, or a
+** damaged BLOB) do texts go to the model library. Images always do: the model library
+** (libtorch inside) is dlopen'ed on first use through duch_model_load()
+** (model/duch_model.h, $DUCH_MODEL_LIB overrides where it is), the model is opened from
+** the stored BLOB, kept per connection while its id stays the same, and freed when the
+** connection closes. duch_image_code reads rasters with the tiler of libduch.so (GDAL
+** inside), dlopen'ed on its first call ($DUCH_LIB overrides where). So loading this
+** extension loads neither libtorch nor GDAL, and a text query loads neither either.
 **
 ** STATE. All state hangs off the connection: one struct duch_conn, shared by the
 ** functions and the module through their user data, freed by the last destructor
@@ -76,6 +82,7 @@ SQLITE_EXTENSION_INIT1
 
 #include "duch_index.h"
 #include "duch_model.h"
+#include "duch_textenc.h"
 #include "duch_tiler.h" /* types only: the functions are reached through dlopen */
 
 #ifndef DUCH_LIBDIR
@@ -122,6 +129,9 @@ typedef struct duch_conn {
     duch_model *model;           /* the archive's model, opened on first use */
     char *model_id;
     int model_bits;
+    duch_textenc *tenc;          /* the C text encoder of the archive's model */
+    char *tenc_id;               /* the model id it was opened for; with tenc NULL, the id
+                                    the C encoder refused (texts then go to libtorch) */
     duch_tiler_fns tiler;        /* libduch's tiler, for duch_image_code */
 } duch_conn;
 
@@ -142,6 +152,8 @@ static void conn_unref(void *p)
     if (dc->model && dc->api)
         dc->api->close(dc->model);
     sqlite3_free(dc->model_id);
+    duch_textenc_close(dc->tenc);
+    sqlite3_free(dc->tenc_id);
     sqlite3_free(dc);
 }
 
@@ -573,7 +585,78 @@ finish:
     return rc;
 }
 
-/* Encode a text with the archive's model into code (room for 128 bytes). */
+/* Open (or reuse) the C text encoder of the model stored in the archive. Sets
+ * *use_torch when the C encoder cannot open this model (an architecture it does not
+ * implement, or a damaged model, for which libtorch then gives its own message). */
+static int conn_textenc(duch_conn *dc, const char *fn, int *use_torch, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_OK;
+    *use_torch = 0;
+    if (dc->tenc_id) {
+        /* the usual case, the same model as last time: read the id only (reading the
+         * data column too would copy the whole model, ~7 MB, on every query) */
+        if (sqlite3_prepare_v2(dc->db, "SELECT model_id FROM main.duch_model LIMIT 1", -1, &st,
+                               NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+            !strcmp((const char *)sqlite3_column_text(st, 0), dc->tenc_id)) {
+            *use_torch = dc->tenc == NULL;
+            goto finish;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (sqlite3_prepare_v2(dc->db, "SELECT model_id, bits, data FROM main.duch_model LIMIT 1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        *use_torch = 1; /* conn_model says what is wrong */
+        goto finish;
+    }
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        *use_torch = 1;
+        goto finish;
+    }
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    int bits = sqlite3_column_int(st, 1);
+    if (!id)
+        id = "";
+    if (dc->tenc_id && !strcmp(dc->tenc_id, id)) {
+        *use_torch = dc->tenc == NULL;
+        goto finish; /* same model as last time */
+    }
+    duch_textenc_close(dc->tenc);
+    dc->tenc = NULL;
+    sqlite3_free(dc->tenc_id);
+    dc->tenc_id = MPRINTF("%s", id);
+    if (!dc->tenc_id) {
+        rc = SQLITE_NOMEM;
+        goto finish;
+    }
+    const void *data = sqlite3_column_blob(st, 2);
+    int size = sqlite3_column_bytes(st, 2);
+    duch_textenc *e = NULL;
+    if (!data || duch_textenc_open_blob(data, (size_t)size, &e) != DUCH_OK) {
+        duch_textenc_close(e);
+        *use_torch = 1;
+        goto finish;
+    }
+    if (duch_textenc_bits(e) != bits || strcmp(duch_textenc_id(e), id)) {
+        *err = MPRINTF("%s: the archive's model does not match its record: duch_model says id %s,"
+                       " %d bits; the stored file is id %s, %d bits", fn, id, bits,
+                       duch_textenc_id(e), duch_textenc_bits(e));
+        duch_textenc_close(e);
+        sqlite3_free(dc->tenc_id);
+        dc->tenc_id = NULL;
+        rc = SQLITE_ERROR;
+        goto finish;
+    }
+    dc->tenc = e;
+finish:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Encode a text with the archive's model into code (room for 128 bytes): with the C
+ * text encoder, or the model library when the C encoder cannot open the model. */
 static int encode_text(duch_conn *dc, const char *fn, const char *text, unsigned char *code,
                        size_t *nbytes, char **err)
 {
@@ -584,7 +667,19 @@ static int encode_text(duch_conn *dc, const char *fn, const char *text, unsigned
         *err = MPRINTF("%s: the text query is empty", fn);
         return SQLITE_ERROR;
     }
-    int rc = conn_model(dc, fn, err);
+    int use_torch = 0;
+    int rc = conn_textenc(dc, fn, &use_torch, err);
+    if (rc)
+        return rc;
+    if (!use_torch) {
+        if (duch_textenc_encode(dc->tenc, text, code) != DUCH_OK) {
+            *err = MPRINTF("%s: %s", fn, duch_textenc_errmsg(dc->tenc));
+            return SQLITE_ERROR;
+        }
+        *nbytes = (size_t)duch_textenc_bits(dc->tenc) / 8;
+        return SQLITE_OK;
+    }
+    rc = conn_model(dc, fn, err);
     if (rc)
         return rc;
     const char *texts[1] = {text};

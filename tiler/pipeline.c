@@ -11,6 +11,7 @@
 #include "duch_pipeline.h"
 #include "duch_index.h"
 #include "duch_tiler.h"
+#include "duch_textenc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -705,6 +706,25 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
         }
         memcpy(code, q->code, q->code_len);
         return DUCH_OK;
+    }
+    if (q->text) {
+        /* the C text encoder: no libtorch to load. If it cannot open the model (a text
+         * architecture it does not implement, a damaged model), libtorch below decides. */
+        duch_textenc *te = NULL;
+        if (duch_textenc_open_blob(blob, size, &te) == DUCH_OK) {
+            if (duch_textenc_bits(te) != bits) {
+                set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
+                        "records %d bits", duch_textenc_bits(te), bits);
+                rc = DUCH_MISMATCH;
+            } else {
+                rc = duch_textenc_encode(te, q->text, code);
+                if (rc != DUCH_OK)
+                    set_err(err, errlen, "%s", duch_textenc_errmsg(te));
+            }
+            duch_textenc_close(te);
+            return rc;
+        }
+        duch_textenc_close(te);
     }
     char lerr[2600];
     const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
