@@ -41,7 +41,8 @@ dist_models_DATA += model/default.duchm
 # against the libtorch encoder on every caption and synthetic texts
 pkginclude_HEADERS += model/duch_textenc.h
 check_PROGRAMS += tests/model_textenc
-TESTS += tests/model_textenc
+TESTS += tests/model_textenc tests/model_textenc_tiny.sh
+EXTRA_DIST += tests/model_textenc_tiny.sh
 tests_model_textenc_SOURCES = tests/model_textenc.c tests/model_common.h model/textenc.c \
 	model/duch_textenc.h
 tests_model_textenc_LDADD = $(DL_LIBS) -lm

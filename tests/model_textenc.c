@@ -1,6 +1,6 @@
 /* model_textenc: the pure-C text encoder (model/textenc.c) against the libtorch one.
  *
- * For the shipped model ($DUCH_DEFAULT_MODEL) and for a copy of it whose text weights
+ * For the shipped model ($DUCH_DEFAULT_MODEL, or argv[1]) and for a copy of it whose text weights
  * are randomly rescaled (checksum recomputed), every caption of
  * $DUCH_SHARED_DATA/ucm/captions.json (when present) and a few thousand synthetic texts
  * (random word mixes, capitals, punctuation, UTF-8, unknown words, more than 32 words,
@@ -211,7 +211,7 @@ static void compare(const duch_model_api *api, duch_model *m, duch_textenc *e, c
 }
 
 static int run_model(const duch_model_api *api, const char *label, const unsigned char *blob,
-                     size_t n, const texts *t)
+                     size_t n, const texts *t, const char *sample)
 {
     int before = model_failures;
     double t0 = now_s();
@@ -225,12 +225,12 @@ static int run_model(const duch_model_api *api, const char *label, const unsigne
         return 1;
     }
     unsigned char code[128];
-    CHECK(duch_textenc_encode(e, "dense residential area with trees", code) == DUCH_OK);
+    CHECK(duch_textenc_encode(e, sample, code) == DUCH_OK);
     double t2 = now_s();
     duch_model *m = NULL;
     CHECK(api->open_blob(blob, n, &m) == DUCH_OK);
     api->set_threads(m, 1);
-    const char *q[1] = {"dense residential area with trees"};
+    const char *q[1] = {sample};
     unsigned char code2[128];
     CHECK(api->encode_texts(m, 1, q, code2) == DUCH_OK);
     double t3 = now_s();
@@ -274,9 +274,11 @@ static int run_model(const duch_model_api *api, const char *label, const unsigne
     return model_failures != before;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const char *path = getenv("DUCH_DEFAULT_MODEL");
+    /* model_textenc [MODEL [CAPTIONS_JSON]]: another model (tests/model_textenc_tiny.sh
+     * passes one trained at test time) and its captions */
+    const char *path = argc > 1 ? argv[1] : getenv("DUCH_DEFAULT_MODEL");
     size_t n = 0;
     unsigned char *blob = path ? slurp(path, &n) : NULL;
     if (!blob) {
@@ -343,7 +345,9 @@ int main(void)
 
     texts t = {0};
     const char *shared = getenv("DUCH_SHARED_DATA");
-    if (shared) {
+    if (argc > 2)
+        load_captions(&t, argv[2]);
+    else if (shared) {
         char cp[1024];
         snprintf(cp, sizeof cp, "%s/ucm/captions.json", shared);
         load_captions(&t, cp);
@@ -362,7 +366,9 @@ int main(void)
     synth(&t, &t, 3000);
     printf("%d captions from captions.json, %d other texts\n", ncap, t.n - ncap);
 
-    run_model(api, "default model", blob, n, &t);
+    const char *sample = ncap ? t.s[0] : "many cars are parked in the parking lot next to some"
+                                         " green trees and a road";
+    run_model(api, argc > 1 ? "model" : "default model", blob, n, &t, sample);
 
     /* the same network with rescaled text weights: other outputs, other near-zero cases */
     memcpy(bad, blob, n);
@@ -402,7 +408,7 @@ int main(void)
         }
         reseal(bad, n);
     }
-    run_model(api, "rescaled model", bad, n, &t);
+    run_model(api, "rescaled model", bad, n, &t, sample);
 
     for (int i = 0; i < t.n; i++)
         free(t.s[i]);
