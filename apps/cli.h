@@ -3,6 +3,8 @@
 #define DUCH_CLI_H
 #include "duch_model.h"
 
+#include <stdio.h>
+
 /* Every subcommand: int duch_cmd_NAME(int argc, char **argv), argv[0] = "NAME".
  * Returns the process exit status: 0 ok, 1 failure, 2 usage error. */
 typedef int (*duch_cmd_fn)(int argc, char **argv);
@@ -15,6 +17,8 @@ duch_progress_fn duch_cli_progress(void);
 /* Parse an int / double option value; on error print a message naming opt, return -1. */
 int duch_cli_int(const char *opt, const char *val, long lo, long hi, long *out);
 int duch_cli_double(const char *opt, const char *val, double *out);
+/* Write s as a JSON string (quoted, escaped); NULL writes "". */
+void duch_cli_json_str(FILE *f, const char *s);
 /* The model table, loaded on first call; prints the loader's error and returns NULL. */
 const duch_model_api *duch_cli_model_api(void);
 

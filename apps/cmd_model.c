@@ -12,20 +12,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 /* Epoch lines of the trainer (and of eval) go to stderr unless DUCH_QUIET is set. */
 static int line_progress(double frac, const char *msg, void *arg)
@@ -304,7 +290,7 @@ int duch_cmd_eval(int argc, char **argv)
     }
     if (json) {
         printf("{\"model\":");
-        json_str(stdout, model ? model : duch_default_model_path());
+        duch_cli_json_str(stdout, model ? model : duch_default_model_path());
         printf(",\"id\":\"%s\",\"bits\":%d,\"queries\":%d,\"retrieval\":%d,"
                "\"map20_i2t\":%.6f,\"map20_t2i\":%.6f,\"map20_i2i\":%.6f,\"map20_t2t\":%.6f}\n",
                api->id(m), r.bits, r.queries, r.retrieval, r.map20_i2t, r.map20_t2i, r.map20_i2i,

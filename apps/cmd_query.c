@@ -82,20 +82,6 @@ static void wkt_to_geojson(FILE *f, const char *wkt)
     fputs("]]}", f);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 static void csv_str(FILE *f, const char *s)
 {
@@ -128,7 +114,7 @@ static void print_hits(FILE *f, const duch_hits *h, const char *fmt)
             fprintf(f, "{\"type\":\"Feature\",\"properties\":{\"rank\":%d,\"distance\":%d,"
                        "\"tile_id\":%lld,\"scene_id\":%lld,\"scene\":",
                     x->rank, x->distance, (long long)x->tile_id, (long long)x->scene_id);
-            json_str(f, x->scene_path);
+            duch_cli_json_str(f, x->scene_path);
             fprintf(f, ",\"x_off\":%d,\"y_off\":%d,\"width\":%d,\"height\":%d},\"geometry\":",
                     x->x_off, x->y_off, x->width, x->height);
             wkt_to_geojson(f, x->footprint_wkt);
