@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Weak, so that the command works on model files even in a build without
- * cmd_info_archive.c. */
-int duch_info_archive(const char *path) __attribute__((weak));
+/* In cmd_info_archive.c. */
+int duch_info_archive(const char *path);
 
 static void usage(FILE *f)
 {
@@ -51,14 +50,8 @@ int duch_cmd_info(int argc, char **argv)
     char head[16] = {0};
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (got == 16 && !memcmp(head, "SQLite format 3", 16)) {
-        if (!duch_info_archive) {
-            duch_cli_error("%s is an SQLite file, but this duch was built without archive support",
-                           path);
-            return 1;
-        }
+    if (got == 16 && !memcmp(head, "SQLite format 3", 16))
         return duch_info_archive(path);
-    }
     const duch_model_api *api = duch_cli_model_api();
     if (!api)
         return 1;
