@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* In cmd_info_archive.c. */
-int duch_info_archive(const char *path);
-
 static void usage(FILE *f)
 {
     fprintf(f,
