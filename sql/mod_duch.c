@@ -175,6 +175,27 @@ static int table_exists(sqlite3 *db, const char *name)
     return found;
 }
 
+/* A double stored little-endian (little = 1) or big-endian (little = 0) at p. */
+static double read_f64(const unsigned char *p, int little)
+{
+    unsigned char t[8];
+    memcpy(t, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    int swap = !little;
+#else
+    int swap = little;
+#endif
+    if (swap)
+        for (int j = 0; j < 4; j++) {
+            unsigned char x = t[j];
+            t[j] = t[7 - j];
+            t[7 - j] = x;
+        }
+    double v;
+    memcpy(&v, t, 8);
+    return v;
+}
+
 /* The bounding box of a geometry BLOB: SpatiaLite's own format or a GeoPackage blob with
  * an envelope. Returns 1 and box[4] = minx, miny, maxx, maxy, or 0 when the BLOB is not
  * a geometry with a box (NULL, empty, another format). */
@@ -185,22 +206,8 @@ static int blob_mbr(const unsigned char *b, int n, double box[4])
     if (n >= 45 && b[0] == 0x00 && (b[1] == 0x00 || b[1] == 0x01) && b[38] == 0x7C &&
         b[n - 1] == 0xFE) {
         int little = b[1] == 0x01;
-        for (int i = 0; i < 4; i++) {
-            unsigned char t[8];
-            memcpy(t, b + 6 + 8 * i, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            int swap = !little;
-#else
-            int swap = little;
-#endif
-            if (swap)
-                for (int j = 0; j < 4; j++) {
-                    unsigned char x = t[j];
-                    t[j] = t[7 - j];
-                    t[7 - j] = x;
-                }
-            memcpy(&box[i], t, 8);
-        }
+        for (int i = 0; i < 4; i++)
+            box[i] = read_f64(b + 6 + 8 * i, little);
         return 1;
     }
     if (n >= 8 + 32 && b[0] == 'G' && b[1] == 'P') {
@@ -210,22 +217,8 @@ static int blob_mbr(const unsigned char *b, int n, double box[4])
         if (env < 1 || env > 4 || (flags & 0x10))
             return 0; /* no envelope, or empty geometry */
         double e[4]; /* minx, maxx, miny, maxy */
-        for (int i = 0; i < 4; i++) {
-            unsigned char t[8];
-            memcpy(t, b + 8 + 8 * i, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            int swap = !little;
-#else
-            int swap = little;
-#endif
-            if (swap)
-                for (int j = 0; j < 4; j++) {
-                    unsigned char x = t[j];
-                    t[j] = t[7 - j];
-                    t[7 - j] = x;
-                }
-            memcpy(&e[i], t, 8);
-        }
+        for (int i = 0; i < 4; i++)
+            e[i] = read_f64(b + 8 + 8 * i, little);
         box[0] = e[0], box[1] = e[2], box[2] = e[1], box[3] = e[3];
         return 1;
     }
