@@ -43,7 +43,9 @@ enum duch_status {
     DUCH_NOTFOUND = 7,     /* missing file, table, model, library... */
     DUCH_INTERRUPTED = 8,  /* a progress callback returned 0 */
     DUCH_MISMATCH = 9,     /* e.g. a model that does not match an archive */
-    DUCH_READONLY = 10     /* write attempted on a read-only file */
+    DUCH_READONLY = 10,    /* write attempted on a read-only file */
+    DUCH_EXISTS = 11       /* already there: e.g. a scene indexed, or being indexed, by
+                              another writer */
 };
 #endif
 
