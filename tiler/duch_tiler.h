@@ -216,8 +216,25 @@ int duch_tiler_next(duch_tiler *t, duch_tile *tile);
  * tile->rgb points there. */
 int duch_tiler_next_into(duch_tiler *t, duch_tile *tile, unsigned char *rgb);
 
-/* Start the iteration again from the first tile (counters reset). */
+/* Start the iteration again from the first tile (counters reset, a skip_past undone). */
 int duch_tiler_rewind(duch_tiler *t);
+
+/* Resume after the tile at source offset (x_off, y_off) (its duch_tile.x_off/y_off, e.g.
+ * the last tile an interrupted run committed): the next duch_tiler_next*() returns the
+ * first tile after it in grid order that a fresh tiler would return, and then the same
+ * tiles as that run, byte for byte (same windows, pixels, valid fraction, footprint, index,
+ * col, row; the chunks of the resumed row are cut as in a full run). Nothing is read by
+ * this call, and the rows of tiles before the resumed one are never read. Counters:
+ * tile.visited and duch_tiler_progress() count the grid cells up to and including
+ * (x_off, y_off) as visited (progress starts at (index + 1) / tiles); tile.kept and
+ * tile.skipped count only the tiles visited after the call (the tiles before the cut are
+ * not looked at, so whether they were kept is unknown). Skipping past the last tile leaves
+ * nothing: the next call returns DUCH_TILER_DONE. May be called only after open or
+ * duch_tiler_rewind() and before the first duch_tiler_next*() (a second call before it
+ * replaces the first); otherwise, or when (x_off, y_off) is not the offset of a grid cell
+ * (multiples of step_x, step_y inside cols x rows), DUCH_INVALID with a message, and the
+ * position is unchanged. Memory is bounded as in a full run. */
+int duch_tiler_skip_past(duch_tiler *t, int x_off, int y_off);
 
 /* Fraction of the grid visited so far, 0..1. */
 double duch_tiler_progress(const duch_tiler *t);

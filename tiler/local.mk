@@ -11,7 +11,8 @@ EXTRA_DIST += docs/tiler.md
 TILER_TEST_LIBS = libduch_tiler.la $(GDAL_LIBS) $(PROJ_LIBS) -lm
 TILER_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS) $(PROJ_CFLAGS)
 TILER_TESTS = tests/tiler_grid tests/tiler_footprint tests/tiler_bands tests/tiler_validity \
-	tests/tiler_errors tests/tiler_memory tests/tiler_threads tests/tiler_ucm tests/tiler_scenes
+	tests/tiler_errors tests/tiler_memory tests/tiler_threads tests/tiler_ucm tests/tiler_scenes \
+	tests/tiler_resume
 check_PROGRAMS += $(TILER_TESTS) tests/tiler_dump
 TESTS += $(TILER_TESTS) tests/tiler_gdaltransform.sh
 EXTRA_DIST += tests/tiler_gdaltransform.sh
@@ -42,6 +43,9 @@ tests_tiler_ucm_LDADD = $(TILER_TEST_LIBS)
 tests_tiler_scenes_SOURCES = tests/tiler_scenes.c tests/tiler_fixtures.h
 tests_tiler_scenes_CPPFLAGS = $(TILER_TEST_CPPFLAGS)
 tests_tiler_scenes_LDADD = $(TILER_TEST_LIBS)
+tests_tiler_resume_SOURCES = tests/tiler_resume.c tests/tiler_fixtures.h
+tests_tiler_resume_CPPFLAGS = $(TILER_TEST_CPPFLAGS)
+tests_tiler_resume_LDADD = $(TILER_TEST_LIBS)
 tests_tiler_dump_SOURCES = tests/tiler_dump.c
 tests_tiler_dump_CPPFLAGS = $(TILER_TEST_CPPFLAGS)
 tests_tiler_dump_LDADD = $(TILER_TEST_LIBS)

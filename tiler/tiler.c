@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -68,6 +69,8 @@ struct duch_tiler {
     int nread;                 /* bands read: 1 (gray, palette) or 3 */
     GDALRasterBandH band[3];
     int stretch[3];
+    int nan_check[3];          /* floating-point band: NaN and +-Inf samples are invalid */
+    int any_nan;               /* some nan_check: a mask buffer is kept even without masks */
     double smin[3], sscale[3]; /* byte = (v - smin) * sscale */
     int palette;
     unsigned char lut[256][3];
@@ -95,6 +98,7 @@ struct duch_tiler {
     int row, col;
     int chunk_row, chunk_c0, chunk_c1, chunk_ow, chunk_oh, chunk_loaded;
     long long visited, kept, skipped;
+    int started;               /* a duch_tiler_next*() call ran since open or rewind */
     int footprint_warned;
 
     /* messages */
@@ -663,6 +667,11 @@ static int setup_bands(duch_tiler *t)
     }
     for (int i = 0; i < 3; i++)
         t->info.stretched[i] = t->stretch[i < t->nread ? i : 0];
+    for (int i = 0; i < t->nread; i++) {
+        /* (a floating-point band is never Byte, so it is stretched: read as Float32) */
+        t->nan_check[i] = t->stretch[i] && GDALDataTypeIsFloating(GDALGetRasterDataType(t->band[i]));
+        t->any_nan |= t->nan_check[i];
+    }
 
     /* masks: none when every band is all-valid; one when the mask is per dataset (alpha,
      * internal mask); else each band's own (nodata) */
@@ -873,7 +882,8 @@ static int setup_checksum(duch_tiler *t)
 static int setup_buffers(duch_tiler *t)
 {
     int os = t->out_size;
-    size_t per_px = (size_t)(t->palette ? 3 : t->nread) + (size_t)(t->mask_mode ? 1 : 0) +
+    size_t per_px = (size_t)(t->palette ? 3 : t->nread) +
+                    (size_t)(t->mask_mode || t->any_nan ? 1 : 0) +
                     (t->mask_mode == MASK_PER_BAND ? 1 : 0);
     int any_stretch = t->stretch[0] || t->stretch[1] || t->stretch[2];
     if (any_stretch)
@@ -911,7 +921,7 @@ static int setup_buffers(duch_tiler *t)
     for (int i = 0; i < np; i++)
         if (!(t->plane[i] = malloc(t->plane_px)))
             return DUCH_NOMEM;
-    if (t->mask_mode && !(t->mask = malloc(t->plane_px)))
+    if ((t->mask_mode || t->any_nan) && !(t->mask = malloc(t->plane_px)))
         return DUCH_NOMEM;
     if (t->mask_mode == MASK_PER_BAND && !(t->mtmp = malloc(t->plane_px)))
         return DUCH_NOMEM;
@@ -1058,6 +1068,23 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
         set_err(t, "no raster path given");
         return leave(t, DUCH_INVALID);
     }
+    /* Only regular files: GDAL would block forever reading a FIFO (or a terminal), and a
+     * device or a directory is no scene. GDAL virtual paths (/vsi...) and connection
+     * strings that are no local file (stat fails) are left to GDAL. */
+    struct stat st;
+    if (strncmp(path, "/vsi", 4) != 0 && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                                                  : "not a regular file";
+        set_err(t, "%s is %s, not a regular file: give a raster file%s", path, what,
+                S_ISDIR(st.st_mode) ? " (for a dataset stored as a folder, the file inside "
+                                      "it or a GDAL connection string such as ZARR:\"dir\")"
+                                    : "");
+        return leave(t, DUCH_INVALID);
+    }
     if (GDALGetDriverCount() == 0)
         GDALAllRegister();
 
@@ -1183,14 +1210,47 @@ int duch_tiler_rewind(duch_tiler *t)
     t->row = t->col = 0;
     t->chunk_loaded = 0;
     t->visited = t->kept = t->skipped = 0;
+    t->started = 0;
     t->err[0] = 0;
+    return DUCH_OK;
+}
+
+int duch_tiler_skip_past(duch_tiler *t, int x_off, int y_off)
+{
+    if (!t || !t->rgb)
+        return DUCH_INVALID;
+    t->err[0] = 0;
+    if (t->started) {
+        set_err(t, "duch_tiler_skip_past: tiles were already read; call it before the first "
+                   "duch_tiler_next*() (or after duch_tiler_rewind())");
+        return DUCH_INVALID;
+    }
+    if (x_off < 0 || y_off < 0 || x_off % t->step_x != 0 || y_off % t->step_y != 0 ||
+        x_off / t->step_x >= t->cols || y_off / t->step_y >= t->rows) {
+        set_err(t, "duch_tiler_skip_past: %d,%d is not the offset of a tile of the grid (tiles "
+                   "start at multiples of %d,%d; %d x %d tiles)",
+                x_off, y_off, t->step_x, t->step_y, t->cols, t->rows);
+        return DUCH_INVALID;
+    }
+    int col = x_off / t->step_x, row = y_off / t->step_y;
+    t->row = row;
+    t->col = col + 1;
+    if (t->col == t->cols) {
+        t->col = 0;
+        t->row++;
+    }
+    t->chunk_loaded = 0;
+    t->visited = (long long)row * t->cols + col + 1;
+    t->kept = t->skipped = 0;
     return DUCH_OK;
 }
 
 /* ------------------------------------------------------------------ reading */
 
 /* Read source window (x0, y0, w, h) into ow x oh planes: p[0..2] (p[1], p[2] unused for
- * gray) and the combined mask m (NULL when every pixel is valid). */
+ * gray) and the combined mask m (NULL when every pixel is valid): the minimum of the masks
+ * read (nodata, alpha, mask band), 0 where a floating-point band's sample is NaN or
+ * +-Inf. */
 static int read_planes(duch_tiler *t, int x0, int y0, int w, int h, int ow, int oh,
                        unsigned char **p, unsigned char *m, unsigned char *mtmp, float *ftmp)
 {
@@ -1198,6 +1258,22 @@ static int read_planes(duch_tiler *t, int x0, int y0, int w, int h, int ow, int 
     INIT_RASTERIO_EXTRA_ARG(ex);
     ex.eResampleAlg = t->alg;
     size_t n = (size_t)ow * oh;
+    if (m && t->nmask == 0)
+        memset(m, 255, n); /* no mask band: valid unless a sample is not finite */
+    for (int i = 0; m && i < t->nmask; i++) {
+        unsigned char *dst = i == 0 ? m : mtmp;
+        if (GDALRasterIOEx(t->maskband[i], GF_Read, x0, y0, w, h, dst, ow, oh, GDT_Byte, 0, 0,
+                           &ex) != CE_None) {
+            set_err(t, "%s: reading the mask, window %d,%d %dx%d failed",
+                    GDALGetDescription(t->ds), x0, y0, w, h);
+            add_gdal_reason(t);
+            return DUCH_IO;
+        }
+        if (i > 0)
+            for (size_t k = 0; k < n; k++)
+                if (mtmp[k] < m[k])
+                    m[k] = mtmp[k];
+    }
     for (int i = 0; i < t->nread; i++) {
         CPLErr e;
         if (t->stretch[i]) {
@@ -1209,6 +1285,10 @@ static int read_planes(duch_tiler *t, int x0, int y0, int w, int h, int ow, int 
                     double v = (ftmp[k] - lo) * sc + 0.5;
                     q[k] = !(v > 0) ? 0 : v >= 255 ? 255 : (unsigned char)v;
                 }
+                if (t->nan_check[i] && m)
+                    for (size_t k = 0; k < n; k++)
+                        if (!isfinite(ftmp[k]))
+                            m[k] = 0;
             }
         } else {
             e = GDALRasterIOEx(t->band[i], GF_Read, x0, y0, w, h, p[i], ow, oh, GDT_Byte, 0, 0, &ex);
@@ -1227,20 +1307,6 @@ static int read_planes(duch_tiler *t, int x0, int y0, int w, int h, int ow, int 
             p[2][k] = c[2];
             p[0][k] = c[0];
         }
-    }
-    for (int i = 0; m && i < t->nmask; i++) {
-        unsigned char *dst = i == 0 ? m : mtmp;
-        if (GDALRasterIOEx(t->maskband[i], GF_Read, x0, y0, w, h, dst, ow, oh, GDT_Byte, 0, 0,
-                           &ex) != CE_None) {
-            set_err(t, "%s: reading the mask, window %d,%d %dx%d failed",
-                    GDALGetDescription(t->ds), x0, y0, w, h);
-            add_gdal_reason(t);
-            return DUCH_IO;
-        }
-        if (i > 0)
-            for (size_t k = 0; k < n; k++)
-                if (mtmp[k] < m[k])
-                    m[k] = mtmp[k];
     }
     return DUCH_OK;
 }
@@ -1290,7 +1356,8 @@ static int out_len(int src, int tile, int os)
     return v < 1 ? 1 : v > os ? os : (int)v;
 }
 
-static int load_chunk(duch_tiler *t, int row, int c0)
+/* End (exclusive) of the chunk of a row that starts at column c0. */
+static int chunk_end(const duch_tiler *t, int c0)
 {
     int c1 = c0 + t->chunk_tiles;
     if (c1 > t->cols)
@@ -1298,6 +1365,23 @@ static int load_chunk(duch_tiler *t, int row, int c0)
     /* the clipped last tile of a row is read on its own */
     if (c1 - c0 > 1 && (c1 - 1) * t->step_x + t->tile_w > t->W)
         c1--;
+    return c1;
+}
+
+/* Start of the chunk that holds column col in a run from the row's first tile: chunks
+ * are always cut the same way, so a run resumed mid-row (duch_tiler_skip_past) reads
+ * exactly the windows, and so the pixels, of a run from the start. */
+static int chunk_start(const duch_tiler *t, int col)
+{
+    int c0 = t->chunk_tiles > 1 ? col / t->chunk_tiles * t->chunk_tiles : col;
+    if (chunk_end(t, c0) <= col) /* only the clipped last tile: on its own */
+        c0 = col;
+    return c0;
+}
+
+static int load_chunk(duch_tiler *t, int row, int c0)
+{
+    int c1 = chunk_end(t, c0);
     int x0 = c0 * t->step_x, y0 = row * t->step_y;
     int x1 = (c1 - 1) * t->step_x + t->tile_w, y1 = y0 + t->tile_h;
     if (x1 > t->W)
@@ -1326,7 +1410,7 @@ static int next_tile(duch_tiler *t, duch_tile *tile, unsigned char *rgb)
     while (t->row < t->rows) {
         int row = t->row, col = t->col;
         if (!t->chunk_loaded || t->chunk_row != row || col < t->chunk_c0 || col >= t->chunk_c1) {
-            int rc = load_chunk(t, row, col);
+            int rc = load_chunk(t, row, chunk_start(t, col));
             if (rc != DUCH_OK)
                 return rc;
         }
@@ -1341,8 +1425,7 @@ static int next_tile(duch_tiler *t, duch_tile *tile, unsigned char *rgb)
         int sx = t->chunk_c1 - t->chunk_c0 > 1 ? (col - t->chunk_c0) * t->step_out_x : 0;
         int rw = t->chunk_c1 - t->chunk_c0 > 1 ? os : t->chunk_ow, rh = t->chunk_oh;
         memset(rgb, 0, (size_t)os * os * 3);
-        double sum = assemble(t, t->plane, t->mask_mode ? t->mask : NULL, t->chunk_ow, sx, rw, rh,
-                              rgb, os);
+        double sum = assemble(t, t->plane, t->mask, t->chunk_ow, sx, rw, rh, rgb, os);
         double valid = sum / ((double)os * os);
         if (valid <= 0 || valid < t->o.min_valid) {
             t->skipped++;
@@ -1387,6 +1470,7 @@ int duch_tiler_next(duch_tiler *t, duch_tile *tile)
     if (!t || !tile || !t->rgb)
         return DUCH_INVALID;
     enter(t);
+    t->started = 1;
     return leave(t, next_tile(t, tile, t->rgb));
 }
 
@@ -1395,6 +1479,7 @@ int duch_tiler_next_into(duch_tiler *t, duch_tile *tile, unsigned char *rgb)
     if (!t || !tile || !rgb || !t->rgb)
         return DUCH_INVALID;
     enter(t);
+    t->started = 1;
     return leave(t, next_tile(t, tile, rgb));
 }
 
@@ -1422,7 +1507,7 @@ int duch_tiler_read_window(duch_tiler *t, int x_off, int y_off, int width, int h
     for (int i = 0; i < np; i++)
         if (!(p[i] = malloc(n)))
             goto finish;
-    if (t->mask_mode && !(m = malloc(n)))
+    if ((t->mask_mode || t->any_nan) && !(m = malloc(n)))
         goto finish;
     if (t->mask_mode == MASK_PER_BAND && !(mt = malloc(n)))
         goto finish;
@@ -1439,6 +1524,12 @@ int duch_tiler_read_window(duch_tiler *t, int x_off, int y_off, int width, int h
         double sum = assemble(t, p, m, out_w, 0, out_w, out_h, rgb, out_w);
         if (valid)
             *valid = sum / (double)n;
+        if (!(sum > 0)) {
+            set_err(t, "%s: window %d,%d %dx%d has no valid pixel (nodata, NaN, transparent or "
+                       "masked everywhere)", GDALGetDescription(t->ds), x_off, y_off, width,
+                    height);
+            rc = DUCH_INVALID;
+        }
     }
 finish:
     if (rc == DUCH_NOMEM)
