@@ -1,6 +1,10 @@
 /* tiler_errors: rasters refused (no geotransform, GCP-only, no CRS) and accepted with
- * allow_pixel, missing and unreadable files, bad options, read_window bounds, NULL
+ * allow_pixel, missing and unreadable files, files that are not regular (FIFO, directory,
+ * socket, device), bad options, read_window bounds, NULL
  * handling, and that GDAL errors land in the message rather than on stderr. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tiler_fixtures.h"
@@ -260,6 +264,50 @@ int main(void)
         printf("read error message: %s\n", duch_tiler_errmsg(t));
         duch_tiler_close(t);
         unlink(path);
+        rmdir(dir);
+    }
+
+    /* files that are not regular are refused before GDAL opens them: a FIFO would block
+     * GDALOpen forever (the alarm makes a regression fail instead of hang), a directory, a
+     * socket and a character device are no scene. A symlink to a raster and /vsimem/
+     * paths still open; a missing path is still "no such file". */
+    {
+        char dir[] = "/tmp/tiler_errXXXXXX", fifo[512], sock[100], link[512], tif[512];
+        REQUIRE(mkdtemp(dir), "mkdtemp");
+        snprintf(fifo, sizeof fifo, "%s/scene.tif", dir);
+        snprintf(sock, sizeof sock, "%s/sock.tif", dir);
+        snprintf(link, sizeof link, "%s/link.tif", dir);
+        snprintf(tif, sizeof tif, "%s/real.tif", dir);
+        REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo");
+        int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sun_family = AF_UNIX;
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+        REQUIRE(sfd >= 0 && bind(sfd, (struct sockaddr *)&sa, sizeof sa) == 0, "socket");
+        tf_make(tif, 300, 200, 3, "EPSG:32610", gt);
+        REQUIRE(symlink(tif, link) == 0, "symlink");
+        duch_tiler_options_init(&o);
+        alarm(20);
+        expect_fail(fifo, &o, DUCH_INVALID, "is a FIFO (named pipe), not a regular file");
+        expect_fail(dir, &o, DUCH_INVALID, "is a directory, not a regular file");
+        expect_fail(sock, &o, DUCH_INVALID, "is a socket, not a regular file");
+        expect_fail("/dev/null", &o, DUCH_INVALID, "is a character device, not a regular file");
+        alarm(0);
+        t = tf_open(link, &o);
+        CHECK(duch_tiler_info(t)->width == 300, "symlink to a raster");
+        duch_tiler_close(t);
+        tf_make("/vsimem/e_plain.tif", 300, 200, 3, "EPSG:32610", gt);
+        t = tf_open("/vsimem/e_plain.tif", &o);
+        duch_tiler_close(t);
+        char missing[512];
+        snprintf(missing, sizeof missing, "%s/missing.tif", dir);
+        expect_fail(missing, &o, DUCH_NOTFOUND, "no such file");
+        close(sfd);
+        unlink(sock);
+        unlink(fifo);
+        unlink(link);
+        unlink(tif);
         rmdir(dir);
     }
     return tf_finish("tiler_errors");

@@ -163,7 +163,8 @@ typedef struct duch_tile {
     const unsigned char *rgb; /* out_size * out_size * 3 bytes, RGBRGB..., row-major. An
                                  edge tile keeps the ground scale: its data fill the top-left
                                  rgb_width x rgb_height pixels and the rest is 0 (black).
-                                 Invalid pixels (nodata, alpha, mask) are 0. */
+                                 Invalid pixels (nodata, alpha, mask, NaN or +-Inf in a
+                                 floating-point band) are 0. */
     int rgb_size;             /* = out_size: row stride is 3 * rgb_size bytes */
     int rgb_width, rgb_height;
     double valid;             /* valid fraction of the whole (unclipped) tile, 0..1 */
@@ -182,8 +183,12 @@ typedef struct duch_tile {
 /* Open a scene: any GDAL-readable raster, local path or /vsi... . Reads the metadata,
  * chooses bands, computes the stretch (non-Byte data) and the checksum; reads no tile yet.
  * opt may be NULL (defaults). *out is always set (NULL only when out of memory); on
- * failure it holds the message. Returns DUCH_OK, DUCH_NOTFOUND / DUCH_IO (cannot open),
- * DUCH_INVALID (bad option, refused raster: no geotransform, GCP-only), DUCH_NOMEM. */
+ * failure it holds the message. A local path that exists but is not a regular file (FIFO,
+ * socket, device, directory; symlinks are followed) is refused before GDAL sees it, so a
+ * FIFO cannot block the open; paths starting with /vsi and GDAL connection strings that
+ * are no local file are left to GDAL. Returns DUCH_OK, DUCH_NOTFOUND / DUCH_IO (cannot
+ * open), DUCH_INVALID (bad option, not a regular file, refused raster: no geotransform,
+ * GCP-only), DUCH_NOMEM. */
 int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler **out);
 
 /* Same, on a raster the caller already has open: dataset is a GDALDatasetH (void * keeps
@@ -264,7 +269,9 @@ int duch_tiler_pixel_to_geo(duch_tiler *t, double col, double row, double *x, do
  * the tiler's bands, stretch, resampling and validity rules; for query by example (the
  * window is stretched to out_w x out_h as given: keep the aspect if it matters). valid
  * (may be NULL) gets the valid fraction. DUCH_INVALID with a clear message for an empty
- * window or one not inside the raster. Does not disturb the iteration. */
+ * window, one not inside the raster, and a window without any valid pixel (all nodata,
+ * NaN, transparent or masked: the message says "no valid pixel"; rgb is then all 0 and
+ * *valid 0, and must not be used as a query). Does not disturb the iteration. */
 int duch_tiler_read_window(duch_tiler *t, int x_off, int y_off, int width, int height,
                            int out_w, int out_h, unsigned char *rgb, double *valid);
 
