@@ -13,10 +13,18 @@
  * passed down; returning 0 from it ends the run with CPLE_UserInterrupt, the archive keeps
  * every scene committed before (one transaction per scene).
  *
- * Appending needs the destination named DUCH:archive.sqlite (or -co APPEND_SUBDATASET=YES):
- * for a plain file name, GDALDriver::CreateCopy() deletes an existing file of that name
- * (QuietDelete, through the driver that identifies it: SQLite) before any code of this
- * driver runs, so a plain name always starts a new archive.
+ * Every creation option is checked (duch_gdal_parse_creation_options, BANDS against the
+ * source's band count) before anything is read or created.
+ *
+ * An existing archive is never lost to a plain destination name. GDALDriver::CreateCopy()
+ * deletes an existing destination before the driver runs (QuietDelete, unless
+ * APPEND_SUBDATASET=YES), through whichever driver identifies the file. So Identify also
+ * claims a plain path that is a duch archive -- only in identify-only calls
+ * (GDALIdentifyDriver, which QuietDelete uses: no raster/vector flag in the open info),
+ * never while GDALOpenEx opens a file, so `ogrinfo archive.sqlite` stays with the SQLite
+ * driver and opening other files costs nothing -- and the driver's Delete refuses it with
+ * the one message of duch_gdal_refuse_existing(); CreateCopy then refuses the plain name
+ * without repeating it. Appending: DUCH:archive.sqlite or -co APPEND_SUBDATASET=YES.
  *
  * Reading (a vector driver, read-only):
  *
@@ -25,7 +33,7 @@
  *
  * Opening runs duch_search() once; the single layer "hits" holds the K best tiles, best
  * first, as EPSG:4326 polygons with rank, distance and where the tile is in its scene.
- * Only names with the DUCH: prefix are claimed: archive.sqlite itself stays a SpatiaLite
+ * Only names with the DUCH: prefix are opened: archive.sqlite itself stays a SpatiaLite
  * file for GDAL's SQLite driver.
  *
  * The model library (libtorch) is never linked: libduch dlopens it on the first ingest
@@ -40,6 +48,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +57,8 @@
 #include "cpl_string.h"
 #include "cpl_vsi.h"
 #include "ogr_srs_api.h"
+
+#include <sqlite3.h>
 
 /* ------------------------------------------------------------------ option lists */
 
@@ -72,8 +83,8 @@ const char duch_gdal_creation_option_list[] =
     "  <Option name='THREADS' type='int' min='0' default='0' description='Threads of "
     "the model; 0 = all cores'/>"
     "  <Option name='APPEND_SUBDATASET' type='boolean' default='NO' description='YES: "
-    "add the scene to an existing archive. Without it GDAL deletes an existing "
-    "destination file before the driver runs; naming the destination "
+    "add the scene to an existing archive named by a plain file name (without it an "
+    "existing archive is refused, never replaced); naming the destination "
     "DUCH:archive.sqlite appends as well'/>"
     "</CreationOptionList>";
 
@@ -164,6 +175,28 @@ static int int_option(CSLConstList opts, const char *name, long lo, long hi, lon
     return 1;
 }
 
+/* Strict boolean: YES/NO, TRUE/FALSE, ON/OFF, 1/0 (any case). CPLTestBool would take
+ * anything else as true. */
+static int bool_option(CSLConstList opts, const char *name, int def, int *out)
+{
+    const char *v = CSLFetchNameValue(opts, name);
+    if (!v) {
+        *out = def;
+        return 1;
+    }
+    if (EQUAL(v, "YES") || EQUAL(v, "TRUE") || EQUAL(v, "ON") || EQUAL(v, "1")) {
+        *out = 1;
+        return 1;
+    }
+    if (EQUAL(v, "NO") || EQUAL(v, "FALSE") || EQUAL(v, "OFF") || EQUAL(v, "0")) {
+        *out = 0;
+        return 1;
+    }
+    CPLError(CE_Failure, CPLE_IllegalArg,
+             "DUCH: %s=%s is not a boolean (YES/NO, TRUE/FALSE, ON/OFF, 1/0)", name, v);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ names */
 
 int duch_gdal_identify(const char *name)
@@ -174,6 +207,125 @@ int duch_gdal_identify(const char *name)
 const char *duch_gdal_archive_path(const char *name)
 {
     return duch_gdal_identify(name) ? name + strlen(DUCH_GDAL_PREFIX) : name;
+}
+
+/* ------------------------------------------------------------------ existing archives */
+
+static const char sqlite_magic[16] = "SQLite format 3"; /* with its NUL: 16 bytes */
+
+/* "file:" URI of a path for sqlite3_open_v2(SQLITE_OPEN_URI), with ?immutable=1.
+ * sqlite3_free() it; NULL when out of memory. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *esc = sqlite3_malloc64(3 * (sqlite3_uint64)n + 1);
+    if (!esc)
+        return NULL;
+    char *e = esc;
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#') {
+            static const char hex[] = "0123456789ABCDEF";
+            *e++ = '%';
+            *e++ = hex[(unsigned char)*p >> 4];
+            *e++ = hex[(unsigned char)*p & 15];
+        } else {
+            *e++ = *p;
+        }
+    }
+    *e = 0;
+    /* "file:///abs" (empty authority), "file:rel" */
+    char *uri = sqlite3_mprintf("file:%s%s?immutable=1", path[0] == '/' ? "//" : "", esc);
+    sqlite3_free(esc);
+    return uri;
+}
+
+int duch_gdal_is_archive(const char *path, const unsigned char *header, int nheader)
+{
+    if (!path || !*path || STARTS_WITH_CI(path, "/vsi"))
+        return 0;
+    unsigned char buf[16];
+    if (!header || nheader < 16) {
+        VSILFILE *f = VSIFOpenL(path, "rb");
+        if (!f)
+            return 0;
+        size_t got = VSIFReadL(buf, 1, sizeof buf, f);
+        VSIFCloseL(f);
+        if (got != sizeof buf)
+            return 0;
+        header = buf;
+    }
+    if (memcmp(header, sqlite_magic, sizeof sqlite_magic) != 0)
+        return 0;
+    VSIStatBufL st;
+    if (VSIStatL(path, &st) != 0 || !VSI_ISREG(st.st_mode))
+        return 0;
+
+    /* With a -wal file someone may be writing: a normal read-only connection (the -wal
+     * and -shm files exist already). Without one the main file is complete and nobody
+     * is writing it: read it as immutable, which takes no lock and creates no file
+     * (a read-only connection to a WAL database would leave -wal and -shm behind). */
+    char *wal = CPLStrdup(CPLSPrintf("%s-wal", path));
+    int has_wal = VSIStatL(wal, &st) == 0;
+    CPLFree(wal);
+    char *uri = has_wal ? NULL : immutable_uri(path);
+    if (!has_wal && !uri)
+        return 0;
+    sqlite3 *db = NULL;
+    int r = sqlite3_open_v2(has_wal ? path : uri, &db,
+                            SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+                                (has_wal ? 0 : SQLITE_OPEN_URI), NULL);
+    sqlite3_free(uri);
+    int yes = 0;
+    if (r == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                               "name = 'duch_metadata'", -1, &q, NULL) == SQLITE_OK)
+            yes = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return yes;
+}
+
+/* The one piece of state: which path this thread has refused last (FNV-1a 64 of it).
+ * gdal_translate asks to delete its destination twice (GDALTranslate(), then
+ * GDALDriver::CreateCopy(), errors reset in between), and CreateCopy refuses it a third
+ * time; the user is told once. duch_gdal_refusal_done() ends the episode. */
+static _Thread_local uint64_t refused_hash;
+static _Thread_local int refused_set;
+
+static uint64_t path_hash(const char *s)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    return h;
+}
+
+void duch_gdal_refuse_existing(const char *path)
+{
+    char *msg = CPLStrdup(CPLSPrintf(
+        "DUCH: '%s' is an existing duch archive, which the DUCH driver never deletes or "
+        "replaces. To add scenes to it, name the destination DUCH:%s or give "
+        "-co APPEND_SUBDATASET=YES; to start a new archive, choose another name or "
+        "remove the file yourself", path, path));
+    uint64_t h = path_hash(path);
+    if (refused_set && refused_hash == h) {
+        /* Said already: keep it as the last error (what API callers read), quietly. */
+        CPLErrorSetState(CE_Failure, CPLE_NotSupported, msg);
+        CPLDebug("DUCH", "refused '%s' again", path);
+    } else {
+        CPLError(CE_Failure, CPLE_NotSupported, "%s", msg);
+        refused_hash = h;
+        refused_set = 1;
+    }
+    CPLFree(msg);
+}
+
+void duch_gdal_refusal_done(void)
+{
+    refused_set = 0;
 }
 
 /* ------------------------------------------------------------------ reading */
@@ -347,32 +499,94 @@ int duch_gdal_check_source(const char *description, const char *driver_name)
     return 1;
 }
 
-/* BANDS=4,3,2 -> malloc'ed int array; 0 after CPLError. */
-static int parse_bands(const char *s, int **out, int *n)
+/* BANDS=4,3,2 -> c->bands / c->nbands, each in [1, src_bands] (when src_bands > 0).
+ * 0 after CPLError. */
+static int parse_bands(const char *s, int src_bands, duch_gdal_creation *c)
 {
-    *out = NULL;
-    *n = 0;
     char **parts = CSLTokenizeString2(s, ",", CSLT_STRIPLEADSPACES | CSLT_STRIPENDSPACES |
                                       CSLT_ALLOWEMPTYTOKENS);
     int count = CSLCount(parts);
-    int *bands = count > 0 ? CPLMalloc(sizeof *bands * (size_t)count) : NULL;
     int ok = count == 1 || count == 3;
     for (int i = 0; ok && i < count; i++) {
         long b;
         ok = parse_long(parts[i], 1, 65535, &b);
         if (ok)
-            bands[i] = (int)b;
+            c->bands[i] = (int)b;
     }
     CSLDestroy(parts);
     if (!ok) {
-        CPLFree(bands);
         CPLError(CE_Failure, CPLE_IllegalArg,
                  "DUCH: BANDS=%s is not one or three 1-based band numbers, comma-separated "
                  "(R,G,B like 4,3,2, or one band as grey like 1)", s);
         return 0;
     }
-    *out = bands;
-    *n = count;
+    for (int i = 0; src_bands > 0 && i < count; i++)
+        if (c->bands[i] > src_bands) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: BANDS=%s names band %d, but the scene has %d band%s", s,
+                     c->bands[i], src_bands, src_bands == 1 ? "" : "s");
+            return 0;
+        }
+    c->nbands = count;
+    return 1;
+}
+
+int duch_gdal_parse_creation_options(CSLConstList co, int src_bands, duch_gdal_creation *c)
+{
+    memset(c, 0, sizeof *c);
+    c->min_valid = -1; /* the pipeline's default */
+
+    const char *model = CSLFetchNameValue(co, "MODEL");
+    if (model) {
+        VSIStatBufL st;
+        if (!*model) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: MODEL= is empty: name a .duchm file, or leave the option out "
+                     "for the default (new archive) or stored (existing archive) model");
+            return 0;
+        }
+        if (VSIStatL(model, &st) != 0) {
+            CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: MODEL '%s' does not exist", model);
+            return 0;
+        }
+        if (!VSI_ISREG(st.st_mode)) {
+            CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: MODEL '%s' is not a file", model);
+            return 0;
+        }
+        c->model = model;
+    }
+
+    long tile_size, overlap, threads;
+    if (!int_option(co, "TILE_SIZE", 0, 1L << 20, 0, &tile_size) ||
+        !int_option(co, "OVERLAP", 0, 1L << 20, 0, &overlap) ||
+        !int_option(co, "THREADS", 0, 4096, 0, &threads))
+        return 0;
+    if (tile_size > 0 && overlap >= tile_size) {
+        CPLError(CE_Failure, CPLE_IllegalArg,
+                 "DUCH: OVERLAP=%ld must be less than TILE_SIZE=%ld", overlap, tile_size);
+        return 0;
+    }
+    c->tile_size = (int)tile_size;
+    c->overlap = (int)overlap;
+    c->threads = (int)threads;
+
+    const char *mv = CSLFetchNameValue(co, "MIN_VALID");
+    if (mv) {
+        double v;
+        if (!parse_double(mv, &v) || v < 0 || v > 1) {
+            CPLError(CE_Failure, CPLE_IllegalArg,
+                     "DUCH: MIN_VALID=%s is not a fraction in [0, 1]", mv);
+            return 0;
+        }
+        c->min_valid = v;
+    }
+    if (!bool_option(co, "ALLOW_PIXEL", 0, &c->allow_pixel) ||
+        !bool_option(co, "APPEND_SUBDATASET", 0, &c->append))
+        return 0;
+
+    const char *bs = CSLFetchNameValue(co, "BANDS");
+    if (bs && !parse_bands(bs, src_bands, c))
+        return 0;
     return 1;
 }
 
@@ -432,7 +646,7 @@ static void report_ingest(const struct ingest_ctx *c, const char *scene)
         CPLDebug("DUCH", "%s: %lld tiles indexed", scene, c->tiles);
 }
 
-int duch_gdal_ingest(const char *archive, const char *scene, CSLConstList co,
+int duch_gdal_ingest(const char *archive, const char *scene, const duch_gdal_creation *c,
                      GDALProgressFunc progress, void *progress_arg, duch_ingest_stats *stats)
 {
     if (!archive || !*archive) {
@@ -441,42 +655,15 @@ int duch_gdal_ingest(const char *archive, const char *scene, CSLConstList co,
     }
     duch_ingest_options o;
     duch_ingest_options_init(&o);
-
-    const char *model = CSLFetchNameValue(co, "MODEL");
-    if (model && *model)
-        o.model_path = model;
-
-    long tile_size, overlap, threads;
-    if (!int_option(co, "TILE_SIZE", 0, 1L << 20, 0, &tile_size) ||
-        !int_option(co, "OVERLAP", 0, 1L << 20, 0, &overlap) ||
-        !int_option(co, "THREADS", 0, 4096, 0, &threads))
-        return 0;
-    if (tile_size > 0 && overlap >= tile_size) {
-        CPLError(CE_Failure, CPLE_IllegalArg,
-                 "DUCH: OVERLAP=%ld must be less than TILE_SIZE=%ld", overlap, tile_size);
-        return 0;
-    }
-    o.tile_size = (int)tile_size;
-    o.overlap = (int)overlap;
-    o.threads = (int)threads;
-
-    const char *mv = CSLFetchNameValue(co, "MIN_VALID");
-    if (mv) {
-        double v;
-        if (!parse_double(mv, &v) || v < 0 || v > 1) {
-            CPLError(CE_Failure, CPLE_IllegalArg,
-                     "DUCH: MIN_VALID=%s is not a fraction in [0, 1]", mv);
-            return 0;
-        }
-        o.min_valid = v;
-    }
-    o.allow_pixel = CPLTestBoolean(CSLFetchNameValueDef(co, "ALLOW_PIXEL", "NO"));
-
-    int *bands = NULL;
-    const char *bs = CSLFetchNameValue(co, "BANDS");
-    if (bs && !parse_bands(bs, &bands, &o.nbands))
-        return 0;
-    o.bands = bands;
+    o.model_path = c->model;
+    o.tile_size = c->tile_size;
+    o.overlap = c->overlap;
+    o.threads = c->threads;
+    if (c->min_valid >= 0)
+        o.min_valid = c->min_valid;
+    o.allow_pixel = c->allow_pixel;
+    o.bands = c->nbands ? c->bands : NULL;
+    o.nbands = c->nbands;
     o.jobs = 1;
 
     struct ingest_ctx ctx;
@@ -496,7 +683,6 @@ int duch_gdal_ingest(const char *archive, const char *scene, CSLConstList co,
     const char *const scenes[1] = {scene};
     int rc = duch_ingest(archive, scenes, 1, &o, ingest_progress, &ctx, stats, err,
                          sizeof err);
-    CPLFree(bands);
     report_ingest(&ctx, scene);
     CSLDestroy(ctx.warnings);
 

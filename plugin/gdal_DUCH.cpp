@@ -98,15 +98,52 @@ class DUCHDataset final : public GDALDataset
                                    GDALProgressFunc pfnProgress, void *pProgressData);
 };
 
-/* Fast reject: the name only, never the file (GDAL asks every plugin about every file). */
+/* DUCH: names; and, only in identify-only calls, a plain path that is a duch archive.
+ *
+ * GDALIdentifyDriver() (which GDALDriver::QuietDelete() uses before a plain-name
+ * CreateCopy) passes an open info without a raster or vector flag; GDALOpenEx() always
+ * sets at least one. So a plain archive.sqlite is claimed only where it matters -- the
+ * delete that would wipe it goes to Delete() below, which refuses -- while every open
+ * (ogrinfo archive.sqlite, QGIS) goes on to GDAL's SQLite driver without this driver
+ * touching the file. The archive check reads the schema only for files that start with
+ * SQLite's header. */
 int DUCHDataset::Identify(GDALOpenInfo *poOpenInfo)
 {
-    return duch_gdal_identify(poOpenInfo->pszFilename);
+    if (duch_gdal_identify(poOpenInfo->pszFilename))
+        return TRUE;
+    if ((poOpenInfo->nOpenFlags & GDAL_OF_KIND_MASK) != 0)
+        return FALSE;
+    return poOpenInfo->pabyHeader != nullptr && poOpenInfo->nHeaderBytes >= 16 &&
+           duch_gdal_is_archive(poOpenInfo->pszFilename, poOpenInfo->pabyHeader,
+                                poOpenInfo->nHeaderBytes);
+}
+
+/* The driver deletes nothing. A plain path that is a duch archive (what Identify claims)
+ * is refused with the message CreateCopy would give, so gdal_translate prints it once;
+ * a DUCH: name (a query, not a file: GDAL's CreateCopy asks to delete it before every
+ * append) is refused quietly. */
+static CPLErr DUCHDelete(const char *pszFilename)
+{
+    if (duch_gdal_identify(pszFilename))
+    {
+        CPLDebug("DUCH", "Delete(%s): not deleting (a DUCH: name is never deleted)",
+                 pszFilename);
+        return CE_Failure;
+    }
+    if (duch_gdal_is_archive(pszFilename, nullptr, 0))
+        duch_gdal_refuse_existing(pszFilename);
+    else
+        CPLError(CE_Failure, CPLE_NotSupported,
+                 "DUCH: '%s' is not a duch archive; the DUCH driver deletes nothing",
+                 pszFilename);
+    return CE_Failure;
 }
 
 GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
 {
-    if (!Identify(poOpenInfo))
+    /* Plain paths (a duch archive too) are GDAL's SQLite driver's: no error, so that
+     * GDALOpenEx goes on to the next driver. */
+    if (!duch_gdal_identify(poOpenInfo->pszFilename))
         return nullptr;
     if (poOpenInfo->eAccess == GA_Update)
     {
@@ -175,15 +212,37 @@ GDALDataset *DUCHDataset::CreateCopy(const char *pszFilename, GDALDataset *poSrc
                                      int /* bStrict */, char **papszOptions,
                                      GDALProgressFunc pfnProgress, void *pProgressData)
 {
+    /* However it returns, the refusals of this run's destination end here. */
+    struct RefusalEpisode
+    {
+        ~RefusalEpisode() { duch_gdal_refusal_done(); }
+    } oEpisode;
+
     GDALDriver *poSrcDriver = poSrcDS->GetDriver();
     const char *pszScene = poSrcDS->GetDescription();
     if (!duch_gdal_check_source(pszScene,
                                 poSrcDriver ? poSrcDriver->GetDescription() : nullptr))
         return nullptr;
 
+    /* Every option, BANDS against the source, before anything is created. */
+    duch_gdal_creation sCreation;
+    if (!duch_gdal_parse_creation_options(papszOptions, poSrcDS->GetRasterCount(),
+                                          &sCreation))
+        return nullptr;
+
+    /* A plain name that is an existing archive: GDAL has asked Delete() to remove it
+     * already (refused); do not start a new archive over it either. */
+    const char *pszArchive = duch_gdal_archive_path(pszFilename);
+    if (!duch_gdal_identify(pszFilename) && !sCreation.append &&
+        duch_gdal_is_archive(pszArchive, nullptr, 0))
+    {
+        duch_gdal_refuse_existing(pszArchive);
+        return nullptr;
+    }
+
     duch_ingest_stats sStats;
-    if (!duch_gdal_ingest(duch_gdal_archive_path(pszFilename), pszScene, papszOptions,
-                          pfnProgress, pProgressData, &sStats))
+    if (!duch_gdal_ingest(pszArchive, pszScene, &sCreation, pfnProgress, pProgressData,
+                          &sStats))
         return nullptr;
 
     /* GDAL wants a dataset back: the archive, without a query, has no layer. */
@@ -222,5 +281,6 @@ void GDALRegister_DUCH(void)
     poDriver->pfnIdentify = DUCHDataset::Identify;
     poDriver->pfnOpen = DUCHDataset::Open;
     poDriver->pfnCreateCopy = DUCHDataset::CreateCopy;
+    poDriver->pfnDelete = DUCHDelete;
     GetGDALDriverManager()->RegisterDriver(poDriver);
 }
