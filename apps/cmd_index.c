@@ -4,9 +4,11 @@
 #include "duch_pipeline.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -15,7 +17,10 @@ static void usage(FILE *f)
         "\n"
         "Cut each scene into tiles, encode them with the model and store codes and\n"
         "footprints in ARCHIVE (a SpatiaLite file, created when missing). Scenes already\n"
-        "in the archive are skipped, so an interrupted run is resumed by running it again.\n"
+        "in the archive are skipped, and a scene that an interrupted run began is resumed\n"
+        "after its last stored tile: run the same command again. Long scenes are committed\n"
+        "in chunks; SIGINT (Ctrl-C) or SIGTERM stops after the current chunk, a second\n"
+        "one at once (the archive stays consistent either way).\n"
         "@FILELIST reads scene paths from a file, one per line ('#' starts a comment).\n"
         "\n"
         "options:\n"
@@ -29,13 +34,36 @@ static void usage(FILE *f)
         "  -j, --jobs N      scenes indexed at the same time (default 1)\n"
         "  --threads N       threads for the model (default: all cores / jobs)\n"
         "  --batch N         tiles per encoding batch (default 32)\n"
+        "  --chunk N         commit a scene every N tiles (default 1024; at least every 30 s)\n"
         "  -q, --quiet       no progress bar or summary\n"
         "  -h, --help        this help\n");
 }
 
 typedef struct {
     int quiet;
+    duch_progress_fn bar;    /* the terminal progress bar, or NULL */
 } index_ctx;
+
+/* SIGINT / SIGTERM: the first asks the run to stop after the current chunk (the progress
+ * callback returns 0), the second kills at once (default action restored). */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+    static const char m[] = "\nduch: stopping after the current chunk (again to stop at once)\n";
+    ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
+    (void)w;
+    signal(sig, SIG_DFL);
+}
+
+static int index_progress(double frac, const char *msg, void *arg)
+{
+    const index_ctx *c = arg;
+    if (stop_signal)
+        return 0;
+    return c->bar ? c->bar(frac, msg, NULL) : 1;
+}
 
 static void on_scene(const char *scene, int status, int skipped, long long tiles,
                      const char *msg, void *arg)
@@ -44,7 +72,7 @@ static void on_scene(const char *scene, int status, int skipped, long long tiles
     if (status != DUCH_OK)
         fprintf(stderr, "\nduch: %s: %s\n", scene, msg ? msg : "failed");
     else if (!c->quiet && skipped)
-        fprintf(stderr, "\nduch: %s: already indexed, skipped\n", scene);
+        fprintf(stderr, "\nduch: %s: %s\n", scene, msg ? msg : "already indexed, skipped");
     (void)tiles;
 }
 
@@ -94,6 +122,7 @@ int duch_cmd_index(int argc, char **argv)
         {"min-valid", required_argument, NULL, 'v'}, {"allow-pixel", no_argument, NULL, 'p'},
         {"jobs", required_argument, NULL, 'j'},    {"threads", required_argument, NULL, 'T'},
         {"batch", required_argument, NULL, 'B'},   {"quiet", no_argument, NULL, 'q'},
+        {"chunk", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     duch_ingest_options o;
     duch_ingest_options_init(&o);
@@ -153,6 +182,10 @@ int duch_cmd_index(int argc, char **argv)
             if (duch_cli_int("--batch", optarg, 1, 4096, &v)) return 2;
             o.batch = (int)v;
             break;
+        case 'C':
+            if (duch_cli_int("--chunk", optarg, 1, 1 << 24, &v)) return 2;
+            o.chunk_tiles = (int)v;
+            break;
         case 'q': ctx.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -190,9 +223,17 @@ int duch_cmd_index(int argc, char **argv)
     o.cb_arg = &ctx;
     duch_ingest_stats st;
     char err[4096];
-    duch_progress_fn prog = ctx.quiet ? NULL : duch_cli_progress();
-    int irc = duch_ingest(archive, (const char *const *)scenes, n, &o, prog, NULL, &st, err,
-                          sizeof err);
+    ctx.bar = ctx.quiet ? NULL : duch_cli_progress();
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int irc = duch_ingest(archive, (const char *const *)scenes, n, &o, index_progress, &ctx,
+                          &st, err, sizeof err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (!ctx.quiet) {
         double busy = st.t_read + st.t_encode + st.t_write;
         fprintf(stderr,
@@ -200,6 +241,8 @@ int duch_cmd_index(int argc, char **argv)
                 "%lld skipped (below --min-valid); %.1f s, %.1f tiles/s",
                 archive, st.scenes_done, st.scenes_skipped, st.scenes_failed, st.tiles,
                 st.tiles_skipped, st.seconds, st.seconds > 0 ? st.tiles / st.seconds : 0.0);
+        if (st.scenes_resumed)
+            fprintf(stderr, "; %d resumed", st.scenes_resumed);
         if (busy > 0)
             fprintf(stderr, " (read %.0f%%, encode %.0f%%, write %.0f%%)",
                     100 * st.t_read / busy, 100 * st.t_encode / busy, 100 * st.t_write / busy);
@@ -208,6 +251,8 @@ int duch_cmd_index(int argc, char **argv)
     if (irc != DUCH_OK && !(irc == DUCH_ERROR && st.scenes_failed > 0))
         duch_cli_error("%s", err);
     rc = irc == DUCH_OK ? 0 : 1;
+    if (irc == DUCH_INTERRUPTED && stop_signal)
+        rc = 128 + stop_signal; /* as the shell reports a death by that signal */
 finish:
     for (int i = 0; i < n; i++)
         free(scenes[i]);

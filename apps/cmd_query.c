@@ -9,7 +9,6 @@
 #include <ctype.h>
 #include <gdal.h>
 #include <getopt.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,107 +194,28 @@ static int quicklook(const duch_hits *h, const char *png)
     return rc;
 }
 
-static int valid_table_name(const char *s)
-{
-    if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_'))
-            return 0;
-    static const char *reserved[] = {"tiles", "scenes", "duch_metadata", "duch_model",
-                                     "geometry_columns", "spatial_ref_sys", "sqlite_sequence",
-                                     "SpatialIndex", "ElementaryGeometries", "KNN", NULL};
-    for (int i = 0; reserved[i]; i++)
-        if (!strcasecmp(s, reserved[i]))
-            return 0;
-    if (!strncasecmp(s, "idx_", 4) || !strncasecmp(s, "sqlite_", 7) ||
-        !strncasecmp(s, "duch_", 5) || strstr(s, "geometry_columns") || strstr(s, "spatial"))
-        return 0;
-    return 1;
-}
-
-/* Store the hits as table NAME with a registered geometry column. */
+/* Store the hits as table NAME (duch_archive_save_hits: only a result duch saved
+ * itself is replaced). */
 static int save_hits(const char *archive, const char *name, const duch_hits *h, const char *query)
 {
     duch_archive *a = NULL;
     int rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE, &a);
-    if (rc != DUCH_OK) {
-        duch_cli_error("--save: %s", a ? duch_archive_errmsg(a) : "out of memory");
-        duch_archive_close(a);
-        return -1;
-    }
-    sqlite3 *db = duch_archive_db(a);
-    char *sql = NULL;
-    sqlite3_stmt *st = NULL;
-    int ok = 0;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        goto finish;
-    /* Replace an earlier result of the same name (SpatiaLite complains on stderr when
-     * asked to discard what is not there, so only when it is). */
-    sql = sqlite3_mprintf("SELECT 1 FROM geometry_columns WHERE f_table_name = lower('%q')"
-                          " AND f_geometry_column = 'geometry'", name);
-    int registered = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
-        registered = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    st = NULL;
-    sqlite3_free(sql);
-    sql = sqlite3_mprintf(registered ? "SELECT DisableSpatialIndex('%q', 'geometry');"
-                                       "SELECT DiscardGeometryColumn('%q', 'geometry');"
-                                     : "SELECT '%q', '%q';", name, name);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        goto finish;
-    sqlite3_free(sql);
-    sql = sqlite3_mprintf("DROP TABLE IF EXISTS \"idx_%w_geometry\";"
-                          "DROP TABLE IF EXISTS \"%w\";"
-                          "CREATE TABLE \"%w\" (fid INTEGER PRIMARY KEY, rank INTEGER NOT NULL,"
-                          " distance INTEGER NOT NULL, tile_id INTEGER NOT NULL,"
-                          " scene_id INTEGER, scene TEXT, x_off INTEGER, y_off INTEGER,"
-                          " width INTEGER, height INTEGER, query TEXT);"
-                          "SELECT AddGeometryColumn('%q', 'geometry', 4326, 'POLYGON', 'XY');",
-                          name, name, name, name);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        goto finish;
-    sqlite3_free(sql);
-    sql = sqlite3_mprintf("INSERT INTO \"%w\" (rank, distance, tile_id, scene_id, scene, x_off,"
-                          " y_off, width, height, query, geometry) VALUES"
-                          " (?,?,?,?,?,?,?,?,?,?, GeomFromText(?, 4326))", name);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto finish;
-    for (int i = 0; i < h->n; i++) {
+    duch_saved_hit *rows = rc == DUCH_OK ? calloc(h->n ? h->n : 1, sizeof *rows) : NULL;
+    if (rc == DUCH_OK && !rows)
+        rc = DUCH_NOMEM;
+    for (int i = 0; rows && i < h->n; i++) {
         const duch_search_hit *x = &h->hits[i];
-        sqlite3_bind_int(st, 1, x->rank);
-        sqlite3_bind_int(st, 2, x->distance);
-        sqlite3_bind_int64(st, 3, x->tile_id);
-        sqlite3_bind_int64(st, 4, x->scene_id);
-        sqlite3_bind_text(st, 5, x->scene_path, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 6, x->x_off);
-        sqlite3_bind_int(st, 7, x->y_off);
-        sqlite3_bind_int(st, 8, x->width);
-        sqlite3_bind_int(st, 9, x->height);
-        sqlite3_bind_text(st, 10, query, -1, SQLITE_STATIC);
-        if (x->footprint_wkt)
-            sqlite3_bind_text(st, 11, x->footprint_wkt, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 11);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            goto finish;
-        sqlite3_reset(st);
+        rows[i] = (duch_saved_hit){x->rank, x->distance, x->tile_id, x->scene_id, x->scene_path,
+                                   x->x_off, x->y_off, x->width, x->height, x->footprint_wkt};
     }
-    sqlite3_free(sql);
-    sql = sqlite3_mprintf("SELECT CreateSpatialIndex('%q', 'geometry')", name);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        goto finish;
-    ok = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-finish:
-    if (!ok) {
-        duch_cli_error("--save %s: %s", name, sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    sqlite3_finalize(st);
-    sqlite3_free(sql);
+    if (rows)
+        rc = duch_archive_save_hits(a, name, query, rows, h->n);
+    if (rc != DUCH_OK)
+        duch_cli_error("--save %s: %s", name,
+                       rc == DUCH_NOMEM || !a ? "out of memory" : duch_archive_errmsg(a));
+    free(rows);
     duch_archive_close(a);
-    return ok ? 0 : -1;
+    return rc == DUCH_OK ? 0 : -1;
 }
 
 int duch_cmd_query(int argc, char **argv)
@@ -351,7 +271,7 @@ int duch_cmd_query(int argc, char **argv)
         case 'c': hex = optarg; break;
         case 'Q': png = optarg; break;
         case 's':
-            if (!valid_table_name(optarg)) {
+            if (!duch_archive_save_name_valid(optarg)) {
                 duch_cli_error("--save needs a table name of letters, digits and '_' that is "
                                "not one of the archive's own tables, got '%s'", optarg);
                 return 2;

@@ -5,15 +5,21 @@
  * Footprints are written as SpatiaLite BLOB geometries built here, so no WKT goes
  * through the parser. A scene is one write transaction (BEGIN IMMEDIATE at
  * begin_scene, COMMIT at commit_scene): a crash mid-scene leaves nothing of it. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strcasestr */
+#endif
 #include "config.h"
 #include "duch_index.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +32,9 @@ struct duch_archive {
     char *path;
     int readonly;
     int bits;                 /* from the stored model, 0 when none */
-    int64_t scene_id;         /* open scene, 0 when none */
-    int64_t scene_tiles;
+    int64_t scene_id;         /* scene of the open write transaction, 0 when none */
+    int has_writer;           /* scenes has the writer / updated_at columns */
+    char token[192];          /* this handle's writer token (see writer_token) */
     sqlite3_stmt *ins_tile;
     /* memory handed out by the getters */
     void *model_blob;
@@ -59,7 +66,9 @@ struct duch_archive {
     "  overlap INTEGER,\n" \
     "  tile_count INTEGER,\n" \
     "  complete INTEGER NOT NULL DEFAULT 0,\n" \
-    "  indexed_at TEXT NOT NULL);\n" \
+    "  indexed_at TEXT NOT NULL,\n" \
+    "  writer TEXT,\n" \
+    "  updated_at TEXT);\n" \
     "CREATE INDEX scenes_path ON scenes(path);\n" \
     "CREATE TABLE tiles (\n" \
     "  tile_id INTEGER PRIMARY KEY,\n" \
@@ -73,6 +82,7 @@ struct duch_archive {
 
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int query_int64(duch_archive *a, const char *sql, int64_t *out);
 
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
 {
@@ -125,6 +135,16 @@ static char *dir_of(const char *path)
     return d;
 }
 
+/* 1 when the file or folder has at least one write permission bit (or cannot be
+ * stat'ed: let the open report that). */
+static int has_write_bit(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return 1;
+    return (sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
+}
+
 /* number of tables in the file; -1 with the SQLite error on failure */
 static int count_tables(duch_archive *a)
 {
@@ -157,6 +177,12 @@ static int create_schema(duch_archive *a)
         return rc;
     if ((rc = exec(a, "BEGIN IMMEDIATE", "starting the schema transaction")))
         return rc;
+    /* Another process may have created the schema while we waited for the lock. */
+    int ntables = count_tables(a);
+    if (ntables != 0) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return ntables < 0 ? sql_fail(a, "reading") : DUCH_EXISTS;
+    }
     /* SpatiaLite metadata (EPSG:4326 and its relatives only), then our tables */
     if ((rc = exec(a, "SELECT InitSpatialMetaData(0, 'WGS84_ONLY')", "InitSpatialMetaData")) ||
         (rc = exec(a, SCHEMA_SQL, "creating the archive tables")) ||
@@ -222,8 +248,13 @@ static int check_archive(duch_archive *a, int flags)
         int ntables = count_tables(a);
         if (ntables < 0)
             return sql_fail(a, "reading");
-        if (ntables == 0 && (flags & DUCH_ARCHIVE_CREATE))
-            return create_schema(a);
+        if (ntables == 0 && (flags & DUCH_ARCHIVE_CREATE)) {
+            int crc = create_schema(a);
+            if (crc != DUCH_EXISTS)
+                return crc;
+            /* created by another process meanwhile: check what it made */
+            return check_archive(a, flags & ~DUCH_ARCHIVE_CREATE);
+        }
         return set_msg(a, DUCH_INVALID,
                        "%s is not a duch archive (an SQLite database without a duch_metadata table)",
                        a->path);
@@ -252,6 +283,108 @@ static int check_archive(duch_archive *a, int flags)
     if (!table_exists(a, "tiles") || !table_exists(a, "scenes") || !table_exists(a, "duch_model"))
         return set_msg(a, DUCH_CORRUPT, "%s: damaged duch archive (tables missing)", a->path);
     return load_bits(a);
+}
+
+static int column_exists(duch_archive *a, const char *table, const char *column)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, column);
+    if (sql && sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK)
+        found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return found;
+}
+
+/* ---------------------------------------------------------------- writers
+ *
+ * A scene that is being written carries its writer's token in scenes.writer until its
+ * last chunk commits (or the writer stops cleanly and releases it). The token names the
+ * process: "host boot-id pid start-time". Another writer that finds the token decides
+ * whether that process still runs: on the same host and boot it asks the kernel (the pid
+ * exists and started at that time); on another host it trusts scenes.updated_at, which
+ * every chunk commit refreshes, for STALE_WRITER_S seconds. */
+#define STALE_WRITER_S 900
+
+/* start time of process pid in clock ticks since boot (field 22 of /proc/PID/stat), 0
+ * when unknown */
+static unsigned long long proc_start(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p)
+        return 0;
+    unsigned long long v = 0;
+    /* after ") ": field 3 (state) ... field 22 (starttime) */
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (field == 22)
+        v = strtoull(p, NULL, 10);
+    return v;
+}
+
+static void boot_id(char *out, size_t n)
+{
+    snprintf(out, n, "-");
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return;
+    char b[64];
+    if (fgets(b, sizeof b, f)) {
+        b[strcspn(b, "\r\n")] = 0;
+        if (*b)
+            snprintf(out, n, "%.36s", b);
+    }
+    fclose(f);
+}
+
+static void writer_token(char *out, size_t n)
+{
+    char host[128] = "localhost", boot[40];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    for (char *p = host; *p; p++)
+        if (*p == ' ')
+            *p = '_';
+    boot_id(boot, sizeof boot);
+    long pid = (long)getpid();
+    snprintf(out, n, "%s %s %ld %llu", host, boot, pid, proc_start(pid));
+}
+
+/* 1 when the writer of token may still be running (stale: updated_at is older than
+ * STALE_WRITER_S). */
+static int writer_alive(const char *token, int stale)
+{
+    char host[128], boot[40], myhost[128] = "", myboot[40];
+    long pid;
+    unsigned long long start;
+    if (!token || sscanf(token, "%127s %39s %ld %llu", host, boot, &pid, &start) != 4)
+        return !stale; /* not ours to interpret */
+    if (gethostname(myhost, sizeof myhost) != 0)
+        snprintf(myhost, sizeof myhost, "localhost");
+    myhost[sizeof myhost - 1] = 0;
+    for (char *p = myhost; *p; p++)
+        if (*p == ' ')
+            *p = '_';
+    if (strcmp(host, myhost) != 0)
+        return !stale;
+    boot_id(myboot, sizeof myboot);
+    if (strcmp(boot, myboot) != 0)
+        return 0; /* the host rebooted since */
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    return proc_start(pid) == start;
 }
 
 /* 1 when the file is in WAL mode already (switching needs an exclusive lock) */
@@ -317,13 +450,16 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     char *dir = dir_of(path);
     if (!dir)
         return set_msg(a, DUCH_NOMEM, "out of memory");
-    int dir_writable = access(dir, W_OK) == 0;
+    /* access() says yes to root whatever the mode bits: a file or folder without any
+     * write bit is read-only here too (chmod 444 means "do not write", also in a
+     * container that runs as root). */
+    int dir_writable = access(dir, W_OK) == 0 && has_write_bit(dir);
     if (rw) {
-        if (exists && access(path, W_OK) != 0) {
+        if (exists && (access(path, W_OK) != 0 || !has_write_bit(path))) {
+            const char *why = access(path, W_OK) != 0 ? strerror(errno) : "no write permission bit";
             free(dir);
             return set_msg(a, DUCH_READONLY,
-                           "%s: cannot open for writing: the file is read-only (%s)", path,
-                           strerror(errno));
+                           "%s: cannot open for writing: the file is read-only (%s)", path, why);
         }
         if (!dir_writable) {
             int rc = set_msg(a, DUCH_READONLY,
@@ -363,6 +499,27 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
         return rc;
     if (rw && !is_wal(a) && (rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
         return rc;
+    a->has_writer = column_exists(a, "scenes", "writer");
+    if (rw && !a->has_writer) {
+        /* An archive of an earlier duch: add the columns that chunked, resumable scene
+         * writing needs (older readers ignore them). */
+        if ((rc = exec(a, "BEGIN IMMEDIATE", "upgrading the scenes table")))
+            return rc;
+        if (!column_exists(a, "scenes", "writer") &&
+            (rc = exec(a, "ALTER TABLE scenes ADD COLUMN writer TEXT;"
+                          "ALTER TABLE scenes ADD COLUMN updated_at TEXT;",
+                       "upgrading the scenes table"))) {
+            sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        if ((rc = exec(a, "COMMIT", "upgrading the scenes table"))) {
+            sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        a->has_writer = 1;
+    }
+    if (rw)
+        writer_token(a->token, sizeof a->token);
     a->msg[0] = 0;
     return DUCH_OK;
 }
@@ -600,26 +757,133 @@ int duch_archive_find_scene(duch_archive *a, const char *path, const char *check
     return rc;
 }
 
-int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_t *scene_id)
+/* The state of the scene (path, checksum) as this connection sees it now. */
+static int scene_lookup(duch_archive *a, const char *path, const char *checksum,
+                        duch_scene_status *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = DUCH_SCENE_ABSENT;
+    sqlite3_stmt *st = NULL;
+    /* a complete row wins; then the oldest incomplete one */
+    const char *sql = a->has_writer
+        ? "SELECT scene_id, complete, tile_size, overlap, writer,"
+          " coalesce((julianday('now') - julianday(updated_at)) * 86400 > ?3, 1)"
+          " FROM scenes WHERE path = ?1 AND checksum IS ?2"
+          " ORDER BY complete DESC, scene_id LIMIT 1"
+        : "SELECT scene_id, complete, tile_size, overlap, NULL, 1"
+          " FROM scenes WHERE path = ?1 AND checksum IS ?2 AND ?3 IS NOT NULL"
+          " ORDER BY complete DESC, scene_id LIMIT 1";
+    if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "looking up the scene");
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    if (checksum)
+        sqlite3_bind_text(st, 2, checksum, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, STALE_WRITER_S);
+    int r = sqlite3_step(st), rc = DUCH_OK;
+    if (r == SQLITE_ROW) {
+        out->scene_id = sqlite3_column_int64(st, 0);
+        int complete = sqlite3_column_int(st, 1);
+        out->tile_size = sqlite3_column_int(st, 2);
+        out->overlap = sqlite3_column_int(st, 3);
+        const char *w = (const char *)sqlite3_column_text(st, 4);
+        int stale = sqlite3_column_int(st, 5);
+        if (w)
+            snprintf(out->writer, sizeof out->writer, "%s", w);
+        if (complete)
+            out->state = DUCH_SCENE_COMPLETE;
+        else if (w && writer_alive(w, stale))
+            out->state = DUCH_SCENE_BUSY;
+        else
+            out->state = DUCH_SCENE_RESUMABLE;
+    } else if (r != SQLITE_DONE) {
+        rc = sql_fail(a, "looking up the scene");
+    }
+    sqlite3_finalize(st);
+    if (rc || out->state == DUCH_SCENE_ABSENT)
+        return rc;
+    char q[200];
+    snprintf(q, sizeof q, "SELECT count(*) FROM tiles WHERE scene_id = %lld", (long long)out->scene_id);
+    int64_t n = 0;
+    if ((rc = query_int64(a, q, &n)))
+        return rc;
+    out->tiles = n;
+    if (n > 0) {
+        snprintf(q, sizeof q, "SELECT x_off, y_off FROM tiles WHERE scene_id = %lld"
+                              " ORDER BY tile_id DESC LIMIT 1", (long long)out->scene_id);
+        if (sqlite3_prepare_v2(a->db, q, -1, &st, NULL) != SQLITE_OK)
+            return sql_fail(a, "looking up the scene");
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            out->last_x_off = sqlite3_column_int(st, 0);
+            out->last_y_off = sqlite3_column_int(st, 1);
+        }
+        sqlite3_finalize(st);
+    }
+    return DUCH_OK;
+}
+
+int duch_archive_scene_status(duch_archive *a, const char *path, const char *checksum,
+                              duch_scene_status *out)
 {
     if (!a)
         return DUCH_INVALID;
-    int rc = check_writable(a, "begin_scene");
+    if (!a->db || !path || !out)
+        return set_msg(a, DUCH_INVALID, "scene_status: path and out are required");
+    return scene_lookup(a, path, checksum, out);
+}
+
+/* The message of a scene that someone else has: set_msg'ed, DUCH_EXISTS. */
+static int scene_taken(duch_archive *a, const char *path, const duch_scene_status *st)
+{
+    if (st->state == DUCH_SCENE_COMPLETE)
+        return set_msg(a, DUCH_EXISTS, "%s is already indexed in %s (scene %lld)", path,
+                       a->path, (long long)st->scene_id);
+    if (st->state == DUCH_SCENE_BUSY)
+        return set_msg(a, DUCH_EXISTS, "%s is being indexed into %s by another writer (%s)",
+                       path, a->path, st->writer);
+    return set_msg(a, DUCH_EXISTS,
+                   "%s: scene %lld changed while it was prepared (%lld tiles stored); run again",
+                   path, (long long)st->scene_id, (long long)st->tiles);
+}
+
+/* BEGIN IMMEDIATE, with a clear message when another process holds the lock too long. */
+static int begin_write(duch_archive *a, const char *what)
+{
+    if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+        return DUCH_OK;
+    if (sqlite3_errcode(a->db) == SQLITE_BUSY)
+        return set_msg(a, DUCH_IO, "%s: another process is writing the archive (database is locked)",
+                       a->path);
+    return sql_fail(a, what);
+}
+
+static int begin_checks(duch_archive *a, const char *what)
+{
+    int rc = check_writable(a, what);
     if (rc)
         return rc;
-    if (!s || !s->path || !*s->path || !scene_id)
-        return set_msg(a, DUCH_INVALID, "begin_scene: a scene record with a path is required");
     if (a->scene_id)
-        return set_msg(a, DUCH_INVALID, "begin_scene: scene %lld is still open (commit or roll it back first)",
-                       (long long)a->scene_id);
-    if (s->width <= 0 || s->height <= 0 || s->bands <= 0)
-        return set_msg(a, DUCH_INVALID, "begin_scene: %s: bad raster size %dx%dx%d", s->path,
-                       s->width, s->height, s->bands);
+        return set_msg(a, DUCH_INVALID, "%s: scene %lld is still open (commit or roll it back first)",
+                       what, (long long)a->scene_id);
     if ((rc = load_bits(a)))
         return rc;
     if (!a->bits)
         return set_msg(a, DUCH_INVALID,
-                       "begin_scene: %s holds no model yet (store it with set_model first)", a->path);
+                       "%s: %s holds no model yet (store it with set_model first)", what, a->path);
+    return DUCH_OK;
+}
+
+int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_t *scene_id)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = begin_checks(a, "begin_scene");
+    if (rc)
+        return rc;
+    if (!s || !s->path || !*s->path || !scene_id)
+        return set_msg(a, DUCH_INVALID, "begin_scene: a scene record with a path is required");
+    if (s->width <= 0 || s->height <= 0 || s->bands <= 0)
+        return set_msg(a, DUCH_INVALID, "begin_scene: %s: bad raster size %dx%dx%d", s->path,
+                       s->width, s->height, s->bands);
     unsigned char *fp = NULL;
     int fplen = 0, bad = 0;
     if (s->footprint && s->footprint_npoints) {
@@ -630,19 +894,26 @@ int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_
                                  s->path)
                        : set_msg(a, DUCH_NOMEM, "out of memory");
     }
-    if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if ((rc = begin_write(a, "begin_scene"))) {
         sqlite3_free(fp);
-        if (sqlite3_errcode(a->db) == SQLITE_BUSY)
-            return set_msg(a, DUCH_IO, "%s: another process is writing the archive (database is locked)",
-                           a->path);
-        return sql_fail(a, "begin_scene");
+        return rc;
     }
+    /* The "already indexed" rule, checked under the write lock: whatever else writes at
+     * the same time, a scene (path and checksum) is stored once. */
+    duch_scene_status have;
     sqlite3_stmt *st = NULL;
+    if ((rc = scene_lookup(a, s->path, s->checksum, &have)))
+        goto finish;
+    if (have.state != DUCH_SCENE_ABSENT) {
+        rc = scene_taken(a, s->path, &have);
+        goto finish;
+    }
     if (sqlite3_prepare_v2(a->db,
                            "INSERT INTO scenes(path, width, height, bands, crs_wkt, gt0, gt1, gt2,"
                            " gt3, gt4, gt5, checksum, tile_size, overlap, complete, indexed_at,"
-                           " footprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,"
-                           " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?)",
+                           " footprint, writer, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,"
+                           " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?,"
+                           " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = sql_fail(a, "begin_scene");
         goto finish;
@@ -661,12 +932,12 @@ int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_
     sqlite3_bind_int(st, 14, s->overlap);
     if (fp)
         sqlite3_bind_blob(st, 15, fp, fplen, SQLITE_STATIC);
+    sqlite3_bind_text(st, 16, a->token, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = sql_fail(a, "inserting the scene");
         goto finish;
     }
     a->scene_id = sqlite3_last_insert_rowid(a->db);
-    a->scene_tiles = 0;
     *scene_id = a->scene_id;
     rc = DUCH_OK;
 finish:
@@ -675,6 +946,76 @@ finish:
     if (rc)
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+int duch_archive_resume_scene(duch_archive *a, const char *path, const char *checksum,
+                              const duch_scene_status *expect)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = begin_checks(a, "resume_scene");
+    if (rc)
+        return rc;
+    if (!path || !expect || expect->state != DUCH_SCENE_RESUMABLE)
+        return set_msg(a, DUCH_INVALID, "resume_scene: a resumable scene status is required");
+    if ((rc = begin_write(a, "resume_scene")))
+        return rc;
+    duch_scene_status have;
+    if ((rc = scene_lookup(a, path, checksum, &have)))
+        goto finish;
+    if (have.state != DUCH_SCENE_RESUMABLE || have.scene_id != expect->scene_id ||
+        have.tiles != expect->tiles) {
+        rc = scene_taken(a, path, &have);
+        goto finish;
+    }
+    char *sql = sqlite3_mprintf("UPDATE scenes SET writer = %Q,"
+                                " updated_at = strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now')"
+                                " WHERE scene_id = %lld", a->token, (long long)have.scene_id);
+    rc = sql ? exec(a, sql, "resume_scene") : set_msg(a, DUCH_NOMEM, "out of memory");
+    sqlite3_free(sql);
+    if (!rc)
+        a->scene_id = have.scene_id;
+finish:
+    if (rc)
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* 1 when this handle's token is the writer of an incomplete scene_id (in the open
+ * transaction); else sets the message and returns 0 */
+static int own_scene(duch_archive *a, int64_t scene_id)
+{
+    sqlite3_stmt *st = NULL;
+    int ok = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT writer IS ?2 AND complete = 0 FROM scenes WHERE scene_id = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, scene_id);
+        sqlite3_bind_text(st, 2, a->token, -1, SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    }
+    sqlite3_finalize(st);
+    if (!ok)
+        set_msg(a, DUCH_EXISTS,
+                "%s: scene %lld is no longer this writer's (deleted, completed or taken over "
+                "by another writer)", a->path, (long long)scene_id);
+    return ok;
+}
+
+int duch_archive_continue_scene(duch_archive *a, int64_t scene_id)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = begin_checks(a, "continue_scene");
+    if (rc)
+        return rc;
+    if ((rc = begin_write(a, "continue_scene")))
+        return rc;
+    if (!own_scene(a, scene_id)) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return DUCH_EXISTS;
+    }
+    a->scene_id = scene_id;
+    return DUCH_OK;
 }
 
 int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_off, int width,
@@ -725,31 +1066,38 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     sqlite3_free(fp);
-    if (rc == DUCH_OK) {
-        a->scene_tiles++;
-        if (tile_id)
-            *tile_id = sqlite3_last_insert_rowid(a->db);
-    }
+    if (rc == DUCH_OK && tile_id)
+        *tile_id = sqlite3_last_insert_rowid(a->db);
     return rc;
 }
 
-int duch_archive_commit_scene(duch_archive *a)
+int duch_archive_commit_chunk(duch_archive *a, int last)
 {
     if (!a)
         return DUCH_INVALID;
     if (!a->scene_id)
-        return set_msg(a, DUCH_INVALID, "commit_scene: no scene is open");
-    char sql[160];
-    snprintf(sql, sizeof sql, "UPDATE scenes SET complete = 1, tile_count = %lld WHERE scene_id = %lld",
-             (long long)a->scene_tiles, (long long)a->scene_id);
-    int rc = exec(a, sql, "commit_scene");
+        return set_msg(a, DUCH_INVALID, "commit_chunk: no scene is open");
+    char sql[400];
+    if (last)
+        snprintf(sql, sizeof sql,
+                 "UPDATE scenes SET complete = 1, writer = NULL,"
+                 " tile_count = (SELECT count(*) FROM tiles WHERE scene_id = %lld),"
+                 " updated_at = strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') WHERE scene_id = %lld",
+                 (long long)a->scene_id, (long long)a->scene_id);
+    else
+        snprintf(sql, sizeof sql,
+                 "UPDATE scenes SET updated_at = strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now')"
+                 " WHERE scene_id = %lld", (long long)a->scene_id);
+    int rc = exec(a, sql, "commit_chunk");
     if (!rc)
-        rc = exec(a, "COMMIT", "commit_scene");
+        rc = exec(a, "COMMIT", "commit_chunk");
     if (rc)
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
     a->scene_id = 0;
     return rc;
 }
+
+int duch_archive_commit_scene(duch_archive *a) { return duch_archive_commit_chunk(a, 1); }
 
 int duch_archive_rollback_scene(duch_archive *a)
 {
@@ -759,6 +1107,23 @@ int duch_archive_rollback_scene(duch_archive *a)
         return set_msg(a, DUCH_INVALID, "rollback_scene: no scene is open");
     a->scene_id = 0;
     return exec(a, "ROLLBACK", "rollback_scene");
+}
+
+int duch_archive_release_scene(duch_archive *a, int64_t scene_id)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "release_scene");
+    if (rc)
+        return rc;
+    if (a->scene_id)
+        return set_msg(a, DUCH_INVALID, "release_scene: scene %lld is still open",
+                       (long long)a->scene_id);
+    char *sql = sqlite3_mprintf("UPDATE scenes SET writer = NULL WHERE scene_id = %lld"
+                                " AND complete = 0 AND writer IS %Q", (long long)scene_id, a->token);
+    rc = sql ? exec(a, sql, "release_scene") : set_msg(a, DUCH_NOMEM, "out of memory");
+    sqlite3_free(sql);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- queries */
@@ -821,6 +1186,224 @@ int duch_archive_extent(duch_archive *a, double extent[4])
         rc = sql_fail(a, "extent");
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+int duch_archive_check_codes(duch_archive *a)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db)
+        return set_msg(a, DUCH_INVALID, "check_codes: the archive is not open");
+    int rc = load_bits(a);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT count(*), min(tile_id) FROM tiles"
+                           " WHERE typeof(code) <> 'blob' OR length(code) <> ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "checking the codes");
+    sqlite3_bind_int(st, 1, a->bits / 8);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = sql_fail(a, "checking the codes");
+        sqlite3_finalize(st);
+        return rc;
+    }
+    int64_t nbad = sqlite3_column_int64(st, 0), first = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    if (nbad == 0)
+        return DUCH_OK;
+    int64_t len = -1;
+    char q[160];
+    snprintf(q, sizeof q, "SELECT length(code) FROM tiles WHERE tile_id = %lld", (long long)first);
+    query_int64(a, q, &len);
+    if (!a->bits)
+        return set_msg(a, DUCH_MISMATCH,
+                       "%s holds %lld tiles but no model (duch_model is empty): the archive is "
+                       "damaged", a->path, (long long)nbad);
+    return set_msg(a, DUCH_MISMATCH,
+                   "%s: %lld tile codes do not fit the archive's model (%d bits = %d bytes), "
+                   "e.g. tile %lld has %lld bytes: the archive was changed by other SQL or "
+                   "mixed from archives of different models; duch will not search or extend it",
+                   a->path, (long long)nbad, a->bits, a->bits / 8, (long long)first,
+                   (long long)len);
+}
+
+/* ---------------------------------------------------------------- saved hits */
+
+int duch_archive_save_name_valid(const char *s)
+{
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_') || strlen(s) > 64)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_'))
+            return 0;
+    static const char *reserved[] = {"tiles", "scenes", "geometry_columns", "spatial_ref_sys",
+                                     "sqlite_sequence", "SpatialIndex", "ElementaryGeometries",
+                                     "KNN", "KNN2", NULL};
+    for (int i = 0; reserved[i]; i++)
+        if (!strcasecmp(s, reserved[i]))
+            return 0;
+    if (!strncasecmp(s, "idx_", 4) || !strncasecmp(s, "sqlite_", 7) ||
+        !strncasecmp(s, "duch_", 5) || strcasestr(s, "geometry_columns") ||
+        strcasestr(s, "spatial") || strcasestr(s, "sql_statements_log") ||
+        strcasestr(s, "data_licenses") || strcasestr(s, "ref_sys"))
+        return 0;
+    return 1;
+}
+
+#define SAVED_COLUMNS "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,geometry"
+
+/* 1 when table name has exactly the columns of a saved-hits table */
+static int saved_shape(duch_archive *a, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    char cols[512] = "";
+    size_t used = 0;
+    char *sql = sqlite3_mprintf("SELECT name FROM pragma_table_info(%Q) ORDER BY cid", name);
+    if (sql && sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW && used < sizeof cols - 80) {
+            const char *c = (const char *)sqlite3_column_text(st, 0);
+            used += (size_t)snprintf(cols + used, sizeof cols - used, "%s%s", used ? "," : "",
+                                     c ? c : "");
+        }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return !strcasecmp(cols, SAVED_COLUMNS);
+}
+
+int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
+                           const duch_saved_hit *hits, int n)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "save_hits");
+    if (rc)
+        return rc;
+    if (n < 0 || (n > 0 && !hits))
+        return set_msg(a, DUCH_INVALID, "save_hits: bad arguments");
+    if (!duch_archive_save_name_valid(name))
+        return set_msg(a, DUCH_INVALID,
+                       "--save needs a table name of letters, digits and '_' that is not one of "
+                       "the archive's or SpatiaLite's own tables, got '%s'", name ? name : "");
+    if (a->scene_id)
+        return set_msg(a, DUCH_INVALID, "save_hits: a scene is being written");
+    if ((rc = begin_write(a, "save_hits")))
+        return rc;
+    char *sql = NULL;
+    sqlite3_stmt *st = NULL;
+    const char *what = "save_hits";
+    if ((rc = exec(a, "CREATE TABLE IF NOT EXISTS duch_saved (name TEXT PRIMARY KEY NOT NULL"
+                      " COLLATE NOCASE, query TEXT, hits INTEGER NOT NULL, saved_at TEXT NOT NULL)",
+                   "recording saved results")))
+        goto finish;
+    /* What is there under that name (SQLite names are case-insensitive)? */
+    int exists = 0, recorded = 0;
+    char type[16] = "", actual[128] = "";
+    if (sqlite3_prepare_v2(a->db, "SELECT type, name FROM sqlite_master WHERE name = ?1 COLLATE NOCASE",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_fail(a, what);
+        goto finish;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        exists = 1;
+        snprintf(type, sizeof type, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(actual, sizeof actual, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM duch_saved WHERE name = ?1", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = sql_fail(a, what);
+        goto finish;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    recorded = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (exists && !(recorded && !strcmp(type, "table") && saved_shape(a, actual))) {
+        rc = set_msg(a, DUCH_EXISTS,
+                     "%s: a %s named '%s' exists and was not saved by duch query --save: "
+                     "not replacing it (choose another name)", a->path, type, actual);
+        goto finish;
+    }
+    if (exists) {
+        /* SpatiaLite complains on stderr when asked to discard what is not registered */
+        int registered = 0;
+        sql = sqlite3_mprintf("SELECT 1 FROM geometry_columns WHERE f_table_name = lower(%Q)"
+                              " AND f_geometry_column = 'geometry'", actual);
+        if (sql && sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK)
+            registered = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        st = NULL;
+        sqlite3_free(sql);
+        sql = registered ? sqlite3_mprintf("SELECT DisableSpatialIndex(%Q, 'geometry');"
+                                           "SELECT DiscardGeometryColumn(%Q, 'geometry');"
+                                           "DROP TABLE IF EXISTS \"idx_%w_geometry\";"
+                                           "DROP TABLE \"%w\";", actual, actual, actual, actual)
+                         : sqlite3_mprintf("DROP TABLE \"%w\";", actual);
+        if (!sql || (rc = exec(a, sql, "replacing the saved result")))
+            goto finish;
+        sqlite3_free(sql);
+        sql = NULL;
+    }
+    sql = sqlite3_mprintf("CREATE TABLE \"%w\" (fid INTEGER PRIMARY KEY, rank INTEGER NOT NULL,"
+                          " distance INTEGER NOT NULL, tile_id INTEGER NOT NULL,"
+                          " scene_id INTEGER, scene TEXT, x_off INTEGER, y_off INTEGER,"
+                          " width INTEGER, height INTEGER, query TEXT);"
+                          "SELECT AddGeometryColumn(%Q, 'geometry', 4326, 'POLYGON', 'XY');",
+                          name, name);
+    if (!sql || (rc = exec(a, sql, "creating the saved result")))
+        goto finish;
+    sqlite3_free(sql);
+    sql = sqlite3_mprintf("INSERT INTO \"%w\" (rank, distance, tile_id, scene_id, scene, x_off,"
+                          " y_off, width, height, query, geometry) VALUES"
+                          " (?,?,?,?,?,?,?,?,?,?, GeomFromText(?, 4326))", name);
+    if (!sql || sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sql ? sql_fail(a, what) : set_msg(a, DUCH_NOMEM, "out of memory");
+        goto finish;
+    }
+    for (int i = 0; i < n; i++) {
+        const duch_saved_hit *x = &hits[i];
+        sqlite3_bind_int(st, 1, x->rank);
+        sqlite3_bind_int(st, 2, x->distance);
+        sqlite3_bind_int64(st, 3, x->tile_id);
+        sqlite3_bind_int64(st, 4, x->scene_id);
+        sqlite3_bind_text(st, 5, x->scene, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, x->x_off);
+        sqlite3_bind_int(st, 7, x->y_off);
+        sqlite3_bind_int(st, 8, x->width);
+        sqlite3_bind_int(st, 9, x->height);
+        sqlite3_bind_text(st, 10, query, -1, SQLITE_STATIC);
+        if (x->footprint_wkt)
+            sqlite3_bind_text(st, 11, x->footprint_wkt, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 11);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = sql_fail(a, "storing a saved hit");
+            goto finish;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_free(sql);
+    sql = sqlite3_mprintf("SELECT CreateSpatialIndex(%Q, 'geometry');"
+                          "INSERT OR REPLACE INTO duch_saved(name, query, hits, saved_at) VALUES"
+                          " (%Q, %Q, %d, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'));",
+                          name, name, query, n);
+    if (!sql || (rc = exec(a, sql, "recording the saved result")))
+        goto finish;
+    rc = exec(a, "COMMIT", "committing the saved result");
+finish:
+    if (!sql && !rc)
+        rc = set_msg(a, DUCH_NOMEM, "out of memory");
+    if (rc)
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
     return rc;
 }
 

@@ -189,27 +189,105 @@ typedef struct duch_scene_record {
     int tile_size, overlap;       /* tile grid in source pixels */
 } duch_scene_record;
 
-/* Begin a scene: opens ONE write transaction that lasts until commit/rollback, inserts
- * the scene row and writes its id to *scene_id. Only one scene at a time per handle.
- * Requires a stored model (the code length). DUCH_READONLY on a read-only handle;
- * DUCH_IO with SQLite's message when the write lock cannot be had (busy). */
+/* Writing scenes.
+ *
+ * A scene is identified by its path and checksum, and stored once. It is written in one
+ * or more chunks, each one write transaction: begin_scene (first chunk) or
+ * continue_scene / resume_scene (later ones), add_tile..., commit_chunk. Until its last
+ * chunk commits, the scene row has complete = 0 and names its writer (scenes.writer, a
+ * token of host, boot and process); the tiles of committed chunks are in `tiles`. A
+ * writer that stops cleanly before the end calls release_scene, so that the next run
+ * resumes it; a writer killed outright leaves its token, and the next writer resumes the
+ * scene once it sees that process gone (same host: asked of the kernel; another host:
+ * no chunk committed for 15 minutes). A small scene is one chunk: its rows appear at
+ * once or not at all. */
+
+typedef enum duch_scene_state {
+    DUCH_SCENE_ABSENT = 0,     /* not in the archive */
+    DUCH_SCENE_COMPLETE = 1,   /* indexed completely */
+    DUCH_SCENE_BUSY = 2,       /* incomplete, and its writer still runs */
+    DUCH_SCENE_RESUMABLE = 3   /* incomplete, its writer stopped or died: resume after its
+                                  last stored tile */
+} duch_scene_state;
+
+typedef struct duch_scene_status {
+    duch_scene_state state;
+    int64_t scene_id;          /* not ABSENT */
+    int64_t tiles;             /* tiles stored so far */
+    int last_x_off, last_y_off;/* window origin of the last stored tile (tiles > 0) */
+    int tile_size, overlap;    /* the grid it was begun with */
+    char writer[192];          /* the writer's token, "" when none */
+} duch_scene_status;
+
+/* What the archive holds of scene (path, checksum); checksum NULL matches a NULL
+ * checksum only. */
+int duch_archive_scene_status(duch_archive *a, const char *path, const char *checksum,
+                              duch_scene_status *out);
+
+/* Begin a new scene: opens a write transaction, inserts the scene row (incomplete,
+ * claimed by this handle) and writes its id to *scene_id. Under the write lock the
+ * scene is looked up again: when it is in the archive already (complete, being written,
+ * or resumable) nothing is written and DUCH_EXISTS says which. Only one open chunk at a
+ * time per handle. Requires a stored model (the code length). DUCH_READONLY on a
+ * read-only handle; DUCH_IO with SQLite's message when the write lock cannot be had. */
 int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_t *scene_id);
-/* Add a tile of the open scene: window (x_off, y_off, width, height) in source pixels,
- * its code (bits/8 bytes of the archive's model) and footprint ring (npoints lon/lat
- * pairs, closed or not, at least 3 distinct points; ring NULL with npoints 0 stores a NULL
- * footprint, for scenes indexed without georeferencing). *tile_id may be NULL. */
+/* Take over a RESUMABLE scene (expect: from duch_archive_scene_status) and open a write
+ * transaction for its next chunk; DUCH_EXISTS when, under the write lock, it is no
+ * longer as expect says (another writer got there first). */
+int duch_archive_resume_scene(duch_archive *a, const char *path, const char *checksum,
+                              const duch_scene_status *expect);
+/* Open a write transaction for the next chunk of a scene this handle claimed;
+ * DUCH_EXISTS when it is no longer this handle's (completed, deleted, taken over). */
+int duch_archive_continue_scene(duch_archive *a, int64_t scene_id);
+/* Add a tile of the open chunk's scene: window (x_off, y_off, width, height) in source
+ * pixels, its code (bits/8 bytes of the archive's model) and footprint ring (npoints
+ * lon/lat pairs, closed or not, at least 3 distinct points; ring NULL with npoints 0
+ * stores a NULL footprint, for scenes indexed without georeferencing). *tile_id may be
+ * NULL. Tiles are to be added in the tiler's order (resume continues after the last). */
 int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_off,
                           int width, int height, const unsigned char *code,
                           const double *ring, int npoints, int64_t *tile_id);
-/* Mark the scene complete and commit its rows; or drop all of them. */
+/* Commit the open chunk; last = 1 also marks the scene complete (tile_count set, writer
+ * cleared). commit_scene is commit_chunk(a, 1). rollback_scene drops the open chunk
+ * (the chunks committed before stay, still claimed: release them). */
+int duch_archive_commit_chunk(duch_archive *a, int last);
 int duch_archive_commit_scene(duch_archive *a);
 int duch_archive_rollback_scene(duch_archive *a);
+/* Give up the claim on an incomplete scene this handle wrote (no chunk open), so that
+ * the next run resumes it at once. */
+int duch_archive_release_scene(duch_archive *a, int64_t scene_id);
+
+/* Check that every stored code has the length of the stored model (bits/8 bytes).
+ * DUCH_OK; DUCH_MISMATCH with a message naming a wrong tile, its length and how many
+ * are wrong; one pass over the tiles (about 0.1 s per million). */
+int duch_archive_check_codes(duch_archive *a);
 
 /* Complete scenes and their tiles (any argument may be NULL). */
 int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles);
 /* Bounding box (minx, miny, maxx, maxy, lon/lat) of all tile footprints;
  * DUCH_NOTFOUND when there are none. */
 int duch_archive_extent(duch_archive *a, double extent[4]);
+
+/* Saved results (`duch query --save NAME`): table NAME holds one row per hit (fid, rank,
+ * distance, tile_id, scene_id, scene, x_off, y_off, width, height, query, and a
+ * registered POLYGON geometry `geometry` with a spatial index), and duch_saved records
+ * that duch made it (name, query, hits, saved_at). Saving under a name replaces only a
+ * table that duch saved itself: any other table, view or index of that name (in any
+ * case) is refused with DUCH_EXISTS, and so are names that are not plain identifiers
+ * (letters, digits, '_', not starting with a digit) or that belong to the archive or
+ * SpatiaLite. One transaction. */
+typedef struct duch_saved_hit {
+    int rank, distance;
+    int64_t tile_id, scene_id;
+    const char *scene;            /* scene path; may be NULL */
+    int x_off, y_off, width, height;
+    const char *footprint_wkt;    /* POLYGON in EPSG:4326; NULL when the tile has none */
+} duch_saved_hit;
+
+int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
+                           const duch_saved_hit *hits, int n);
+/* 1 when name may be given to duch_archive_save_hits (the rule above), else 0. */
+int duch_archive_save_name_valid(const char *name);
 
 /* Metadata (key/value text). get: *value owned by a, valid until the next call on a;
  * DUCH_NOTFOUND when the key is absent. set: insert or replace (value NULL deletes). */

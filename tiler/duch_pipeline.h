@@ -35,8 +35,11 @@ typedef struct duch_ingest_options {
     int jobs;                /* scene workers; each opens its own GDAL handle (>= 1) */
     int threads;             /* model threads; 0 = all cores */
     int batch;               /* tiles per encode batch; 0 = default */
+    int chunk_tiles;         /* a scene is committed every this many tiles (and at least
+                                every 30 s of encoding); 0 = default 1024 */
     /* Called for each scene as it ends (status DUCH_OK, or the failure and its message);
-     * skipped = 1 when the scene was already in the archive. May be NULL. */
+     * skipped = 1 when the scene was already in the archive (msg NULL), or is being
+     * indexed by another writer (msg says so). May be NULL. */
     void (*on_scene)(const char *scene, int status, int skipped, long long tiles,
                      const char *msg, void *arg);
     /* Called for warnings (e.g. a scene much coarser than the model). May be NULL. */
@@ -52,16 +55,20 @@ typedef struct duch_ingest_stats {
     long long tiles_skipped; /* below min_valid */
     double seconds;          /* wall time */
     double t_read, t_encode, t_write; /* summed per-phase times (s), all workers */
+    int scenes_resumed;      /* of scenes_done: continued after an interrupted run */
 } duch_ingest_stats;
 
 void duch_ingest_options_init(duch_ingest_options *o);
 
-/* Create or open ARCHIVE and index each scene in its own transaction. A scene already
- * in the archive (same path and checksum) is skipped. A failing scene is reported via
- * on_scene and the run goes on; the return is DUCH_OK when all scenes succeeded or were
- * skipped, DUCH_ERROR when some failed, or the status of a fatal error (archive cannot
- * be opened, model mismatch, DUCH_INTERRUPTED when progress returned 0). stats may be
- * NULL. */
+/* Open ARCHIVE (created at the first write when missing) and index each scene, committed
+ * in chunks of opt->chunk_tiles (docs/archive.md, "Writing rules"). A scene already in
+ * the archive (same path and checksum) is skipped, and so is one another live writer is
+ * indexing; a scene that an interrupted or killed run began is resumed after its last
+ * stored tile. A failing scene is reported via on_scene and the run goes on; the return
+ * is DUCH_OK when all scenes succeeded or were skipped, DUCH_ERROR when some failed, or
+ * the status of a fatal error (archive cannot be opened or written, model mismatch, codes
+ * that do not fit the stored model, DUCH_INTERRUPTED when progress returned 0: the
+ * chunks encoded so far are kept and the next run resumes). stats may be NULL. */
 int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
                 const duch_ingest_options *opt, duch_progress_fn progress, void *progress_arg,
                 duch_ingest_stats *stats, char *err, size_t errlen);

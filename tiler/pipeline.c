@@ -2,11 +2,17 @@
  * archive -> model -> top-k -> hits (duch_search). See duch_pipeline.h.
  *
  * Indexing with -j N: N worker threads each take the next scene, open their own tiler
- * (GDAL handle) and model handle, tile and encode the whole scene, keeping only the
- * tiles' windows, codes and footprints in memory (~300 bytes a tile, no pixels), then
- * take the archive lock and write the scene in ONE transaction. A scene's rows appear
- * only when it is complete, so a killed run leaves a consistent archive and a rerun
- * skips the scenes already there (same path and checksum). */
+ * (GDAL handle) and model handle, and tile and encode it, keeping only the windows,
+ * codes and footprints of the current chunk in memory (~300 bytes a tile, no pixels).
+ * Every chunk (1024 tiles, or 30 s of encoding) is written under the archive lock in
+ * its own transaction; the scene is marked complete with its last chunk, so a small
+ * scene is one transaction. An interrupted scene (progress returned 0, SIGINT in the
+ * CLI) keeps its committed chunks and is released; a killed one keeps them too, and
+ * the next run resumes after its last stored tile (duch_tiler_skip_past). Whether a
+ * scene is in the archive already is asked before tiling and asked again under the
+ * write lock (duch_archive_begin_scene), so a scene is stored once whatever runs at the
+ * same time. A new archive is created at the first write: a run that writes nothing
+ * (every scene failed) leaves no file. */
 #include "config.h"
 #include "duch_pipeline.h"
 #include "duch_index.h"
@@ -23,10 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_BATCH 32
+#define DEFAULT_CHUNK 1024   /* tiles per committed chunk of a scene */
+#define CHUNK_SECONDS 30.0   /* ... or at most this much encoding time */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -119,17 +128,21 @@ typedef struct tile_rec {
 typedef struct ingest_run {
     const duch_model_api *api;
     const duch_ingest_options *opt;
+    const char *archive_path;
     const char *const *scenes;
     int nscenes;
     const unsigned char *model_blob;
     size_t model_size;
+    char model_id[64];
     int bits;
     double tile_ground_m;
     int input_size;
     int model_threads;
+    int chunk;                /* tiles per committed chunk */
 
     pthread_mutex_t lock;     /* guards everything below and the archive */
-    duch_archive *archive;
+    duch_archive *archive;    /* NULL until the first chunk is written (a run that
+                                 writes nothing creates nothing) */
     int next_scene;
     double *scene_frac;       /* per scene progress 0..1 */
     int cancelled;
@@ -183,16 +196,112 @@ static char *scene_key(const char *path)
     return strdup(path);
 }
 
-/* Index one scene. Returns DUCH_OK, or a status with msg; *skipped when already done. */
+/* Open (creating) the archive at the first write; the lock is held. */
+static int ensure_archive_locked(ingest_run *r, char *msg, size_t msglen)
+{
+    if (r->archive)
+        return DUCH_OK;
+    duch_archive *a = NULL;
+    int rc = duch_archive_open(r->archive_path, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
+    if (rc == DUCH_OK)
+        rc = duch_archive_set_model(a, r->model_blob, r->model_size, r->model_id, r->bits);
+    if (rc == DUCH_OK) /* another process may have made it meanwhile */
+        rc = duch_archive_check_codes(a);
+    if (rc != DUCH_OK) {
+        set_err(msg, msglen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
+        duch_archive_close(a);
+        r->fatal = rc;
+        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
+        return rc;
+    }
+    r->archive = a;
+    return DUCH_OK;
+}
+
+/* One scene being written. */
+typedef struct scene_writer {
+    duch_scene_record rec;
+    int64_t scene_id;         /* 0 until its first chunk is written */
+    int resume;               /* take over expect at the first chunk */
+    duch_scene_status expect;
+} scene_writer;
+
+/* Write n encoded tiles as one chunk (last: the scene is complete). Returns DUCH_OK;
+ * DUCH_EXISTS (msg says why) when the first chunk finds the scene taken by another
+ * writer, or a later one finds it no longer ours; or a fatal write error. */
+static int write_chunk(ingest_run *r, scene_writer *w, const tile_rec *recs,
+                       const unsigned char *codes, size_t n, int last, char *msg, size_t msglen)
+{
+    size_t code_bytes = (size_t)r->bits / 8;
+    pthread_mutex_lock(&r->lock);
+    double tw = now_s();
+    int rc = ensure_archive_locked(r, msg, msglen);
+    duch_archive *a = r->archive;
+    if (rc != DUCH_OK)
+        goto finish;
+    if (w->scene_id == 0 && w->resume) {
+        rc = duch_archive_resume_scene(a, w->rec.path, w->rec.checksum, &w->expect);
+        if (rc == DUCH_OK)
+            w->scene_id = w->expect.scene_id;
+    } else if (w->scene_id == 0) {
+        rc = duch_archive_begin_scene(a, &w->rec, &w->scene_id);
+    } else {
+        rc = duch_archive_continue_scene(a, w->scene_id);
+    }
+    if (rc == DUCH_EXISTS) {
+        set_err(msg, msglen, "%s", duch_archive_errmsg(a));
+        goto finish;
+    }
+    /* Test hook: die by SIGKILL in the middle of a chunk's transaction after this many
+     * tiles written by the run, to prove that a killed run leaves a consistent archive
+     * and that the rerun resumes (tests/cli_index_resume.sh, tests/cli_index_chunks.sh). */
+    const char *crash = getenv("DUCH_TEST_KILL_AFTER_TILES");
+    long long crash_after = crash ? atoll(crash) : -1;
+    for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
+        if (crash_after >= 0 && r->tiles_written >= crash_after)
+            raise(SIGKILL);
+        rc = duch_archive_add_tile(a, w->scene_id, recs[i].x_off, recs[i].y_off, recs[i].width,
+                                   recs[i].height, codes + i * code_bytes, recs[i].ring,
+                                   recs[i].npoints, NULL);
+        r->tiles_written++;
+    }
+    if (rc == DUCH_OK)
+        rc = duch_archive_commit_chunk(a, last);
+    if (rc != DUCH_OK) {
+        set_err(msg, msglen, "writing to the archive: %s", duch_archive_errmsg(a));
+        duch_archive_rollback_scene(a); /* when a chunk is still open */
+        if (w->scene_id)
+            duch_archive_release_scene(a, w->scene_id);
+        r->fatal = rc;
+        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
+    }
+finish:
+    r->stats.t_write += now_s() - tw;
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+static void free_rings(tile_rec *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(recs[i].ring);
+        recs[i].ring = NULL;
+    }
+}
+
+/* Index one scene, in chunks. Returns DUCH_OK, or a status with msg; *skipped when it
+ * was in the archive already (msg then says how, or is empty). */
 static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char *batch_rgb,
-                        char *msg, size_t msglen, int *skipped, long long *ntiles,
+                        char *msg, size_t msglen, int *skipped, int *resumed, long long *ntiles,
                         long long *nskipped_tiles)
 {
     const duch_ingest_options *opt = r->opt;
     const char *path = r->scenes[si];
     *skipped = 0;
+    *resumed = 0;
     *ntiles = 0;
     *nskipped_tiles = 0;
+    msg[0] = '\0';
     int rc;
     char *key = scene_key(path);
     if (!key) {
@@ -231,41 +340,81 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
     }
     const duch_scene_info *info = duch_tiler_info(t);
 
-    /* Already in the archive? */
+    scene_writer w;
+    memset(&w, 0, sizeof w);
+    w.rec.path = key;
+    w.rec.width = info->width;
+    w.rec.height = info->height;
+    w.rec.bands = info->band_count;
+    w.rec.crs_wkt = info->crs_wkt && *info->crs_wkt ? info->crs_wkt : NULL;
+    memcpy(w.rec.geotransform, info->geotransform, sizeof w.rec.geotransform);
+    w.rec.checksum = info->checksum;
+    w.rec.footprint = info->footprint_points ? info->footprint : NULL;
+    w.rec.footprint_npoints = info->footprint_points;
+    w.rec.tile_size = info->tile_w;
+    w.rec.overlap = info->overlap;
+
+    /* In the archive already? (Checked again under the write lock at the first chunk.) */
+    duch_scene_status st;
+    memset(&st, 0, sizeof st);
     pthread_mutex_lock(&r->lock);
-    int64_t found = 0;
-    rc = duch_archive_find_scene(r->archive, key, info->checksum, &found);
+    rc = r->archive ? duch_archive_scene_status(r->archive, key, info->checksum, &st) : DUCH_OK;
+    if (rc != DUCH_OK)
+        set_err(msg, msglen, "%s", duch_archive_errmsg(r->archive));
     pthread_mutex_unlock(&r->lock);
-    if (rc == DUCH_OK) {
+    if (rc == DUCH_OK && (st.state == DUCH_SCENE_COMPLETE || st.state == DUCH_SCENE_BUSY)) {
         *skipped = 1;
+        if (st.state == DUCH_SCENE_BUSY)
+            set_err(msg, msglen, "being indexed by another writer (%s), skipped", st.writer);
         duch_tiler_close(t);
         free(key);
         return DUCH_OK;
     }
+    if (rc == DUCH_OK && st.state == DUCH_SCENE_RESUMABLE) {
+        if (st.tile_size != info->tile_w || st.overlap != info->overlap) {
+            set_err(msg, msglen,
+                    "an interrupted run began this scene (scene %lld in the archive) with "
+                    "%d px tiles and %d px overlap, this run asks for %d and %d: rerun with "
+                    "the same --tile-size and --overlap to resume it",
+                    (long long)st.scene_id, st.tile_size, st.overlap, info->tile_w,
+                    info->overlap);
+            rc = DUCH_MISMATCH;
+        } else {
+            w.resume = 1;
+            w.expect = st;
+            *resumed = 1;
+            if (st.tiles > 0 && (rc = duch_tiler_skip_past(t, st.last_x_off, st.last_y_off)))
+                set_err(msg, msglen, "resuming after tile (%d, %d): %s", st.last_x_off,
+                        st.last_y_off, duch_tiler_errmsg(t));
+        }
+    }
+    if (rc != DUCH_OK) {
+        duch_tiler_close(t);
+        free(key);
+        return rc;
+    }
 
-    size_t cap = 0, n = 0;
-    tile_rec *recs = NULL;
-    unsigned char *codes = NULL;
     size_t code_bytes = (size_t)r->bits / 8;
     int batch = opt->batch > 0 ? opt->batch : DEFAULT_BATCH;
+    size_t cap = (size_t)r->chunk + (size_t)batch; /* a chunk ends on a whole batch */
     size_t tile_bytes = (size_t)r->input_size * r->input_size * 3;
+    tile_rec *recs = calloc(cap, sizeof *recs);
+    unsigned char *codes = malloc(cap * code_bytes);
     const unsigned char **ptrs = malloc(sizeof *ptrs * batch);
     int *ws = malloc(sizeof *ws * batch), *hs = malloc(sizeof *hs * batch);
     double t_read = 0, t_enc = 0;
+    size_t n = 0;              /* tiles of the current chunk, the last inbatch not encoded */
     int inbatch = 0;
-    rc = DUCH_OK;
-    if (!ptrs || !ws || !hs) {
+    long long written = 0, skipped_tiles = 0;
+    if (!recs || !codes || !ptrs || !ws || !hs) {
         rc = DUCH_NOMEM;
         set_err(msg, msglen, "out of memory");
     }
-    double last_report = 0;
-    for (;;) {
-        if (rc != DUCH_OK)
-            break;
+    double last_report = 0, chunk_start = now_s();
+    while (rc == DUCH_OK) {
         duch_tile tile;
-        int trc = DUCH_TILER_DONE;
         double ta = now_s();
-        trc = duch_tiler_next_into(t, &tile, batch_rgb + (size_t)inbatch * tile_bytes);
+        int trc = duch_tiler_next_into(t, &tile, batch_rgb + (size_t)inbatch * tile_bytes);
         t_read += now_s() - ta;
         if (trc != DUCH_OK && trc != DUCH_TILER_DONE) {
             rc = trc;
@@ -273,20 +422,7 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             break;
         }
         if (trc == DUCH_OK) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 256;
-                tile_rec *nr = realloc(recs, nc * sizeof *nr);
-                unsigned char *ncodes = nr ? realloc(codes, nc * code_bytes) : NULL;
-                if (nr)
-                    recs = nr;
-                if (!nr || !ncodes) {
-                    rc = DUCH_NOMEM;
-                    set_err(msg, msglen, "out of memory");
-                    break;
-                }
-                codes = ncodes;
-                cap = nc;
-            }
+            skipped_tiles = tile.skipped;
             tile_rec *tr = &recs[n++];
             tr->x_off = tile.x_off;
             tr->y_off = tile.y_off;
@@ -321,9 +457,22 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             }
             inbatch = 0;
         }
-        if (trc == DUCH_TILER_DONE)
+        if (trc == DUCH_TILER_DONE) {
+            rc = write_chunk(r, &w, recs, codes, n, 1, msg, msglen);
+            if (rc == DUCH_OK)
+                written += (long long)n;
             break;
+        }
         double now = now_s();
+        if (inbatch == 0 && (n >= (size_t)r->chunk || (n > 0 && now - chunk_start > CHUNK_SECONDS))) {
+            rc = write_chunk(r, &w, recs, codes, n, 0, msg, msglen);
+            if (rc != DUCH_OK)
+                break;
+            written += (long long)n;
+            free_rings(recs, n);
+            n = 0;
+            chunk_start = now;
+        }
         if (now - last_report > 0.1) {
             last_report = now;
             pthread_mutex_lock(&r->lock);
@@ -332,71 +481,36 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             int cancel = r->cancelled || r->fatal;
             pthread_mutex_unlock(&r->lock);
             if (cancel) {
+                /* Stop cleanly: keep what is encoded (the tiles read but not encoded yet
+                 * are read again by the rerun), and leave the scene to be resumed. */
+                size_t done = n - (size_t)inbatch;
+                if (!r->fatal && done > 0 &&
+                    write_chunk(r, &w, recs, codes, done, 0, msg, msglen) == DUCH_OK)
+                    written += (long long)done;
                 rc = DUCH_INTERRUPTED;
                 set_err(msg, msglen, "interrupted");
                 break;
             }
         }
     }
-    if (rc == DUCH_OK) /* every grid cell not kept was below --min-valid */
-        *nskipped_tiles = info->tiles - (long long)n;
-
-    /* Write the scene in one transaction. */
-    double t_write = 0;
-    if (rc == DUCH_OK) {
+    if (rc == DUCH_EXISTS && w.scene_id == 0) {
+        *skipped = 1; /* another writer got there first; msg says who */
+        rc = DUCH_OK;
+    } else if (rc != DUCH_OK && w.scene_id && !r->fatal) {
+        /* interrupted or failed after some chunks: let the next run resume at once */
         pthread_mutex_lock(&r->lock);
-        double tw = now_s();
-        duch_archive *a = r->archive;
-        if (r->cancelled) {
-            rc = DUCH_INTERRUPTED;
-            set_err(msg, msglen, "interrupted");
-        } else {
-            duch_scene_record s;
-            memset(&s, 0, sizeof s);
-            s.path = key;
-            s.width = info->width;
-            s.height = info->height;
-            s.bands = info->band_count;
-            s.crs_wkt = info->crs_wkt && *info->crs_wkt ? info->crs_wkt : NULL;
-            memcpy(s.geotransform, info->geotransform, sizeof s.geotransform);
-            s.checksum = info->checksum;
-            s.footprint = info->footprint_points ? info->footprint : NULL;
-            s.footprint_npoints = info->footprint_points;
-            s.tile_size = info->tile_w;
-            s.overlap = info->overlap;
-            int64_t scene_id = 0;
-            /* Test hook: die by SIGKILL in the middle of a scene's transaction after this
-             * many tiles written by the run, to prove that a killed run leaves a
-             * consistent archive (tests/cli_index_resume.sh). */
-            const char *crash = getenv("DUCH_TEST_KILL_AFTER_TILES");
-            long long crash_after = crash ? atoll(crash) : -1;
-            rc = duch_archive_begin_scene(a, &s, &scene_id);
-            for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
-                if (crash_after >= 0 && r->tiles_written++ >= crash_after)
-                    raise(SIGKILL);
-                rc = duch_archive_add_tile(a, scene_id, recs[i].x_off, recs[i].y_off,
-                                           recs[i].width, recs[i].height,
-                                           codes + i * code_bytes, recs[i].ring,
-                                           recs[i].npoints, NULL);
-            }
-            if (rc == DUCH_OK)
-                rc = duch_archive_commit_scene(a);
-            if (rc != DUCH_OK) {
-                set_err(msg, msglen, "writing to the archive: %s", duch_archive_errmsg(a));
-                duch_archive_rollback_scene(a);
-                r->fatal = rc;
-                snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
-            }
-        }
-        t_write = now_s() - tw;
-        r->stats.t_read += t_read;
-        r->stats.t_encode += t_enc;
-        r->stats.t_write += t_write;
+        duch_archive_release_scene(r->archive, w.scene_id);
         pthread_mutex_unlock(&r->lock);
     }
-    *ntiles = rc == DUCH_OK ? (long long)n : 0;
-    for (size_t i = 0; i < n; i++)
-        free(recs[i].ring);
+    if (rc == DUCH_OK && !*skipped)
+        *nskipped_tiles = skipped_tiles;
+    *ntiles = written;
+    pthread_mutex_lock(&r->lock);
+    r->stats.t_read += t_read;
+    r->stats.t_encode += t_enc;
+    pthread_mutex_unlock(&r->lock);
+    if (recs)
+        free_rings(recs, n);
     free(recs);
     free(codes);
     free(ptrs);
@@ -429,27 +543,29 @@ static void *ingest_worker(void *arg)
         int si = r->next_scene++;
         pthread_mutex_unlock(&r->lock);
 
-        int skipped = 0, rc;
+        int skipped = 0, resumed = 0, rc;
         long long tiles = 0, tskip = 0;
         if (mrc != DUCH_OK)
             rc = mrc;
         else
-            rc = ingest_scene(r, si, model, batch_rgb, msg, sizeof msg, &skipped, &tiles, &tskip);
+            rc = ingest_scene(r, si, model, batch_rgb, msg, sizeof msg, &skipped, &resumed,
+                              &tiles, &tskip);
 
         pthread_mutex_lock(&r->lock);
         r->scene_frac[si] = 1.0;
         if (rc == DUCH_INTERRUPTED) {
-            /* not reported as a failed scene */
+            r->stats.tiles += tiles; /* committed before the stop */
         } else {
             if (rc == DUCH_OK && skipped)
                 r->stats.scenes_skipped++;
             else if (rc == DUCH_OK) {
                 r->stats.scenes_done++;
+                r->stats.scenes_resumed += resumed;
                 r->stats.tiles += tiles;
                 r->stats.tiles_skipped += tskip;
             } else
                 r->stats.scenes_failed++;
-            scene_done(r, r->scenes[si], rc, skipped, tiles, rc == DUCH_OK ? NULL : msg);
+            scene_done(r, r->scenes[si], rc, skipped, tiles, rc == DUCH_OK && !msg[0] ? NULL : msg);
         }
         report_progress_locked(r, NULL);
         pthread_mutex_unlock(&r->lock);
@@ -459,25 +575,39 @@ static void *ingest_worker(void *arg)
     return NULL;
 }
 
-/* Make sure the archive holds a model, and return its bytes (owned by the archive). */
+/* The model for this run, as malloc'ed bytes (*data, *size; free them): the archive's
+ * own when it has one (a given path must then hold the same model), else the file at
+ * model_path or the installed default. When the archive exists but holds no model yet,
+ * it is stored there. a may be NULL (no archive yet). */
 static int ingest_model(const duch_model_api *api, duch_archive *a, const char *model_path,
-                        const void **blob, size_t *size, char *err, size_t errlen)
+                        unsigned char **data, size_t *size, char *err, size_t errlen)
 {
+    const void *stored = NULL;
+    size_t stored_size = 0;
     const char *stored_id = NULL;
     int stored_bits = 0;
-    int rc = duch_archive_get_model(a, blob, size, &stored_id, &stored_bits);
+    int rc = a ? duch_archive_get_model(a, &stored, &stored_size, &stored_id, &stored_bits)
+               : DUCH_NOTFOUND;
     if (rc != DUCH_OK && rc != DUCH_NOTFOUND) {
         set_err(err, errlen, "%s", duch_archive_errmsg(a));
         return rc;
     }
-    if (rc == DUCH_OK && !model_path)
+    if (rc == DUCH_OK && !model_path) {
+        *data = malloc(stored_size ? stored_size : 1);
+        if (!*data) {
+            set_err(err, errlen, "out of memory");
+            return DUCH_NOMEM;
+        }
+        memcpy(*data, stored, stored_size);
+        *size = stored_size;
         return DUCH_OK;
+    }
     int have_stored = rc == DUCH_OK;
     char *stored_copy = have_stored ? strdup(stored_id) : NULL;
     const char *path = model_path ? model_path : duch_default_model_path();
-    unsigned char *data = NULL;
+    unsigned char *buf = NULL;
     size_t n = 0;
-    rc = read_file(path, &data, &n, err, errlen);
+    rc = read_file(path, &buf, &n, err, errlen);
     if (rc != DUCH_OK) {
         if (!model_path && rc == DUCH_NOTFOUND)
             set_err(err, errlen,
@@ -489,7 +619,7 @@ static int ingest_model(const duch_model_api *api, duch_archive *a, const char *
     duch_model *m = NULL;
     char what[1100];
     snprintf(what, sizeof what, "model %s", path);
-    rc = model_from_blob(api, data, n, what, &m, err, errlen);
+    rc = model_from_blob(api, buf, n, what, &m, err, errlen);
     if (rc == DUCH_OK) {
         const char *id = api->id(m);
         if (have_stored && strcmp(id, stored_copy) != 0) {
@@ -498,23 +628,45 @@ static int ingest_model(const duch_model_api *api, duch_archive *a, const char *
                     "(id %s): codes of different models cannot be compared; use a new "
                     "archive or omit --model", path, id, stored_copy);
             rc = DUCH_MISMATCH;
-        } else if (!have_stored) {
-            rc = duch_archive_set_model(a, data, n, id, api->bits(m));
+        } else if (a && !have_stored) {
+            rc = duch_archive_set_model(a, buf, n, id, api->bits(m));
             if (rc != DUCH_OK)
                 set_err(err, errlen, "%s", duch_archive_errmsg(a));
         }
     }
     api->close(m);
-    free(data);
     free(stored_copy);
-    if (rc != DUCH_OK)
+    if (rc != DUCH_OK) {
+        free(buf);
         return rc;
-    const char *id2;
-    int bits2;
-    rc = duch_archive_get_model(a, blob, size, &id2, &bits2);
-    if (rc != DUCH_OK)
-        set_err(err, errlen, "%s", duch_archive_errmsg(a));
-    return rc;
+    }
+    *data = buf;
+    *size = n;
+    return DUCH_OK;
+}
+
+/* The folder that will hold a new archive (and its -wal file) can be written: checked
+ * before any work, since the archive is created only at the first write. */
+static int check_new_archive_dir(const char *archive, char *err, size_t errlen)
+{
+    const char *slash = strrchr(archive, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == archive)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - archive), archive);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        set_err(err, errlen, "%s: cannot create the archive: folder %s does not exist", archive, dir);
+        return DUCH_NOTFOUND;
+    }
+    if (access(dir, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
+        set_err(err, errlen, "%s: cannot create the archive: folder %s is not writable", archive, dir);
+        return DUCH_READONLY;
+    }
+    return DUCH_OK;
 }
 
 int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
@@ -535,13 +687,17 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
         set_err(err, errlen, "duch_ingest: an archive path and a scene list are needed");
         return DUCH_INVALID;
     }
-    if (opt->min_valid < 0 || opt->min_valid > 1) {
+    if (!(opt->min_valid >= 0 && opt->min_valid <= 1)) {
         set_err(err, errlen, "--min-valid must be between 0 and 1, got %g", opt->min_valid);
         return DUCH_INVALID;
     }
     if (opt->tile_size < 0 || opt->overlap < 0 ||
         (opt->tile_size > 0 && opt->overlap >= opt->tile_size)) {
         set_err(err, errlen, "--overlap must be >= 0 and smaller than the tile size");
+        return DUCH_INVALID;
+    }
+    if (opt->chunk_tiles < 0) {
+        set_err(err, errlen, "--chunk must be at least 1, got %d", opt->chunk_tiles);
         return DUCH_INVALID;
     }
     double t_start = now_s();
@@ -551,40 +707,40 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
         set_err(err, errlen, "%s", lerr);
         return DUCH_NOTFOUND;
     }
+    /* An existing archive is opened now (its model, its codes' check); a new one is made
+     * at the first write, so that a run that writes nothing leaves nothing behind. */
     duch_archive *a = NULL;
-    int existed = access(archive, F_OK) == 0;
-    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
-    if (rc != DUCH_OK) {
-        set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
-        duch_archive_close(a);
-        return rc;
-    }
-    const void *blob = NULL;
-    size_t blob_size = 0;
-    rc = ingest_model(api, a, opt->model_path, &blob, &blob_size, err, errlen);
-    if (rc != DUCH_OK) {
-        duch_archive_close(a);
-        if (!existed) { /* leave no empty archive behind */
-            char side[4200];
-            unlink(archive);
-            snprintf(side, sizeof side, "%s-wal", archive);
-            unlink(side);
-            snprintf(side, sizeof side, "%s-shm", archive);
-            unlink(side);
+    int rc = DUCH_OK;
+    if (access(archive, F_OK) == 0) {
+        rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
+        if (rc == DUCH_OK)
+            rc = duch_archive_check_codes(a);
+        if (rc != DUCH_OK) {
+            set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
+            duch_archive_close(a);
+            return rc;
         }
+    } else if ((rc = check_new_archive_dir(archive, err, errlen))) {
         return rc;
     }
-    /* Copy the bytes: the archive's buffer is only valid until its next get_model. */
-    unsigned char *model_copy = malloc(blob_size ? blob_size : 1);
-    duch_model *probe = NULL;
-    if (!model_copy) {
-        duch_archive_close(a);
-        set_err(err, errlen, "out of memory");
-        return DUCH_NOMEM;
-    }
-    memcpy(model_copy, blob, blob_size);
-    rc = model_from_blob(api, model_copy, blob_size, "the archive's model", &probe, err, errlen);
+    unsigned char *model_copy = NULL;
+    size_t blob_size = 0;
+    rc = ingest_model(api, a, opt->model_path, &model_copy, &blob_size, err, errlen);
     if (rc != DUCH_OK) {
+        duch_archive_close(a);
+        return rc;
+    }
+    duch_model *probe = NULL;
+    rc = model_from_blob(api, model_copy, blob_size, a ? "the archive's model" : "the model",
+                         &probe, err, errlen);
+    if (rc == DUCH_OK && a && duch_archive_bits(a) != api->bits(probe)) {
+        set_err(err, errlen, "%s: the archive records %d-bit codes but its stored model makes "
+                "%d-bit codes: the archive is damaged", archive, duch_archive_bits(a),
+                api->bits(probe));
+        rc = DUCH_MISMATCH;
+    }
+    if (rc != DUCH_OK) {
+        api->close(probe);
         free(model_copy);
         duch_archive_close(a);
         return rc;
@@ -594,13 +750,16 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
     memset(&r, 0, sizeof r);
     r.api = api;
     r.opt = opt;
+    r.archive_path = archive;
     r.scenes = scenes;
     r.nscenes = nscenes;
     r.model_blob = model_copy;
     r.model_size = blob_size;
+    snprintf(r.model_id, sizeof r.model_id, "%s", api->id(probe));
     r.bits = api->bits(probe);
     r.tile_ground_m = api->tile_ground_m(probe);
     r.input_size = api->input_size(probe);
+    r.chunk = opt->chunk_tiles > 0 ? opt->chunk_tiles : DEFAULT_CHUNK;
     api->close(probe);
     int jobs = opt->jobs < 1 ? 1 : opt->jobs;
     if (jobs > nscenes)
@@ -643,8 +802,8 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
             set_err(err, errlen, "%s", r.fatal_msg);
         } else if (r.cancelled) {
             rc = DUCH_INTERRUPTED;
-            set_err(err, errlen, "interrupted: the scenes finished so far are in the archive; "
-                                 "run the same command again to index the rest");
+            set_err(err, errlen, "interrupted: what was encoded so far is in the archive; "
+                                 "run the same command again to resume");
         } else if (r.stats.scenes_failed) {
             rc = DUCH_ERROR;
             set_err(err, errlen, "%d of %d scenes failed", r.stats.scenes_failed, nscenes);
@@ -658,7 +817,7 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
     pthread_mutex_destroy(&r.lock);
     free(r.scene_frac);
     free(model_copy);
-    duch_archive_close(a);
+    duch_archive_close(r.archive);
     return rc;
 }
 
@@ -860,8 +1019,18 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
     }
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((size_t)sqlite3_column_bytes(st, 1) != nbytes)
-            continue; /* not a code of this archive's length */
+        if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+            (size_t)sqlite3_column_bytes(st, 1) != nbytes) {
+            /* not a code of this archive's model: say so, never skip it silently */
+            if (duch_archive_check_codes(a) == DUCH_MISMATCH)
+                set_err(err, errlen, "%s", duch_archive_errmsg(a));
+            else
+                set_err(err, errlen, "%s: tile %lld has a %d-byte code, the archive's model "
+                        "makes %zu-byte codes", archive, (long long)sqlite3_column_int64(st, 0),
+                        sqlite3_column_bytes(st, 1), nbytes);
+            rc = DUCH_MISMATCH;
+            goto finish;
+        }
         rc = duch_codes_append(codes, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
         if (rc != DUCH_OK) {
             set_err(err, errlen, "out of memory");
