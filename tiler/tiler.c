@@ -1525,9 +1525,8 @@ int duch_tiler_read_window(duch_tiler *t, int x_off, int y_off, int width, int h
         if (valid)
             *valid = sum / (double)n;
         if (!(sum > 0)) {
-            set_err(t, "%s: window %d,%d %dx%d has no valid pixel (nodata, NaN, transparent or "
-                       "masked everywhere)", GDALGetDescription(t->ds), x_off, y_off, width,
-                    height);
+            set_err(t, "window %d,%d %dx%d has no valid pixel (nodata, NaN, transparent or "
+                       "masked everywhere)", x_off, y_off, width, height);
             rc = DUCH_INVALID;
         }
     }
