@@ -13,7 +13,7 @@ gdal_DUCH_la_LDFLAGS = -module -avoid-version -shared -no-undefined
 # AM_TESTS_ENVIRONMENT); libtool puts the module there as .libs/gdal_DUCH.so.
 AM_TESTS_ENVIRONMENT += DUCH_GDAL_PLUGIN='$(abs_top_builddir)/.libs/gdal_DUCH.so'; \
 	export DUCH_GDAL_PLUGIN;
-PLUGIN_TESTS = tests/plugin_driver.sh tests/plugin_ingest_query.sh
+PLUGIN_TESTS = tests/plugin_driver.sh tests/plugin_ingest_query.sh tests/plugin_existing.sh
 TESTS += $(PLUGIN_TESTS) tests/plugin_cancel
 EXTRA_DIST += $(PLUGIN_TESTS) bench/plugin_load.sh docs/gdal-driver.md
 dist_man_MANS += docs/gdal_DUCH.7

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The GDAL driver gdal_DUCH.so without a model: registration and documentation of its
-# options, no libtorch in its links, Identify that claims only DUCH: names, and clear
-# errors for bad creation and open options (all checked before any model is loaded).
+# options, no libtorch in its links, Identify that leaves plain files other than duch
+# archives to GDAL's own drivers, and clear errors for bad creation and open options (all
+# checked before any model is loaded or any file created).
 set -u
 : "${top_builddir:?}" "${GDAL_DRIVER_PATH:?}"
 plugin=${DUCH_GDAL_PLUGIN:-$top_builddir/.libs/gdal_DUCH.so}
@@ -56,7 +57,7 @@ if command -v nm >/dev/null 2>&1; then
     [ "$(cat "$tmp/syms")" = GDALRegister_DUCH ] || { bad "exported symbols:"; cat "$tmp/syms"; }
 fi
 
-# --- Identify claims only DUCH: names; plain files stay with GDAL's own drivers
+# --- Identify: plain files that are not duch archives stay with GDAL's own drivers
 gdal_create -q -of GTiff -outsize 64 64 -bands 3 -burn 7 -a_srs EPSG:32610 \
     -a_ullr 500000 4200000 500019.2 4199980.8 "$tmp/scene.tif" || bad "gdal_create failed"
 printf '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":1},"geometry":{"type":"Point","coordinates":[1,2]}}]}' >"$tmp/p.geojson"
@@ -93,9 +94,29 @@ expect_error "BANDS" "BANDS=1,x is not one or three" gdal_translate -q -of DUCH 
 expect_error "BANDS=1,2" "BANDS=1,2 is not one or three" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=1,2
 expect_error "BANDS=0" "BANDS=0 is not" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=0
 expect_error "MIN_VALID" "MIN_VALID=2 is not a fraction" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co MIN_VALID=2
-[ -e "$tmp/new.sqlite" ] && bad "a refused gdal_translate created $tmp/new.sqlite"
+# BANDS against the source's band count (3), strict booleans, MODEL, THREADS.
+expect_error "BANDS=9" "BANDS=9 names band 9, but the scene has 3 bands" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=9
+expect_error "BANDS=3,2,4" "BANDS=3,2,4 names band 4, but the scene has 3 bands" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co BANDS=3,2,4
+expect_error "ALLOW_PIXEL=MAYBE" "ALLOW_PIXEL=MAYBE is not a boolean (YES/NO, TRUE/FALSE, ON/OFF, 1/0)" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co ALLOW_PIXEL=MAYBE
+expect_error "ALLOW_PIXEL=" "ALLOW_PIXEL= is not a boolean" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co ALLOW_PIXEL=
+expect_error "APPEND_SUBDATASET=sure" "APPEND_SUBDATASET=sure is not a boolean" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co APPEND_SUBDATASET=sure
+expect_error "MODEL missing" "MODEL '$tmp/none.duchm' does not exist" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co MODEL="$tmp/none.duchm"
+expect_error "MODEL a folder" "MODEL '$tmp' is not a file" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co MODEL="$tmp"
+expect_error "MODEL empty" "MODEL= is empty" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co MODEL=
+expect_error "THREADS" "THREADS=-1 is not an integer in \[0, 4096\]" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co THREADS=-1
+# The same checks for a plain destination name.
+expect_error "BANDS=9 (plain name)" "BANDS=9 names band 9" gdal_translate -q -of DUCH "$tmp/scene.tif" "$tmp/new.sqlite" -co BANDS=9
+expect_error "ALLOW_PIXEL=2 (plain name)" "ALLOW_PIXEL=2 is not a boolean" gdal_translate -q -of DUCH "$tmp/scene.tif" "$tmp/new.sqlite" -co ALLOW_PIXEL=2
+for f in "$tmp/new.sqlite" "$tmp/new.sqlite-wal" "$tmp/new.sqlite-shm" "$tmp/new.sqlite-journal"; do
+    [ -e "$f" ] && bad "a refused gdal_translate created $f"
+done
+# Every boolean spelling passes the option check (the run then stops at the missing model).
+for v in YES no True false ON off 1 0; do
+    expect_error "ALLOW_PIXEL=$v" "DUCH_MODEL_LIB\|DUCH_DEFAULT_MODEL" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d" -co ALLOW_PIXEL=$v
+done
+rm -f "$tmp/new.sqlite" "$tmp/new.sqlite-wal" "$tmp/new.sqlite-shm"
 # Without a model library, indexing says how to find one.
 expect_error "no model" "DUCH_MODEL_LIB\|DUCH_DEFAULT_MODEL" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d"
 
-[ "$fail" = 0 ] && echo "ok: DUCH driver registered, documented, no libtorch, Identify by prefix only, option errors clear"
+[ "$fail" = 0 ] && echo "ok: DUCH driver registered, documented, no libtorch, plain files left to GDAL's drivers, option errors clear and before any file"
 exit "$fail"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The GDAL driver end to end with a model: gdal_translate -of DUCH indexes generated
-# georeferenced GeoTIFFs (create, skip on rerun, append, replace), the archive stays a
+# georeferenced GeoTIFFs (create, skip on rerun, append), the archive stays a
 # SpatiaLite file for GDAL's SQLite driver, and DUCH:archive opens the hits of a text or
 # image query in ogrinfo and ogr2ogr. Skips (77) without a model.
 set -u
@@ -134,9 +134,13 @@ rc=$?
 [ "$rc" = 0 ] || { bad "coarse scene: exit status $rc (124: hung)"; cat "$tmp/out"; }
 grep -qE '^Warning 1: DUCH: .*coarse.tif: .*(coarser than the model|raised to the minimum)' "$tmp/out" || { bad "coarse scene: no warning"; cat "$tmp/out"; }
 
-# --- a plain destination name is replaced by GDAL before the driver runs (documented)
-run "replace" gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=256
-[ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 1 ] || bad "plain name: the archive was not replaced"
+# --- a plain destination name that is an existing archive is refused, not replaced
+# (more in tests/plugin_existing.sh)
+if gdal_translate -q -of DUCH "$tmp/s2.tif" "$arch" -co MODEL="$model" -co TILE_SIZE=256 >"$tmp/out" 2>&1; then
+    bad "plain name of an existing archive: succeeded"
+fi
+grep -q "DUCH:$arch" "$tmp/out" || { bad "plain name: no message naming DUCH:$arch"; cat "$tmp/out"; }
+[ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 2 ] || bad "plain name: the archive no longer holds its 2 scenes"
 
 [ "$fail" = 0 ] && echo "ok: gdal_translate -of DUCH indexes, skips, appends; DUCH: opens query hits in ogrinfo and ogr2ogr"
 exit "$fail"
