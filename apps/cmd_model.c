@@ -2,6 +2,7 @@
  * The model library is reached through duch_cli_model_api() (dlopen), never linked. */
 #include "config.h"
 #include "cli.h"
+#include "duch_index.h"
 
 #include <gdal.h>
 #include <getopt.h>
@@ -65,7 +66,7 @@ static void train_usage(FILE *f, const duch_train_options *d)
         "\n"
         "options (default):\n"
         "  --data DIR           training data (required)\n"
-        "  --bits K             code length, a multiple of 8 (%d)\n"
+        "  --bits K             code length, a multiple of 8 from 16 to 1024 (%d)\n"
         "  -o, --output MODEL   .duchm file to write (required)\n"
         "  --splits LIST        splits to train on: train, all, or a comma list of\n"
         "                       train,query,retrieval (train)\n"
@@ -160,7 +161,7 @@ int duch_cmd_train(int argc, char **argv)
         case OPT_SPLITS: if (parse_splits(optarg, &o.splits)) return 2; break;
 #define INTOPT(ID, NAME, LO, HI, FIELD) \
         case ID: if (duch_cli_int(NAME, optarg, LO, HI, &v)) return 2; o.FIELD = (int)v; break;
-        INTOPT(OPT_BITS, "--bits", 8, 1024, bits)
+        INTOPT(OPT_BITS, "--bits", DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS, bits)
         INTOPT(OPT_EPOCHS, "--epochs", 1, 100000, epochs)
         INTOPT(OPT_BATCH, "--batch-size", 2, 4096, batch_size)
         INTOPT(OPT_INPUT, "--input-size", 16, 512, input_size)
@@ -200,8 +201,10 @@ int duch_cmd_train(int argc, char **argv)
         duch_cli_error("train needs --data DIR and -o MODEL (see duch train --help)");
         return 2;
     }
-    if (o.bits % 8) {
-        duch_cli_error("--bits must be a multiple of 8, got %d", o.bits);
+    /* the code lengths duch index accepts: refuse here, before any training */
+    if (!duch_code_bits_valid(o.bits)) {
+        duch_cli_error("--bits must be a multiple of 8 from %d to %d (the code lengths an"
+                       " archive stores), got %d", DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS, o.bits);
         return 2;
     }
     if (o.w_inter < 0 || o.w_intra_img < 0 || o.w_intra_txt < 0 || o.w_adv < 0 || o.w_quant < 0 ||

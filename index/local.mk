@@ -1,7 +1,13 @@
 # index/ rules (included from the top Makefile.am)
+# UTF-8-safe message truncation (index/duch_utf8.h): in libduch.so and mod_duch.so
+# through libduch_knn.la, and linked into libduch_model.so (model/local.mk).
+noinst_LTLIBRARIES += libduch_utf8.la
+libduch_utf8_la_SOURCES = index/duch_utf8.c index/duch_utf8.h
+
 # Kernels + top-k (no dependencies): also linked into mod_duch.so.
 noinst_LTLIBRARIES += libduch_knn.la
 libduch_knn_la_SOURCES = index/hamming.c index/topk.c index/duch_index.h
+libduch_knn_la_LIBADD = libduch_utf8.la
 
 # The archive (SpatiaLite), with the kernels.
 noinst_LTLIBRARIES += libduch_index.la
@@ -15,6 +21,10 @@ check_PROGRAMS += tests/index_hamming tests/index_archive
 TESTS += tests/index_hamming tests/index_archive
 tests_index_hamming_SOURCES = tests/index_hamming.c
 tests_index_hamming_LDADD = libduch_knn.la
+check_PROGRAMS += tests/index_utf8
+TESTS += tests/index_utf8
+tests_index_utf8_SOURCES = tests/index_utf8.c
+tests_index_utf8_LDADD = libduch_utf8.la
 tests_index_archive_SOURCES = tests/index_archive.c
 tests_index_archive_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
 tests_index_archive_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm

@@ -77,7 +77,12 @@ void resample_rgb_u8(const unsigned char *rgb, int w, int h, int side, unsigned 
 std::vector<std::string> tokenize(const std::string &text);
 
 /* ---- checksums ---- */
-uint64_t fnv1a64(const void *data, size_t n, uint64_t h = 1469598103934665603ULL);
+/* FNV-1a 64. The standard offset basis is the one model files of format version 2 on
+ * are checked with; version 1 files were written with FNV1A64_BASIS_V1, a digit short
+ * of it (they keep loading: the model id is the stored checksum, archives hold it). */
+static const uint64_t FNV1A64_BASIS = 14695981039346656037ULL;
+static const uint64_t FNV1A64_BASIS_V1 = 1469598103934665603ULL;
+uint64_t fnv1a64(const void *data, size_t n, uint64_t h = FNV1A64_BASIS);
 
 } /* namespace duch */
 #endif /* __cplusplus */

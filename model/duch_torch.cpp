@@ -21,6 +21,7 @@
  */
 #include "duch_model.h"
 #include "duch_model_internal.h"
+#include "duch_utf8.h"
 
 #include <torch/torch.h>
 
@@ -44,7 +45,8 @@ using torch::Tensor;
 
 namespace duch {
 
-static const uint32_t FORMAT_VERSION = 1;
+/* 2: the checksum uses the standard FNV-1a 64 offset basis; 1: the old basis (read) */
+static const uint32_t FORMAT_VERSION = 2;
 static const char MAGIC[8] = {'D', 'U', 'C', 'H', 'M', 'O', 'D', 'L'};
 static const int MAX_TOKENS = 32;
 
@@ -160,6 +162,7 @@ struct Arch {
     double tile_ground_m = 78.03;
     std::vector<std::string> vocab;
     std::string training_json = "{}"; /* hyper-parameters of the run, for info */
+    uint32_t format_version = FORMAT_VERSION; /* of the file it was read from */
 };
 
 struct NetImpl : nn::Module {
@@ -292,11 +295,13 @@ struct Error {
     std::string msg;
 };
 
+/* with_vocab: the header written into a new file (this library's format version);
+ * else the description of a loaded model (its file's format version) */
 static std::string arch_json(const Arch &a, bool with_vocab)
 {
     std::ostringstream o;
     o.precision(10);
-    o << "{\"format\":\"duchm\",\"format_version\":" << FORMAT_VERSION
+    o << "{\"format\":\"duchm\",\"format_version\":" << (with_vocab ? FORMAT_VERSION : a.format_version)
       << ",\"bits\":" << a.bits << ",\"input_size\":" << a.input_size
       << ",\"tile_ground_m\":" << a.tile_ground_m
       << ",\"architecture\":{\"image\":\"resnet-basic\",\"width\":" << a.width
@@ -332,7 +337,8 @@ static std::vector<std::pair<std::string, Tensor>> state_of(Net &net)
  *   "DUCHMODL" | u32 format version | u32 0 | u64 payload length P
  *   payload: u32 header length | header JSON | u32 tensor count |
  *            per tensor: u32 name length | name | u32 ndim | i64 dims | float32 data
- *   u64 FNV-1a over every byte before it. */
+ *   u64 FNV-1a 64 over every byte before it (standard offset basis; format 1 files
+ *   used FNV1A64_BASIS_V1 and are still read). */
 static std::string serialize(Model &m)
 {
     std::string payload;
@@ -361,6 +367,24 @@ static std::string serialize(Model &m)
 
 static void fail(int code, const std::string &msg) { throw Error{code, msg}; }
 
+/* Every weight must be a finite number: NaN or infinity (a diverged training, a damaged
+ * or hand-edited file whose checksum was redone) would give garbage codes without a
+ * word. Checked on the bit pattern, as model/textenc.c does, with the same message. */
+static void check_finite(const std::string &name, const unsigned char *p, int64_t cnt)
+{
+    for (int64_t i = 0; i < cnt; i++) {
+        uint32_t u;
+        memcpy(&u, p + 4 * i, 4);
+        if ((u & 0x7F800000u) == 0x7F800000u) {
+            std::string shown = name.substr(0, duch_utf8_prefix(name.data(), std::min<size_t>(name.size(), 128)));
+            fail(DUCH_CORRUPT, "model file tensor '" + shown + "' holds " +
+                                   ((u & 0x007FFFFFu) ? "NaN" : "an infinite value") + " at element " +
+                                   std::to_string(i) +
+                                   ": the model is unusable (its training diverged or the file was altered)");
+        }
+    }
+}
+
 static void deserialize(Model &m, const unsigned char *d, size_t n)
 {
     if (n < 8 || memcmp(d, MAGIC, 8)) {
@@ -388,7 +412,7 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
         fail(DUCH_CORRUPT, "model file has " + std::to_string(n - 32 - plen) + " unexpected trailing bytes");
     uint64_t sum, want;
     memcpy(&want, d + 24 + plen, 8);
-    sum = fnv1a64(d, 24 + plen);
+    sum = fnv1a64(d, 24 + plen, ver == 1 ? FNV1A64_BASIS_V1 : FNV1A64_BASIS);
     if (sum != want)
         fail(DUCH_CORRUPT, "model file checksum mismatch (file is corrupt)");
     const unsigned char *p = d + 24, *end = d + 24 + plen;
@@ -407,6 +431,7 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
     p += hlen;
     Arch &a = m.arch;
     a = Arch();
+    a.format_version = ver;
     const Json *ar = hdr.get("architecture");
     const Json *vo = hdr.get("vocab");
     if (!ar || !vo || vo->type != Json::Arr)
@@ -480,6 +505,7 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
             cnt *= (int64_t)dim;
         }
         need((size_t)cnt * 4);
+        check_finite(name, p, cnt);
         Tensor src = torch::from_blob((void *)p, {cnt}, torch::kFloat).clone();
         it->second.copy_(src.view(it->second.sizes()));
         p += (size_t)cnt * 4;
@@ -768,8 +794,10 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
 {
     if (!o.data_dir || !o.output)
         fail(DUCH_INVALID, "train needs data_dir and output");
-    if (o.bits < 8 || o.bits > 1024 || o.bits % 8)
-        fail(DUCH_INVALID, "bits must be a multiple of 8 between 8 and 1024");
+    /* the codes an archive can hold (index/duch_index.h: duch_code_bits_valid) */
+    if (o.bits < 16 || o.bits > 1024 || o.bits % 8)
+        fail(DUCH_INVALID, "bits must be a multiple of 8 from 16 to 1024 (the code lengths an"
+                           " archive stores), got " + std::to_string(o.bits));
     if (o.epochs < 1 || o.batch_size < 2 || o.input_size < 16 || o.input_size > 512 || o.width < 1 ||
         o.width > 256 || o.text_dim < 4 || !(o.lr > 0) || !(o.temperature > 0) ||
         !(o.crop_min > 0 && o.crop_min <= 1))
@@ -1168,7 +1196,7 @@ static int api_encode_texts(duch_model *m, int n, const char *const *texts, unsi
             if (lists.back().empty()) {
                 std::string t = texts[i];
                 if (t.size() > 60)
-                    t = t.substr(0, 57) + "...";
+                    t = t.substr(0, duch_utf8_prefix(t.data(), 57)) + "...";
                 fail(DUCH_INVALID, "no word of \"" + t + "\" is in the model's vocabulary (" +
                                        std::to_string(md.arch.vocab.size()) +
                                        " words from its training captions)");
@@ -1238,7 +1266,7 @@ static int api_train(const duch_train_options *o, duch_progress_fn progress, voi
         train(*o, progress, arg);
     });
     if (err && errlen)
-        snprintf(err, errlen, "%s", rc ? tmp.err.c_str() : "");
+        duch_snprintf(err, errlen, "%s", rc ? tmp.err.c_str() : "");
     return rc;
 }
 

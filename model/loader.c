@@ -4,6 +4,7 @@
  * plugin, the SQLite extension and the CLI reach the model only through this. */
 #include "config.h"
 #include "duch_model.h"
+#include "duch_utf8.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -27,7 +28,7 @@ static const duch_model_api *try_open(const char *path, char *tried, size_t trie
     if (!h) {
         size_t used = strlen(tried);
         if (used < triedlen)
-            snprintf(tried + used, triedlen - used, "\n  %s: %s", path, dlerror());
+            duch_snprintf(tried + used, triedlen - used, "\n  %s: %s", path, dlerror());
         return NULL;
     }
     const duch_model_api *(*get)(void) =
@@ -35,7 +36,7 @@ static const duch_model_api *try_open(const char *path, char *tried, size_t trie
     if (!get) {
         size_t used = strlen(tried);
         if (used < triedlen)
-            snprintf(tried + used, triedlen - used,
+            duch_snprintf(tried + used, triedlen - used,
                      "\n  %s: no symbol duch_model_api_v1 (not a duch model library)", path);
         dlclose(h);
         return NULL;
@@ -44,7 +45,7 @@ static const duch_model_api *try_open(const char *path, char *tried, size_t trie
     if (!api || api->abi_version != DUCH_MODEL_ABI_VERSION) {
         size_t used = strlen(tried);
         if (used < triedlen)
-            snprintf(tried + used, triedlen - used, "\n  %s: ABI version %d, expected %d",
+            duch_snprintf(tried + used, triedlen - used, "\n  %s: ABI version %d, expected %d",
                      path, api ? api->abi_version : -1, DUCH_MODEL_ABI_VERSION);
         dlclose(h);
         return NULL;
@@ -68,7 +69,7 @@ const duch_model_api *duch_model_load(char *err, size_t errlen)
         }
         loaded_api = api;
         if (!api && err && errlen)
-            snprintf(err, errlen, "cannot load the duch model library (libduch_model.so);"
+            duch_snprintf(err, errlen, "cannot load the duch model library (libduch_model.so);"
                      " set DUCH_MODEL_LIB to its path. Tried:%s", tried);
     }
     pthread_mutex_unlock(&load_lock);

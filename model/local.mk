@@ -6,7 +6,7 @@ lib_LTLIBRARIES += libduch_model.la
 libduch_model_la_SOURCES = model/duch_torch.cpp model/duch_data.cpp model/duch_model_internal.h
 libduch_model_la_CPPFLAGS = $(AM_CPPFLAGS) $(TORCH_CPPFLAGS)
 libduch_model_la_CXXFLAGS = $(AM_CXXFLAGS) -O2 -Wno-sign-compare
-libduch_model_la_LIBADD = $(TORCH_LIBS) $(JPEG_LIBS) $(PTHREAD_LIBS) -lm
+libduch_model_la_LIBADD = libduch_utf8.la $(TORCH_LIBS) $(JPEG_LIBS) $(PTHREAD_LIBS) -lm
 libduch_model_la_LDFLAGS = -avoid-version -no-undefined
 
 # duch train / eval / encode / info
@@ -45,4 +45,13 @@ TESTS += tests/model_textenc tests/model_textenc_tiny.sh
 EXTRA_DIST += tests/model_textenc_tiny.sh
 tests_model_textenc_SOURCES = tests/model_textenc.c tests/model_common.h model/textenc.c \
 	model/duch_textenc.h
-tests_model_textenc_LDADD = $(DL_LIBS) -lm
+tests_model_textenc_LDADD = libduch_utf8.la $(DL_LIBS) -lm
+
+# the model file format in both readers: version 2 with the standard FNV-1a 64 (and
+# version 1 still read), non-finite weights refused, duch train --bits 8 refused
+check_PROGRAMS += tests/model_format
+TESTS += tests/model_format.sh
+EXTRA_DIST += tests/model_format.sh
+tests_model_format_SOURCES = tests/model_format.c model/textenc.c model/loader.c \
+	model/duch_textenc.h
+tests_model_format_LDADD = libduch_utf8.la $(DL_LIBS) $(PTHREAD_LIBS) -lm

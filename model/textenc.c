@@ -3,7 +3,9 @@
  *
  * It mirrors model/duch_torch.cpp and model/duch_data.cpp step by step:
  *   file      "DUCHMODL" | u32 version | u32 0 | u64 payload length P | payload |
- *             u64 FNV-1a of every byte before it; payload: u32 header length | header
+ *             u64 FNV-1a 64 of every byte before it (version 2: the standard offset basis
+ *             14695981039346656037; version 1: 1469598103934665603, a digit short);
+ *             payload: u32 header length | header
  *             JSON | u32 tensor count | per tensor: u32 name length | name | u32 ndim |
  *             i64 dims | float32 data (little-endian, row-major)
  *   tokenize  ASCII letters lower-cased, letters/digits/well-formed multi-byte UTF-8
@@ -20,6 +22,7 @@
  */
 #include "config.h"
 #include "duch_textenc.h"
+#include "duch_utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,7 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TE_FORMAT_VERSION 1u
+#define TE_FORMAT_VERSION 2u
+/* FNV-1a 64 offset bases: the standard one (format 2 on), and the one format 1 files
+ * were written with (a digit short of it); the model id is the stored checksum */
+#define TE_FNV_BASIS 14695981039346656037ULL
+#define TE_FNV_BASIS_V1 1469598103934665603ULL
 #define TE_MAX_TOKENS 32
 #define TE_BN_EPS 1e-5f
 #define TE_TEXT_ARCH "emb-conv1d-meanmax"
@@ -63,14 +70,13 @@ static int set_err(duch_textenc *e, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->err, sizeof e->err, fmt, ap);
+    duch_vsnprintf(e->err, sizeof e->err, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-static uint64_t fnv1a64(const unsigned char *p, size_t n)
+static uint64_t fnv1a64(const unsigned char *p, size_t n, uint64_t h)
 {
-    uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;
@@ -452,7 +458,7 @@ static int top_member(jp *j, const char *key, void *arg)
 
 static uint64_t word_hash(const char *s, size_t n)
 {
-    return fnv1a64((const unsigned char *)s, n);
+    return fnv1a64((const unsigned char *)s, n, TE_FNV_BASIS);
 }
 
 static int vocab_build(duch_textenc *e, char *words, size_t wlen, int n)
@@ -552,6 +558,27 @@ static int text_ids(const duch_textenc *e, const char *text, int *ids)
 
 /* ------------------------------------------------------------------ open */
 
+/* Every weight must be a finite number: a NaN or an infinity (a diverged training, a
+ * damaged or hand-edited file whose checksum was redone) would give garbage codes
+ * without a word. Checked on the bit pattern, so no compiler flag can fold it away. */
+static int check_finite(duch_textenc *e, const char *name, uint32_t nl, const unsigned char *p,
+                        uint64_t cnt)
+{
+    for (uint64_t i = 0; i < cnt; i++) {
+        uint32_t u;
+        memcpy(&u, p + 4 * i, 4);
+        if ((u & 0x7F800000u) == 0x7F800000u) {
+            int shown = (int)duch_utf8_prefix(name, nl < 128 ? nl : 128);
+            return set_err(e, DUCH_CORRUPT,
+                           "model file tensor '%.*s' holds %s at element %llu: the model is"
+                           " unusable (its training diverged or the file was altered)",
+                           shown, name, (u & 0x007FFFFFu) ? "NaN" : "an infinite value",
+                           (unsigned long long)i);
+        }
+    }
+    return DUCH_OK;
+}
+
 typedef struct tensor_spec {
     const char *name;
     int ndim;
@@ -588,7 +615,7 @@ static int open_impl(duch_textenc *e, const unsigned char *d, size_t n)
                        (unsigned long long)(n - 32 - plen));
     uint64_t want;
     memcpy(&want, d + 24 + plen, 8);
-    if (fnv1a64(d, 24 + plen) != want)
+    if (fnv1a64(d, 24 + plen, ver == 1 ? TE_FNV_BASIS_V1 : TE_FNV_BASIS) != want)
         return set_err(e, DUCH_CORRUPT, "model file checksum mismatch (file is corrupt)");
     const unsigned char *p = d + 24, *end = d + 24 + plen;
 #define NEED(k)                                                                        \
@@ -741,6 +768,8 @@ static int open_impl(duch_textenc *e, const unsigned char *d, size_t n)
             }
             memcpy(*spec[s].dst, p, (size_t)cnt * 4);
         }
+        if (rc == DUCH_OK)
+            rc = check_finite(e, name, nl, p, cnt);
         p += (size_t)cnt * 4;
     }
     if (rc == DUCH_OK && p != end)
@@ -887,11 +916,8 @@ int duch_textenc_open(const char *path, duch_textenc **out)
             char tmp[sizeof (*out)->err];
             size_t pl = strlen(path);
             if (pl > sizeof tmp / 2)
-                pl = sizeof tmp / 2;
-            memcpy(tmp, path, pl);
-            memcpy(tmp + pl, ": ", 2);
-            memcpy(tmp + pl + 2, (*out)->err, sizeof tmp - pl - 3);
-            tmp[sizeof tmp - 1] = 0;
+                pl = duch_utf8_prefix(path, sizeof tmp / 2);
+            duch_snprintf(tmp, sizeof tmp, "%.*s: %s", (int)pl, path, (*out)->err);
             memcpy((*out)->err, tmp, sizeof tmp);
         }
     }
@@ -987,8 +1013,9 @@ int duch_textenc_encode_values(duch_textenc *e, const char *text, unsigned char 
         size_t n = strlen(text);
         if (n > 60)
             return set_err(e, DUCH_INVALID,
-                           "no word of \"%.57s...\" is in the model's vocabulary (%d words from"
-                           " its training captions)", text, e->vocab_n);
+                           "no word of \"%.*s...\" is in the model's vocabulary (%d words from"
+                           " its training captions)", (int)duch_utf8_prefix(text, 57), text,
+                           e->vocab_n);
         return set_err(e, DUCH_INVALID,
                        "no word of \"%s\" is in the model's vocabulary (%d words from its"
                        " training captions)", text, e->vocab_n);

@@ -9,8 +9,9 @@ mod_duch_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
 mod_duch_la_LIBADD = libduch_knn.la $(DL_LIBS) $(PTHREAD_LIBS) -lm
 
 # SQL tests: data-driven cases (tests/sql_*.cases) and brute-force comparisons
-TESTS += tests/sql_cases.sh tests/sql_knn.sh tests/sql_text.sh
-EXTRA_DIST += tests/sql_cases.sh tests/sql_knn.sh tests/sql_text.sh tests/sql_common.sh \
+TESTS += tests/sql_cases.sh tests/sql_knn.sh tests/sql_text.sh tests/sql_utf8.sh
+EXTRA_DIST += tests/sql_cases.sh tests/sql_knn.sh tests/sql_text.sh tests/sql_utf8.sh \
+	tests/sql_common.sh \
 	tests/sql_basic.cases tests/sql_errors.cases tests/sql_bbox.cases
 EXTRA_DIST += docs/sql/README.md docs/sql/duch_version.md docs/sql/duch_hamming.md \
 	docs/sql/duch_knn.md docs/sql/duch_text_code.md docs/sql/duch_image_code.md

@@ -84,6 +84,7 @@ SQLITE_EXTENSION_INIT1
 #include "duch_model.h"
 #include "duch_textenc.h"
 #include "duch_tiler.h" /* types only: the functions are reached through dlopen */
+#include "duch_utf8.h"
 
 #ifndef DUCH_LIBDIR
 #define DUCH_LIBDIR "/usr/local/lib"
@@ -161,6 +162,30 @@ static void conn_unref(void *p)
 
 /* sqlite3_malloc'ed printf, or NULL */
 #define MPRINTF sqlite3_mprintf
+
+/* The TEXT argument v as a C string. A text with a NUL character inside would be cut
+ * there without a word by everything that takes a C string, so it is an error: NULL
+ * with *rc SQLITE_ERROR and *err set (*rc SQLITE_NOMEM and *err NULL when SQLite
+ * cannot convert the value). what names the argument ("the text", "the path"). */
+static const char *text_arg(sqlite3_value *v, const char *fn, const char *what, int *rc,
+                            char **err)
+{
+    const char *t = (const char *)sqlite3_value_text(v);
+    if (!t) {
+        *rc = SQLITE_NOMEM;
+        *err = NULL;
+        return NULL;
+    }
+    size_t n = (size_t)sqlite3_value_bytes(v), len = strlen(t);
+    if (len != n) {
+        *err = MPRINTF("%s: %s contains a NUL character (at byte %lld of %lld)", fn, what,
+                       (long long)len, (long long)n);
+        *rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
+        return NULL;
+    }
+    *rc = SQLITE_OK;
+    return t;
+}
 
 static int table_exists(sqlite3 *db, const char *name)
 {
@@ -737,8 +762,10 @@ static void duch_text_code_func(sqlite3_context *ctx, int argc, sqlite3_value **
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
     size_t nbytes = 0;
     char *err = NULL;
-    int rc = encode_text(dc, "duch_text_code", (const char *)sqlite3_value_text(argv[0]), code,
-                         &nbytes, &err);
+    int rc;
+    const char *text = text_arg(argv[0], "duch_text_code", "the text", &rc, &err);
+    if (text)
+        rc = encode_text(dc, "duch_text_code", text, code, &nbytes, &err);
     if (rc == SQLITE_OK)
         sqlite3_result_blob(ctx, code, (int)nbytes, SQLITE_TRANSIENT);
     else if (rc == SQLITE_NOMEM)
@@ -763,7 +790,7 @@ static int load_tiler(duch_conn *dc, char **err)
         h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
         if (!h && used < sizeof tried) {
             const char *e = dlerror();
-            used += (size_t)snprintf(tried + used, sizeof tried - used, "; %s", e ? e : paths[i]);
+            used += (size_t)duch_snprintf(tried + used, sizeof tried - used, "; %s", e ? e : paths[i]);
         }
     }
     if (!h) {
@@ -824,8 +851,11 @@ static void duch_image_code_func(sqlite3_context *ctx, int argc, sqlite3_value *
         }
         win[i - 1] = (int)v;
     }
-    const char *path = (const char *)sqlite3_value_text(argv[0]);
-    int rc = conn_model(dc, "duch_image_code", &err);
+    int rc;
+    const char *path = text_arg(argv[0], "duch_image_code", "the path", &rc, &err);
+    if (!path)
+        goto finish;
+    rc = conn_model(dc, "duch_image_code", &err);
     if (rc || (rc = load_tiler(dc, &err)))
         goto finish;
     const duch_tiler_fns *tf = &dc->tiler;
@@ -1066,8 +1096,8 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
             goto finish;
         }
     } else if (qt == SQLITE_TEXT) {
-        if ((rc = encode_text(dc, "duch_knn", (const char *)sqlite3_value_text(arg[0]), qbuf,
-                              &qlen, &err)))
+        const char *text = text_arg(arg[0], "duch_knn", "the text query", &rc, &err);
+        if (!text || (rc = encode_text(dc, "duch_knn", text, qbuf, &qlen, &err)))
             goto finish;
         query = qbuf;
     } else {

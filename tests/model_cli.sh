@@ -23,6 +23,13 @@ grep -qvE '^[0-9a-f]{16}$' "$tmp/t1" && fail "encode: not 16 hex digits per line
 # unknown words: an error that says so
 if "$duch" encode --model "$model" --text "qwertyuiop" 2> "$tmp/err"; then fail "unknown word accepted"; fi
 grep -q vocabulary "$tmp/err" || fail "unknown word: message does not say why"
+# a long unknown text in Cyrillic: the message quotes its first 57 bytes, cut at a
+# character boundary (valid UTF-8), not in the middle of a 2-byte character
+zh=$(python3 -c 'print("\u0436" * 80)')
+if "$duch" encode --model "$model" --text "$zh" 2> "$tmp/err"; then fail "unknown Cyrillic text accepted"; fi
+grep -q vocabulary "$tmp/err" || fail "unknown Cyrillic text: message does not say why"
+python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$tmp/err" ||
+    fail "unknown Cyrillic text: the message is not valid UTF-8"
 # usage errors
 "$duch" encode --model "$model" > /dev/null 2>&1; [ $? -eq 2 ] || fail "encode without input: not a usage error"
 "$duch" train --help | grep -q -- '--w-inter' || fail "train --help"

@@ -42,9 +42,10 @@ static unsigned char *slurp(const char *path, size_t *n)
     return b;
 }
 
-static uint64_t fnv(const unsigned char *p, size_t n)
+/* FNV-1a 64 with offset basis h: the standard 14695981039346656037 for model files of
+ * format version 2 on, 1469598103934665603 for version 1 files */
+static uint64_t fnv(const unsigned char *p, size_t n, uint64_t h)
 {
-    uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;
@@ -54,7 +55,9 @@ static uint64_t fnv(const unsigned char *p, size_t n)
 
 static void reseal(unsigned char *d, size_t n)
 {
-    uint64_t h = fnv(d, n - 8);
+    uint32_t ver;
+    memcpy(&ver, d + 8, 4);
+    uint64_t h = fnv(d, n - 8, ver == 1 ? 1469598103934665603ULL : 14695981039346656037ULL);
     memcpy(d + n - 8, &h, 8);
 }
 
@@ -313,7 +316,7 @@ int main(int argc, char **argv)
     CHECK(strstr(duch_textenc_errmsg(e), "bad magic") != NULL);
     duch_textenc_close(e);
     memcpy(bad, blob, n);
-    bad[8] = 2; /* format version 2 */
+    bad[8] = 3; /* format version 3 (this library reads 1 and 2) */
     CHECK(duch_textenc_open_blob(bad, n, &e) == DUCH_VERSION);
     CHECK(strstr(duch_textenc_errmsg(e), "newer") != NULL);
     duch_textenc_close(e);

@@ -188,6 +188,28 @@ int main(void)
         fprintf(stderr, "train failed (%d): %s\n", rc, err);
         return 1;
     }
+    /* code lengths an archive cannot store are refused before anything is read or
+     * trained: a data folder that does not exist gives DUCH_INVALID, not DUCH_IO */
+    {
+        static const int badbits[] = {8, 12, 0, 1032};
+        for (int i = 0; i < 4; i++) {
+            duch_train_options b;
+            api->train_options_init(&b);
+            char missing[600], out8[600];
+            snprintf(missing, sizeof missing, "%s/no-such-data", dir);
+            snprintf(out8, sizeof out8, "%s/b8.duchm", dir);
+            b.data_dir = missing;
+            b.output = out8;
+            b.bits = badbits[i];
+            char e8[512] = "";
+            CHECK(api->train(&b, NULL, NULL, e8, sizeof e8) == DUCH_INVALID);
+            CHECK(strstr(e8, "bits") && strstr(e8, "16"));
+            CHECK(access(out8, F_OK) != 0);
+            if (i == 0)
+                printf("train --bits 8: %s\n", e8);
+        }
+    }
+
     double first = (losses[0] + losses[1]) / 2, last = (losses[10] + losses[11]) / 2;
     printf("loss: first epochs %.4f, last epochs %.4f\n", first, last);
     CHECK(isfinite(first) && isfinite(last));
@@ -256,7 +278,7 @@ int main(void)
 
     /* info */
     char *info = api->info_json(m);
-    CHECK(info && strstr(info, "\"bits\":16") && strstr(info, "\"format_version\":1") &&
+    CHECK(info && strstr(info, "\"bits\":16") && strstr(info, "\"format_version\":2") &&
           strstr(info, "\"vocab_size\""));
     free(info);
 
@@ -295,7 +317,7 @@ int main(void)
     api->close(mx);
     CHECK(api->open_blob(blob, flen, &mx) == DUCH_VERSION);
     api->close(mx);
-    blob[8] = 1;
+    blob[8] = 2; /* the format version a new file has */
     /* not a model at all */
     CHECK(api->open_blob("SQLite format 3\0 and more bytes here", 36, &mx) == DUCH_CORRUPT);
     CHECK(strstr(api->errmsg(mx), "not a duch model") != NULL);
