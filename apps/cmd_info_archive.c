@@ -43,6 +43,15 @@ int duch_info_archive(const char *path)
         goto fail;
     printf("scenes:         %lld\n", (long long)scenes);
     printf("tiles:          %lld\n", (long long)tiles);
+    int64_t iscenes = 0, itiles = 0;
+    if (duch_archive_incomplete(a, &iscenes, &itiles) != DUCH_OK)
+        goto fail;
+    if (iscenes)
+        printf("incomplete:     %lld scenes, %lld tiles so far (being indexed, or interrupted: "
+               "run the same duch index again to resume)\n", (long long)iscenes, (long long)itiles);
+    int damaged = bits && duch_archive_check_codes(a) != DUCH_OK;
+    if (damaged)
+        printf("codes:          DAMAGED: %s\n", duch_archive_errmsg(a));
     if (bits)
         printf("bits:           %d\n", bits);
     double ext[4];
@@ -54,7 +63,7 @@ int duch_info_archive(const char *path)
         printf("extent:         none (no tiles)\n");
     else
         goto fail;
-    status = 0;
+    status = damaged ? 1 : 0;
     goto finish;
 fail:
     duch_cli_error("%s", duch_archive_errmsg(a));

@@ -1162,6 +1162,28 @@ int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles)
     return DUCH_OK;
 }
 
+int duch_archive_incomplete(duch_archive *a, int64_t *scenes, int64_t *tiles)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (!a->db)
+        return set_msg(a, DUCH_INVALID, "incomplete: the archive is not open");
+    int rc;
+    int64_t v;
+    if (scenes) {
+        if ((rc = query_int64(a, "SELECT count(*) FROM scenes WHERE complete = 0", &v)))
+            return rc;
+        *scenes = v;
+    }
+    if (tiles) {
+        if ((rc = query_int64(a, "SELECT count(*) FROM tiles WHERE scene_id IN"
+                                 " (SELECT scene_id FROM scenes WHERE complete = 0)", &v)))
+            return rc;
+        *tiles = v;
+    }
+    return DUCH_OK;
+}
+
 int duch_archive_extent(duch_archive *a, double extent[4])
 {
     if (!a)

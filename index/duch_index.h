@@ -264,6 +264,9 @@ int duch_archive_check_codes(duch_archive *a);
 
 /* Complete scenes and their tiles (any argument may be NULL). */
 int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles);
+/* Scenes that are not complete (being written, or left by an interrupted run to be
+ * resumed) and the tiles stored for them so far (any argument may be NULL). */
+int duch_archive_incomplete(duch_archive *a, int64_t *scenes, int64_t *tiles);
 /* Bounding box (minx, miny, maxx, maxy, lon/lat) of all tile footprints;
  * DUCH_NOTFOUND when there are none. */
 int duch_archive_extent(duch_archive *a, double extent[4]);

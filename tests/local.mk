@@ -7,3 +7,5 @@ TESTS += tests/qgis_archive.sh
 EXTRA_DIST += tests/qgis_layers.py tests/qgis_archive.sh
 TESTS += tests/cli_index_scenes.sh
 EXTRA_DIST += tests/cli_index_scenes.sh
+TESTS += tests/cli_archive_safety.sh tests/cli_index_chunks.sh
+EXTRA_DIST += tests/cli_archive_safety.sh tests/cli_index_chunks.sh
