@@ -396,7 +396,7 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
 
     size_t code_bytes = (size_t)r->bits / 8;
     int batch = opt->batch > 0 ? opt->batch : DEFAULT_BATCH;
-    size_t cap = (size_t)r->chunk + (size_t)batch; /* a chunk ends on a whole batch */
+    size_t cap = (size_t)r->chunk + 1;
     size_t tile_bytes = (size_t)r->input_size * r->input_size * 3;
     tile_rec *recs = calloc(cap, sizeof *recs);
     unsigned char *codes = malloc(cap * code_bytes);
@@ -441,7 +441,7 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             }
             inbatch++;
         }
-        if (inbatch == batch || (trc == DUCH_TILER_DONE && inbatch > 0)) {
+        if (inbatch > 0 && (inbatch == batch || trc == DUCH_TILER_DONE || n >= (size_t)r->chunk)) {
             for (int i = 0; i < inbatch; i++) {
                 ptrs[i] = batch_rgb + (size_t)i * tile_bytes;
                 ws[i] = hs[i] = r->input_size;
