@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* strcasestr */
 #endif
 #include "config.h"
+#include "duch_utf8.h"
 #include "duch_index.h"
 
 #include <ctype.h>
@@ -88,7 +89,7 @@ static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+    duch_vsnprintf(a->msg, sizeof a->msg, fmt, ap); /* never cut inside a character */
     va_end(ap);
     return rc;
 }

@@ -1,6 +1,7 @@
 # tiler/ rules (included from the top Makefile.am)
 noinst_LTLIBRARIES += libduch_tiler.la
 DUCH_PARTS += libduch_tiler.la
+# tiler.c formats its messages with index/duch_utf8.h (in libduch through libduch_knn.la)
 libduch_tiler_la_SOURCES = tiler/tiler.c tiler/duch_tiler.h tiler/sha256.c tiler/sha256.h
 libduch_tiler_la_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS) $(PROJ_CFLAGS)
 pkginclude_HEADERS += tiler/duch_tiler.h
@@ -8,7 +9,7 @@ EXTRA_DIST += docs/tiler.md
 
 # Tests: link the convenience library directly (not libduch), so another module's
 # breakage does not stop them.
-TILER_TEST_LIBS = libduch_tiler.la $(GDAL_LIBS) $(PROJ_LIBS) -lm
+TILER_TEST_LIBS = libduch_tiler.la libduch_utf8.la $(GDAL_LIBS) $(PROJ_LIBS) -lm
 TILER_TEST_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS) $(PROJ_CFLAGS)
 TILER_TESTS = tests/tiler_grid tests/tiler_footprint tests/tiler_bands tests/tiler_validity \
 	tests/tiler_errors tests/tiler_memory tests/tiler_threads tests/tiler_ucm tests/tiler_scenes \

@@ -14,6 +14,7 @@
  * same time. A new archive is created at the first write: a run that writes nothing
  * (every scene failed) leaves no file. */
 #include "config.h"
+#include "duch_utf8.h"
 #include "duch_pipeline.h"
 #include "duch_index.h"
 #include "duch_tiler.h"
@@ -45,7 +46,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    duch_vsnprintf(err, errlen, fmt, ap); /* never cut inside a character */
     va_end(ap);
 }
 
@@ -211,7 +212,7 @@ static int ensure_archive_locked(ingest_run *r, char *msg, size_t msglen)
         set_err(msg, msglen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
         duch_archive_close(a);
         r->fatal = rc;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
+        duch_snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
         return rc;
     }
     r->archive = a;
@@ -273,7 +274,7 @@ static int write_chunk(ingest_run *r, scene_writer *w, const tile_rec *recs,
         if (w->scene_id)
             duch_archive_release_scene(a, w->scene_id);
         r->fatal = rc;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
+        duch_snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", msg);
     }
 finish:
     r->stats.t_write += now_s() - tw;

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE 1 /* struct stat64 behind VSIStatBufL */
 #include "duch_tiler.h"
+#include "duch_utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -115,7 +116,7 @@ static void set_err(duch_tiler *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->err, sizeof t->err, fmt, ap);
+    duch_vsnprintf(t->err, sizeof t->err, fmt, ap); /* never cut inside a character */
     va_end(ap);
 }
 
@@ -134,7 +135,7 @@ static void add_warning(duch_tiler *t, const char *fmt, ...)
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    duch_vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     for (int i = 0; i < t->nwarn; i++)
         if (strcmp(t->warn[i], buf) == 0)
