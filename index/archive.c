@@ -1141,48 +1141,37 @@ static int query_int64(duch_archive *a, const char *sql, int64_t *out)
     return r == SQLITE_ROW ? DUCH_OK : sql_fail(a, "counting");
 }
 
-int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles)
+/* Scenes with complete = done and their tiles (either pointer may be NULL). */
+static int scene_counts(duch_archive *a, int done, int64_t *scenes, int64_t *tiles)
 {
     if (!a)
         return DUCH_INVALID;
     if (!a->db)
         return set_msg(a, DUCH_INVALID, "counts: the archive is not open");
+    char sql[200];
     int rc;
-    int64_t v;
     if (scenes) {
-        if ((rc = query_int64(a, "SELECT count(*) FROM scenes WHERE complete = 1", &v)))
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM scenes WHERE complete = %d", done);
+        if ((rc = query_int64(a, sql, scenes)))
             return rc;
-        *scenes = v;
     }
     if (tiles) {
-        if ((rc = query_int64(a, "SELECT count(*) FROM tiles WHERE scene_id IN"
-                                 " (SELECT scene_id FROM scenes WHERE complete = 1)", &v)))
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM tiles WHERE scene_id IN"
+                                  " (SELECT scene_id FROM scenes WHERE complete = %d)", done);
+        if ((rc = query_int64(a, sql, tiles)))
             return rc;
-        *tiles = v;
     }
     return DUCH_OK;
 }
 
+int duch_archive_counts(duch_archive *a, int64_t *scenes, int64_t *tiles)
+{
+    return scene_counts(a, 1, scenes, tiles);
+}
+
 int duch_archive_incomplete(duch_archive *a, int64_t *scenes, int64_t *tiles)
 {
-    if (!a)
-        return DUCH_INVALID;
-    if (!a->db)
-        return set_msg(a, DUCH_INVALID, "incomplete: the archive is not open");
-    int rc;
-    int64_t v;
-    if (scenes) {
-        if ((rc = query_int64(a, "SELECT count(*) FROM scenes WHERE complete = 0", &v)))
-            return rc;
-        *scenes = v;
-    }
-    if (tiles) {
-        if ((rc = query_int64(a, "SELECT count(*) FROM tiles WHERE scene_id IN"
-                                 " (SELECT scene_id FROM scenes WHERE complete = 0)", &v)))
-            return rc;
-        *tiles = v;
-    }
-    return DUCH_OK;
+    return scene_counts(a, 0, scenes, tiles);
 }
 
 int duch_archive_extent(duch_archive *a, double extent[4])
