@@ -44,6 +44,12 @@ struct duch_archive {
     char msg[1024];
 };
 
+/* The byte length of a tile's code, -1 when it is not a BLOB; indexed, so that codes
+ * that do not fit the model are found without reading the table (check_codes). The
+ * query must spell the expression exactly so. */
+#define CODE_LEN_EXPR "(CASE typeof(code) WHEN 'blob' THEN length(code) ELSE -1 END)"
+#define CODE_LEN_INDEX_SQL "CREATE INDEX IF NOT EXISTS tiles_code_len ON tiles(" CODE_LEN_EXPR ");\n"
+
 #define SCHEMA_SQL \
     "CREATE TABLE duch_metadata (\n" \
     "  key TEXT PRIMARY KEY NOT NULL,\n" \
@@ -79,7 +85,8 @@ struct duch_archive {
     "  width INTEGER NOT NULL,\n" \
     "  height INTEGER NOT NULL,\n" \
     "  code BLOB NOT NULL);\n" \
-    "CREATE INDEX tiles_scene ON tiles(scene_id);\n"
+    "CREATE INDEX tiles_scene ON tiles(scene_id);\n" \
+    CODE_LEN_INDEX_SQL
 
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -284,6 +291,19 @@ static int check_archive(duch_archive *a, int flags)
     if (!table_exists(a, "tiles") || !table_exists(a, "scenes") || !table_exists(a, "duch_model"))
         return set_msg(a, DUCH_CORRUPT, "%s: damaged duch archive (tables missing)", a->path);
     return load_bits(a);
+}
+
+static int index_exists(duch_archive *a, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
 }
 
 static int column_exists(duch_archive *a, const char *table, const char *column)
@@ -501,10 +521,11 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     if (rw && !is_wal(a) && (rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
         return rc;
     a->has_writer = column_exists(a, "scenes", "writer");
-    if (rw && !a->has_writer) {
+    if (rw && (!a->has_writer || !index_exists(a, "tiles_code_len"))) {
         /* An archive of an earlier duch: add the columns that chunked, resumable scene
-         * writing needs (older readers ignore them). */
-        if ((rc = exec(a, "BEGIN IMMEDIATE", "upgrading the scenes table")))
+         * writing needs and the code length index (older readers ignore both; the index
+         * costs one pass over the tiles, about 1.4 s per million, once). */
+        if ((rc = exec(a, "BEGIN IMMEDIATE", "upgrading the archive")))
             return rc;
         if (!column_exists(a, "scenes", "writer") &&
             (rc = exec(a, "ALTER TABLE scenes ADD COLUMN writer TEXT;"
@@ -513,7 +534,11 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
             sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
-        if ((rc = exec(a, "COMMIT", "upgrading the scenes table"))) {
+        if ((rc = exec(a, CODE_LEN_INDEX_SQL, "indexing the code lengths"))) {
+            sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        if ((rc = exec(a, "COMMIT", "upgrading the archive"))) {
             sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
@@ -1213,7 +1238,7 @@ int duch_archive_check_codes(duch_archive *a)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(a->db,
                            "SELECT count(*), min(tile_id) FROM tiles"
-                           " WHERE typeof(code) <> 'blob' OR length(code) <> ?1",
+                           " WHERE " CODE_LEN_EXPR " < ?1 OR " CODE_LEN_EXPR " > ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return sql_fail(a, "checking the codes");
     sqlite3_bind_int(st, 1, a->bits / 8);

@@ -53,6 +53,18 @@ done
     fail "3 processes: scenes not complete"
 [ "$(sq "$tmp/par.sqlite" "PRAGMA integrity_check")" = ok ] || fail "integrity after concurrent writers"
 
+# An archive of the previous duch (no scenes.writer / updated_at, no tiles_code_len
+# index) is upgraded in place when opened for writing, and keeps its rows.
+cp "$tmp/ref.sqlite" "$tmp/v1.sqlite"
+sq "$tmp/v1.sqlite" "DROP INDEX tiles_code_len; ALTER TABLE scenes DROP COLUMN writer; ALTER TABLE scenes DROP COLUMN updated_at;" ||
+    fail "making an old-style archive"
+"$duch" query "$tmp/v1.sqlite" "a building" -k 2 >/dev/null || fail "query of an old-style archive"
+"$duch" index "$tmp/v1.sqlite" "$tmp/s1.tif" "$tmp/s2.tif" 2>"$tmp/err" || fail "appending to an old-style archive: $(cat "$tmp/err")"
+[ "$(sq "$tmp/v1.sqlite" "SELECT count(*) FROM scenes WHERE complete = 1")" = 2 ] || fail "old-style archive: scenes after append"
+[ "$(sq "$tmp/v1.sqlite" "SELECT count(*) FROM sqlite_master WHERE name = 'tiles_code_len'")" = 1 ] || fail "old-style archive: no index added"
+[ "$(sq "$tmp/v1.sqlite" "SELECT count(*) FROM pragma_table_info('scenes') WHERE name IN ('writer', 'updated_at')")" = 2 ] ||
+    fail "old-style archive: columns not added"
+
 # 3. --save replaces only what duch saved.
 q="a building"
 "$duch" query "$tmp/ref.sqlite" "$q" -k 3 --save hits >/dev/null || fail "--save hits"
