@@ -165,18 +165,22 @@ static int count_tables(duch_archive *a)
     return n;
 }
 
-static int table_exists(duch_archive *a, const char *name)
+/* 1 when the schema holds an object of that type ('table', 'index') and name */
+static int schema_has(duch_archive *a, const char *type, const char *name)
 {
     sqlite3_stmt *st = NULL;
     int found = 0;
-    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2",
                            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         found = sqlite3_step(st) == SQLITE_ROW;
     }
     sqlite3_finalize(st);
     return found;
 }
+
+static int table_exists(duch_archive *a, const char *name) { return schema_has(a, "table", name); }
 
 static int create_schema(duch_archive *a)
 {
@@ -291,19 +295,6 @@ static int check_archive(duch_archive *a, int flags)
     if (!table_exists(a, "tiles") || !table_exists(a, "scenes") || !table_exists(a, "duch_model"))
         return set_msg(a, DUCH_CORRUPT, "%s: damaged duch archive (tables missing)", a->path);
     return load_bits(a);
-}
-
-static int index_exists(duch_archive *a, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
 }
 
 static int column_exists(duch_archive *a, const char *table, const char *column)
@@ -521,7 +512,7 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     if (rw && !is_wal(a) && (rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
         return rc;
     a->has_writer = column_exists(a, "scenes", "writer");
-    if (rw && (!a->has_writer || !index_exists(a, "tiles_code_len"))) {
+    if (rw && (!a->has_writer || !schema_has(a, "index", "tiles_code_len"))) {
         /* An archive of an earlier duch: add the columns that chunked, resumable scene
          * writing needs and the code length index (older readers ignore both; the index
          * costs one pass over the tiles, about 1.4 s per million, once). */
