@@ -868,23 +868,23 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
         return DUCH_OK;
     }
     if (q->text) {
-        /* the C text encoder: no libtorch to load. If it cannot open the model (a text
-         * architecture it does not implement, a damaged model), libtorch below decides. */
+        /* the C text encoder, the only text inference path: no libtorch to load (it
+         * accepts every architecture the model library writes) */
         duch_textenc *te = NULL;
-        if (duch_textenc_open_blob(blob, size, &te) == DUCH_OK) {
-            if (duch_textenc_bits(te) != bits) {
-                set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
-                        "records %d bits", duch_textenc_bits(te), bits);
-                rc = DUCH_MISMATCH;
-            } else {
-                rc = duch_textenc_encode(te, q->text, code);
-                if (rc != DUCH_OK)
-                    set_err(err, errlen, "%s", duch_textenc_errmsg(te));
-            }
-            duch_textenc_close(te);
-            return rc;
+        rc = duch_textenc_open_blob(blob, size, &te);
+        if (rc != DUCH_OK)
+            set_err(err, errlen, "the archive's model: %s", te ? duch_textenc_errmsg(te) : "out of memory");
+        else if (duch_textenc_bits(te) != bits) {
+            set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
+                    "records %d bits", duch_textenc_bits(te), bits);
+            rc = DUCH_MISMATCH;
+        } else {
+            rc = duch_textenc_encode(te, q->text, code);
+            if (rc != DUCH_OK)
+                set_err(err, errlen, "%s", duch_textenc_errmsg(te));
         }
         duch_textenc_close(te);
+        return rc;
     }
     char lerr[2600];
     const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
@@ -896,52 +896,46 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
     rc = model_from_blob(api, blob, size, "the archive's model", &m, err, errlen);
     if (rc != DUCH_OK)
         return rc;
-    api->set_threads(m, 1); /* one text or image: one thread is fastest */
+    api->set_threads(m, 1); /* one image: one thread is fastest */
     if (api->bits(m) != bits) {
         set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
                 "records %d bits", api->bits(m), bits);
         api->close(m);
         return DUCH_MISMATCH;
     }
-    if (q->text) {
-        const char *texts[1] = {q->text};
-        rc = api->encode_texts(m, 1, texts, code);
-        if (rc != DUCH_OK)
-            set_err(err, errlen, "%s", api->errmsg(m));
+    /* query by example: one window of a raster, through the tiler */
+    int in = api->input_size(m);
+    duch_tiler_options to;
+    duch_tiler_options_init(&to);
+    to.allow_pixel = 1;
+    to.out_size = in;
+    to.tile_ground_m = api->tile_ground_m(m);
+    duch_tiler *t = NULL;
+    rc = duch_tiler_open(q->image_path, &to, &t);
+    unsigned char *rgb = malloc((size_t)in * in * 3);
+    if (rc != DUCH_OK)
+        set_err(err, errlen, "%s", duch_tiler_errmsg(t));
+    else if (!rgb) {
+        rc = DUCH_NOMEM;
+        set_err(err, errlen, "out of memory");
     } else {
-        int in = api->input_size(m);
-        duch_tiler_options to;
-        duch_tiler_options_init(&to);
-        to.allow_pixel = 1;
-        to.out_size = in;
-        to.tile_ground_m = api->tile_ground_m(m);
-        duch_tiler *t = NULL;
-        rc = duch_tiler_open(q->image_path, &to, &t);
-        unsigned char *rgb = malloc((size_t)in * in * 3);
+        const duch_scene_info *si = duch_tiler_info(t);
+        int xo = q->image_xoff, yo = q->image_yoff;
+        int xs = q->image_xsize > 0 ? q->image_xsize : si->width - xo;
+        int ys = q->image_ysize > 0 ? q->image_ysize : si->height - yo;
+        rc = duch_tiler_read_window(t, xo, yo, xs, ys, in, in, rgb, NULL);
         if (rc != DUCH_OK)
-            set_err(err, errlen, "%s", duch_tiler_errmsg(t));
-        else if (!rgb) {
-            rc = DUCH_NOMEM;
-            set_err(err, errlen, "out of memory");
-        } else {
-            const duch_scene_info *si = duch_tiler_info(t);
-            int xo = q->image_xoff, yo = q->image_yoff;
-            int xs = q->image_xsize > 0 ? q->image_xsize : si->width - xo;
-            int ys = q->image_ysize > 0 ? q->image_ysize : si->height - yo;
-            rc = duch_tiler_read_window(t, xo, yo, xs, ys, in, in, rgb, NULL);
+            set_err(err, errlen, "%s: %s", q->image_path, duch_tiler_errmsg(t));
+        else {
+            const unsigned char *p[1] = {rgb};
+            int w[1] = {in}, h[1] = {in};
+            rc = api->encode_images(m, 1, p, w, h, code);
             if (rc != DUCH_OK)
-                set_err(err, errlen, "%s: %s", q->image_path, duch_tiler_errmsg(t));
-            else {
-                const unsigned char *p[1] = {rgb};
-                int w[1] = {in}, h[1] = {in};
-                rc = api->encode_images(m, 1, p, w, h, code);
-                if (rc != DUCH_OK)
-                    set_err(err, errlen, "%s", api->errmsg(m));
-            }
+                set_err(err, errlen, "%s", api->errmsg(m));
         }
-        free(rgb);
-        duch_tiler_close(t);
     }
+    free(rgb);
+    duch_tiler_close(t);
     api->close(m);
     return rc;
 }
