@@ -465,7 +465,11 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
             break;
         }
         double now = now_s();
-        if (inbatch == 0 && (n >= (size_t)r->chunk || (n > 0 && now - chunk_start > CHUNK_SECONDS))) {
+        /* A chunk is due when full, or after CHUNK_SECONDS; a claimed scene commits then
+         * even with no new tile (long nodata stretches), which refreshes updated_at, the
+         * heartbeat writers on other hosts go by. */
+        if (inbatch == 0 && (n >= (size_t)r->chunk ||
+                             ((n > 0 || w.scene_id) && now - chunk_start > CHUNK_SECONDS))) {
             rc = write_chunk(r, &w, recs, codes, n, 0, msg, msglen);
             if (rc != DUCH_OK)
                 break;
