@@ -4,7 +4,7 @@
  * plugin/gdal_DUCH.cpp is the C++ glue GDAL needs (the GDALDataset / OGRLayer classes and
  * GDALRegister_DUCH); everything else lives in plugin/duch_driver.c behind these calls:
  * parsing and checking the creation and open options, running duch_ingest() and
- * duch_search() (tiler/duch_pipeline.h), and turning hits into OGR features.
+ * duch_search() (pipeline/duch_pipeline.h), and turning hits into OGR features.
  *
  * Errors: every function that can fail reports with CPLError() (the duch status mapped to
  * a CPLErrorNum, the library's message kept) and returns 0 / NULL. The only state is
