@@ -153,6 +153,26 @@ static int has_write_bit(const char *path)
     return (sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) != 0;
 }
 
+int duch_archive_check_creatable(const char *path, char *err, size_t errlen)
+{
+    char *dir = path ? dir_of(path) : NULL;
+    struct stat sb;
+    int rc = DUCH_OK;
+    if (!dir) {
+        duch_snprintf(err, errlen, "%s", path ? "out of memory" : "no archive path given");
+        return path ? DUCH_NOMEM : DUCH_INVALID;
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        duch_snprintf(err, errlen, "%s: cannot create the archive: folder %s does not exist", path, dir);
+        rc = DUCH_NOTFOUND;
+    } else if (access(dir, W_OK) != 0 || !has_write_bit(dir)) {
+        duch_snprintf(err, errlen, "%s: cannot create the archive: folder %s is not writable", path, dir);
+        rc = DUCH_READONLY;
+    }
+    free(dir);
+    return rc;
+}
+
 /* number of tables in the file; -1 with the SQLite error on failure */
 static int count_tables(duch_archive *a)
 {

@@ -149,6 +149,10 @@ struct sqlite3;
  *   (READWRITE asked for a file or folder that cannot be written); DUCH_IO, DUCH_CORRUPT.
  * The connection has SpatiaLite initialised (spatialite_init_ex) for its own use. */
 int duch_archive_open(const char *path, int flags, duch_archive **out);
+/* Whether an archive could be created at path: its folder exists and can be written
+ * (also by root: a folder without any write bit counts as read-only). DUCH_OK,
+ * DUCH_NOTFOUND or DUCH_READONLY with a message in err (errlen bytes). Creates nothing. */
+int duch_archive_check_creatable(const char *path, char *err, size_t errlen);
 /* Close; rolls back a scene that was begun and not committed. Accepts NULL. */
 void duch_archive_close(duch_archive *a);
 /* Message of the last failed call; never NULL; owned by a, valid until the next call. */

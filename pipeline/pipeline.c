@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -650,30 +649,6 @@ static int ingest_model(const duch_model_api *api, duch_archive *a, const char *
     return DUCH_OK;
 }
 
-/* The folder that will hold a new archive (and its -wal file) can be written: checked
- * before any work, since the archive is created only at the first write. */
-static int check_new_archive_dir(const char *archive, char *err, size_t errlen)
-{
-    const char *slash = strrchr(archive, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == archive)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - archive), archive);
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        set_err(err, errlen, "%s: cannot create the archive: folder %s does not exist", archive, dir);
-        return DUCH_NOTFOUND;
-    }
-    if (access(dir, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
-        set_err(err, errlen, "%s: cannot create the archive: folder %s is not writable", archive, dir);
-        return DUCH_READONLY;
-    }
-    return DUCH_OK;
-}
-
 int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
                 const duch_ingest_options *opt_in, duch_progress_fn progress, void *progress_arg,
                 duch_ingest_stats *stats, char *err, size_t errlen)
@@ -725,8 +700,8 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
             duch_archive_close(a);
             return rc;
         }
-    } else if ((rc = check_new_archive_dir(archive, err, errlen))) {
-        return rc;
+    } else if ((rc = duch_archive_check_creatable(archive, err, errlen))) {
+        return rc; /* checked before any work: the archive is created at the first write */
     }
     unsigned char *model_copy = NULL;
     size_t blob_size = 0;
