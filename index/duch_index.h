@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "duch_model.h" /* enum duch_status, duch_progress_fn */
+#include "duch_common.h" /* enum duch_status, duch_progress_fn */
 
 #ifdef __cplusplus
 extern "C" {

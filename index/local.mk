@@ -15,7 +15,7 @@ libduch_index_la_SOURCES = index/archive.c
 libduch_index_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
 libduch_index_la_LIBADD = libduch_knn.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
 DUCH_PARTS += libduch_index.la
-pkginclude_HEADERS += index/duch_index.h
+pkginclude_HEADERS += index/duch_index.h index/duch_common.h
 
 check_PROGRAMS += tests/index_hamming tests/index_archive
 TESTS += tests/index_hamming tests/index_archive

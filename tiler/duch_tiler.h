@@ -48,7 +48,7 @@
 
 #include <stddef.h>
 
-#include "duch_model.h"
+#include "duch_common.h" /* enum duch_status, duch_progress_fn */
 
 #ifdef __cplusplus
 extern "C" {
