@@ -1,0 +1,24 @@
+/* pipeline_internal.h: helpers shared by pipeline/ingest.c and pipeline/search.c (not
+ * installed; hidden in libduch). */
+#ifndef DUCH_PIPELINE_INTERNAL_H
+#define DUCH_PIPELINE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "duch_model.h"
+
+#define PL_HIDDEN __attribute__((visibility("hidden")))
+
+/* printf into err (errlen bytes), never cutting a UTF-8 character; no-op when err is NULL */
+PL_HIDDEN void pl_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* monotonic seconds */
+PL_HIDDEN double pl_now(void);
+/* a whole file, malloc'ed; messages name it as a model */
+PL_HIDDEN int pl_read_file(const char *path, unsigned char **data, size_t *size, char *err,
+                           size_t errlen);
+/* a model opened from bytes; on failure "what: message" goes to err */
+PL_HIDDEN int pl_model_from_blob(const duch_model_api *api, const void *blob, size_t size,
+                                 const char *what, duch_model **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,307 @@
+/* search.c: query (text, image or code) -> code with the archive's model -> top-k ->
+ * hits (duch_search). See duch_pipeline.h. */
+#include "config.h"
+#include "duch_utf8.h"
+#include "duch_pipeline.h"
+#include "pipeline_internal.h"
+#include "duch_index.h"
+#include "duch_tiler.h"
+#include "duch_textenc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+
+/* ============================================================== querying */
+
+void duch_hits_free(duch_hits *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < h->n; i++) {
+        free(h->hits[i].scene_path);
+        free(h->hits[i].footprint_wkt);
+    }
+    free(h->hits);
+    free(h->model_id);
+    free(h);
+}
+
+static char *dup_text(const unsigned char *s)
+{
+    return s ? strdup((const char *)s) : NULL;
+}
+
+/* The query's code, computed with the archive's model. */
+static int query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
+                      char **model_id, char *err, size_t errlen)
+{
+    const void *blob = NULL;
+    size_t size = 0;
+    const char *id = NULL;
+    int sbits = 0;
+    int rc = duch_archive_get_model(a, &blob, &size, &id, &sbits);
+    if (rc != DUCH_OK) {
+        pl_set_err(err, errlen, "%s: %s", duch_archive_path(a),
+                rc == DUCH_NOTFOUND ? "the archive holds no model (nothing indexed yet)"
+                                    : duch_archive_errmsg(a));
+        return rc;
+    }
+    *model_id = strdup(id);
+    if (q->code) {
+        if (q->code_len != (size_t)bits / 8) {
+            pl_set_err(err, errlen, "the query code has %zu bytes; this archive's codes have %d "
+                    "(%d bits)", q->code_len, bits / 8, bits);
+            return DUCH_INVALID;
+        }
+        memcpy(code, q->code, q->code_len);
+        return DUCH_OK;
+    }
+    if (q->text) {
+        /* the C text encoder, the only text inference path: no libtorch to load (it
+         * accepts every architecture the model library writes) */
+        duch_textenc *te = NULL;
+        rc = duch_textenc_open_blob(blob, size, &te);
+        if (rc != DUCH_OK)
+            pl_set_err(err, errlen, "the archive's model: %s", te ? duch_textenc_errmsg(te) : "out of memory");
+        else if (duch_textenc_bits(te) != bits) {
+            pl_set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
+                    "records %d bits", duch_textenc_bits(te), bits);
+            rc = DUCH_MISMATCH;
+        } else {
+            rc = duch_textenc_encode(te, q->text, code);
+            if (rc != DUCH_OK)
+                pl_set_err(err, errlen, "%s", duch_textenc_errmsg(te));
+        }
+        duch_textenc_close(te);
+        return rc;
+    }
+    char lerr[2600];
+    const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
+    if (!api) {
+        pl_set_err(err, errlen, "%s", lerr);
+        return DUCH_NOTFOUND;
+    }
+    duch_model *m = NULL;
+    rc = pl_model_from_blob(api, blob, size, "the archive's model", &m, err, errlen);
+    if (rc != DUCH_OK)
+        return rc;
+    api->set_threads(m, 1); /* one image: one thread is fastest */
+    if (api->bits(m) != bits) {
+        pl_set_err(err, errlen, "the archive's model makes %d-bit codes but the archive "
+                "records %d bits", api->bits(m), bits);
+        api->close(m);
+        return DUCH_MISMATCH;
+    }
+    /* query by example: one window of a raster, through the tiler */
+    int in = api->input_size(m);
+    duch_tiler_options to;
+    duch_tiler_options_init(&to);
+    to.allow_pixel = 1;
+    to.out_size = in;
+    to.tile_ground_m = api->tile_ground_m(m);
+    duch_tiler *t = NULL;
+    rc = duch_tiler_open(q->image_path, &to, &t);
+    unsigned char *rgb = malloc((size_t)in * in * 3);
+    if (rc != DUCH_OK)
+        pl_set_err(err, errlen, "%s", duch_tiler_errmsg(t));
+    else if (!rgb) {
+        rc = DUCH_NOMEM;
+        pl_set_err(err, errlen, "out of memory");
+    } else {
+        const duch_scene_info *si = duch_tiler_info(t);
+        int xo = q->image_xoff, yo = q->image_yoff;
+        int xs = q->image_xsize > 0 ? q->image_xsize : si->width - xo;
+        int ys = q->image_ysize > 0 ? q->image_ysize : si->height - yo;
+        rc = duch_tiler_read_window(t, xo, yo, xs, ys, in, in, rgb, NULL);
+        if (rc != DUCH_OK)
+            pl_set_err(err, errlen, "%s: %s", q->image_path, duch_tiler_errmsg(t));
+        else {
+            const unsigned char *p[1] = {rgb};
+            int w[1] = {in}, h[1] = {in};
+            rc = api->encode_images(m, 1, p, w, h, code);
+            if (rc != DUCH_OK)
+                pl_set_err(err, errlen, "%s", api->errmsg(m));
+        }
+    }
+    free(rgb);
+    duch_tiler_close(t);
+    api->close(m);
+    return rc;
+}
+
+int duch_search(const char *archive, const duch_search_query *q, duch_hits **out,
+                char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!archive || !q || !out) {
+        pl_set_err(err, errlen, "duch_search: NULL argument");
+        return DUCH_INVALID;
+    }
+    int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->code != NULL);
+    if (kinds != 1) {
+        pl_set_err(err, errlen, "a query is one of: a text, an image, or a code");
+        return DUCH_INVALID;
+    }
+    if (q->text) {
+        const char *s = q->text;
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s) {
+            pl_set_err(err, errlen, "the query text is empty");
+            return DUCH_INVALID;
+        }
+    }
+    if (q->k < 1 || q->k > 1000000) {
+        pl_set_err(err, errlen, "k must be between 1 and 1000000, got %d", q->k);
+        return DUCH_INVALID;
+    }
+    if (q->has_bbox && !(q->bbox[0] <= q->bbox[2] && q->bbox[1] <= q->bbox[3])) {
+        pl_set_err(err, errlen, "bad bounding box %g,%g,%g,%g: need minx<=maxx and miny<=maxy",
+                q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3]);
+        return DUCH_INVALID;
+    }
+    duch_archive *a = NULL;
+    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
+    if (rc != DUCH_OK) {
+        pl_set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
+        duch_archive_close(a);
+        return rc;
+    }
+    int bits = duch_archive_bits(a);
+    unsigned char code[DUCH_CODE_MAX_BITS / 8];
+    char *model_id = NULL;
+    duch_codes *codes = NULL;
+    duch_hit *hits = NULL;
+    duch_hits *res = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t nbytes = (size_t)bits / 8;
+    rc = query_code(a, q, bits, code, &model_id, err, errlen);
+    if (rc != DUCH_OK)
+        goto finish;
+
+    sqlite3 *db = duch_archive_db(a);
+    const char *sql_all = "SELECT tile_id, code FROM tiles";
+    const char *sql_box =
+        "SELECT t.tile_id, t.code FROM tiles t WHERE t.tile_id IN "
+        "(SELECT pkid FROM idx_tiles_footprint WHERE xmax >= ?1 AND xmin <= ?3 "
+        "AND ymax >= ?2 AND ymin <= ?4)";
+    if (sqlite3_prepare_v2(db, q->has_bbox ? sql_box : sql_all, -1, &st, NULL) != SQLITE_OK) {
+        pl_set_err(err, errlen, "reading codes: %s", sqlite3_errmsg(db));
+        rc = DUCH_ERROR;
+        goto finish;
+    }
+    if (q->has_bbox)
+        for (int i = 0; i < 4; i++)
+            sqlite3_bind_double(st, i + 1, q->bbox[i]);
+    rc = duch_codes_new(nbytes, &codes);
+    if (rc != DUCH_OK) {
+        pl_set_err(err, errlen, "out of memory");
+        goto finish;
+    }
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+            (size_t)sqlite3_column_bytes(st, 1) != nbytes) {
+            /* not a code of this archive's model: say so, never skip it silently */
+            if (duch_archive_check_codes(a) == DUCH_MISMATCH)
+                pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
+            else
+                pl_set_err(err, errlen, "%s: tile %lld has a %d-byte code, the archive's model "
+                        "makes %zu-byte codes", archive, (long long)sqlite3_column_int64(st, 0),
+                        sqlite3_column_bytes(st, 1), nbytes);
+            rc = DUCH_MISMATCH;
+            goto finish;
+        }
+        rc = duch_codes_append(codes, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
+        if (rc != DUCH_OK) {
+            pl_set_err(err, errlen, "out of memory");
+            goto finish;
+        }
+    }
+    if (s != SQLITE_DONE) {
+        pl_set_err(err, errlen, "reading codes: %s", sqlite3_errmsg(db));
+        rc = DUCH_ERROR;
+        goto finish;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    size_t k = (size_t)q->k, nhits = 0;
+    if (k > duch_codes_count(codes))
+        k = duch_codes_count(codes);
+    hits = calloc(k ? k : 1, sizeof *hits);
+    res = calloc(1, sizeof *res);
+    if (!hits || !res) {
+        rc = DUCH_NOMEM;
+        pl_set_err(err, errlen, "out of memory");
+        goto finish;
+    }
+    res->bits = bits;
+    res->model_id = model_id;
+    model_id = NULL;
+    if (k > 0) {
+        rc = duch_codes_search(codes, code, k, NULL, 0, hits, &nhits);
+        if (rc != DUCH_OK) {
+            pl_set_err(err, errlen, "top-k search failed (%d)", rc);
+            goto finish;
+        }
+    }
+    res->hits = calloc(nhits ? nhits : 1, sizeof *res->hits);
+    if (!res->hits) {
+        rc = DUCH_NOMEM;
+        pl_set_err(err, errlen, "out of memory");
+        goto finish;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.scene_id, s.path, t.x_off, t.y_off, t.width, t.height, "
+                           "AsText(t.footprint) FROM tiles t JOIN scenes s USING (scene_id) "
+                           "WHERE t.tile_id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        pl_set_err(err, errlen, "reading hits: %s", sqlite3_errmsg(db));
+        rc = DUCH_ERROR;
+        goto finish;
+    }
+    for (size_t i = 0; i < nhits; i++) {
+        duch_search_hit *h = &res->hits[res->n];
+        h->tile_id = hits[i].id;
+        h->rank = (int)i + 1;
+        h->distance = (int)hits[i].distance;
+        sqlite3_bind_int64(st, 1, hits[i].id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            h->scene_id = sqlite3_column_int64(st, 0);
+            h->scene_path = dup_text(sqlite3_column_text(st, 1));
+            h->x_off = sqlite3_column_int(st, 2);
+            h->y_off = sqlite3_column_int(st, 3);
+            h->width = sqlite3_column_int(st, 4);
+            h->height = sqlite3_column_int(st, 5);
+            h->footprint_wkt = dup_text(sqlite3_column_text(st, 6));
+        }
+        res->n++;
+        sqlite3_reset(st);
+    }
+    rc = DUCH_OK;
+finish:
+    sqlite3_finalize(st);
+    duch_codes_free(codes);
+    free(hits);
+    free(model_id);
+    duch_archive_close(a);
+    if (rc == DUCH_OK)
+        *out = res;
+    else
+        duch_hits_free(res);
+    return rc;
+}
