@@ -1,7 +1,8 @@
 /*
- * duch_data.cpp: the parts of libduch_model.so that need no libtorch: a small JSON
- * reader, captions.json, JPEG decoding (libjpeg), the resampler, the tokenizer,
- * FNV-1a checksums and the mAP@k metric. Kept apart from duch_torch.cpp because the
+ * duch_data.cpp: the parts of libduch_model.so that need no libtorch: JSON string
+ * escaping (for the writer), captions.json (read with the C JSON reader, model/json.c),
+ * JPEG decoding (libjpeg), the resampler, the tokenizer (over the C one,
+ * model/modelfile.c) and the mAP@k metric. Kept apart from duch_torch.cpp because the
  * libtorch headers make every translation unit that includes them slow to compile.
  */
 #include "duch_model_internal.h"
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cmath>
 #include <csetjmp>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,243 +22,6 @@
 namespace duch {
 
 /* ------------------------------------------------------------------ JSON */
-
-const Json *Json::get(const char *key) const
-{
-    if (type != Obj)
-        return nullptr;
-    for (const auto &kv : obj)
-        if (kv.first == key)
-            return &kv.second;
-    return nullptr;
-}
-
-double Json::num_or(const char *key, double dflt) const
-{
-    const Json *j = get(key);
-    return j && j->type == Num ? j->num : dflt;
-}
-
-std::string Json::str_or(const char *key, const char *dflt) const
-{
-    const Json *j = get(key);
-    return j && j->type == Str ? j->str : std::string(dflt);
-}
-
-namespace {
-struct Parser {
-    const char *p, *end, *begin;
-    std::string err;
-    int depth = 0;
-
-    bool fail(const char *what)
-    {
-        if (err.empty())
-            err = std::string(what) + " at byte " + std::to_string(p - begin);
-        return false;
-    }
-    void ws()
-    {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
-    }
-    static void put_utf8(std::string &s, unsigned cp)
-    {
-        if (cp < 0x80)
-            s += (char)cp;
-        else if (cp < 0x800) {
-            s += (char)(0xC0 | (cp >> 6));
-            s += (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            s += (char)(0xE0 | (cp >> 12));
-            s += (char)(0x80 | ((cp >> 6) & 0x3F));
-            s += (char)(0x80 | (cp & 0x3F));
-        } else {
-            s += (char)(0xF0 | (cp >> 18));
-            s += (char)(0x80 | ((cp >> 12) & 0x3F));
-            s += (char)(0x80 | ((cp >> 6) & 0x3F));
-            s += (char)(0x80 | (cp & 0x3F));
-        }
-    }
-    bool hex4(unsigned &v)
-    {
-        if (end - p < 4)
-            return fail("truncated \\u escape");
-        v = 0;
-        for (int i = 0; i < 4; i++) {
-            char c = *p++;
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= c - '0';
-            else if (c >= 'a' && c <= 'f')
-                v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                v |= c - 'A' + 10;
-            else
-                return fail("bad \\u escape");
-        }
-        return true;
-    }
-    bool string(std::string &s)
-    {
-        if (p >= end || *p != '"')
-            return fail("expected a string");
-        p++;
-        while (p < end && *p != '"') {
-            unsigned char c = (unsigned char)*p;
-            if (c < 0x20)
-                return fail("control character in string");
-            if (c != '\\') {
-                s += (char)c;
-                p++;
-                continue;
-            }
-            if (++p >= end)
-                break;
-            char e = *p++;
-            switch (e) {
-            case '"': s += '"'; break;
-            case '\\': s += '\\'; break;
-            case '/': s += '/'; break;
-            case 'b': s += '\b'; break;
-            case 'f': s += '\f'; break;
-            case 'n': s += '\n'; break;
-            case 'r': s += '\r'; break;
-            case 't': s += '\t'; break;
-            case 'u': {
-                unsigned cp = 0;
-                if (!hex4(cp))
-                    return false;
-                if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-                    p += 2;
-                    unsigned lo = 0;
-                    if (!hex4(lo))
-                        return false;
-                    if (lo >= 0xDC00 && lo < 0xE000)
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    else
-                        cp = 0xFFFD;
-                } else if (cp >= 0xD800 && cp < 0xE000)
-                    cp = 0xFFFD;
-                put_utf8(s, cp);
-                break;
-            }
-            default:
-                return fail("bad escape in string");
-            }
-        }
-        if (p >= end)
-            return fail("unterminated string");
-        p++;
-        return true;
-    }
-    bool value(Json &v)
-    {
-        ws();
-        if (p >= end)
-            return fail("unexpected end of input");
-        if (++depth > 200)
-            return fail("nesting too deep");
-        bool ok = true;
-        char c = *p;
-        if (c == '{') {
-            v.type = Json::Obj;
-            p++;
-            ws();
-            if (p < end && *p == '}')
-                p++;
-            else
-                for (;;) {
-                    ws();
-                    std::pair<std::string, Json> kv;
-                    if (!string(kv.first))
-                        return false;
-                    ws();
-                    if (p >= end || *p != ':')
-                        return fail("expected ':'");
-                    p++;
-                    if (!value(kv.second))
-                        return false;
-                    v.obj.push_back(std::move(kv));
-                    ws();
-                    if (p < end && *p == ',') {
-                        p++;
-                        continue;
-                    }
-                    if (p < end && *p == '}') {
-                        p++;
-                        break;
-                    }
-                    return fail("expected ',' or '}'");
-                }
-        } else if (c == '[') {
-            v.type = Json::Arr;
-            p++;
-            ws();
-            if (p < end && *p == ']')
-                p++;
-            else
-                for (;;) {
-                    v.arr.emplace_back();
-                    if (!value(v.arr.back()))
-                        return false;
-                    ws();
-                    if (p < end && *p == ',') {
-                        p++;
-                        continue;
-                    }
-                    if (p < end && *p == ']') {
-                        p++;
-                        break;
-                    }
-                    return fail("expected ',' or ']'");
-                }
-        } else if (c == '"') {
-            v.type = Json::Str;
-            ok = string(v.str);
-        } else if (c == 't' && end - p >= 4 && !memcmp(p, "true", 4)) {
-            v.type = Json::Bool;
-            v.b = true;
-            p += 4;
-        } else if (c == 'f' && end - p >= 5 && !memcmp(p, "false", 5)) {
-            v.type = Json::Bool;
-            p += 5;
-        } else if (c == 'n' && end - p >= 4 && !memcmp(p, "null", 4)) {
-            p += 4;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            const char *s = p;
-            while (p < end && (strchr("+-.eE", *p) || (*p >= '0' && *p <= '9')))
-                p++;
-            std::string tmp(s, p);
-            char *e;
-            v.type = Json::Num;
-            v.num = strtod(tmp.c_str(), &e);
-            if (*e)
-                return fail("bad number");
-        } else
-            return fail("unexpected character");
-        depth--;
-        return ok;
-    }
-};
-} /* namespace */
-
-bool json_parse(const char *text, size_t len, Json &out, std::string &err)
-{
-    Parser ps{text, text + len, text, {}};
-    out = Json();
-    if (!ps.value(out)) {
-        err = ps.err;
-        return false;
-    }
-    ps.ws();
-    if (ps.p != ps.end) {
-        ps.fail("trailing characters");
-        err = ps.err;
-        return false;
-    }
-    return true;
-}
 
 std::string json_escape(const std::string &s)
 {
@@ -278,46 +43,38 @@ std::string json_escape(const std::string &s)
 
 /* ------------------------------------------------------------------ captions.json */
 
-bool load_captions(const std::string &path, std::vector<Item> &items, std::string &err)
+/* The images of a parsed captions.json (Karpathy style: images[] with filename, class,
+ * split and sentences[] of raw text or tokens). */
+static bool captions_of(const duch_json *root, const std::string &path, std::vector<Item> &items,
+                        std::string &err)
 {
-    FILE *f = fopen(path.c_str(), "rb");
-    if (!f) {
-        err = "cannot open " + path + ": " + strerror(errno);
-        return false;
-    }
-    std::string text;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        text.append(buf, n);
-    fclose(f);
-    Json root;
-    std::string jerr;
-    if (!json_parse(text.data(), text.size(), root, jerr)) {
-        err = path + ": " + jerr;
-        return false;
-    }
-    const Json *imgs = root.get("images");
-    if (!imgs || imgs->type != Json::Arr) {
+    const duch_json *imgs = duch_json_get(root, "images");
+    if (!imgs || imgs->type != DUCH_JSON_ARR) {
         err = path + ": no \"images\" array (expected Karpathy-style captions)";
         return false;
     }
     items.clear();
-    for (const Json &j : imgs->arr) {
+    for (size_t i = 0; i < imgs->n; i++) {
+        const duch_json *j = &imgs->items[i];
         Item it;
-        it.filename = j.str_or("filename", "");
-        it.cls = j.str_or("class", "");
-        it.split = j.str_or("split", "");
-        const Json *ss = j.get("sentences");
-        if (ss && ss->type == Json::Arr)
-            for (const Json &s : ss->arr) {
-                std::string raw = s.str_or("raw", "");
+        it.filename = duch_json_str_or(j, "filename", "");
+        it.cls = duch_json_str_or(j, "class", "");
+        it.split = duch_json_str_or(j, "split", "");
+        const duch_json *ss = duch_json_get(j, "sentences");
+        if (ss && ss->type == DUCH_JSON_ARR)
+            for (size_t k = 0; k < ss->n; k++) {
+                const duch_json *s = &ss->items[k];
+                const duch_json *rv = duch_json_get(s, "raw");
+                std::string raw;
+                if (rv && rv->type == DUCH_JSON_STR)
+                    raw.assign(rv->str, rv->len);
                 if (raw.empty()) { /* fall back on the tokens */
-                    const Json *tk = s.get("tokens");
-                    if (tk && tk->type == Json::Arr)
-                        for (const Json &t : tk->arr)
-                            if (t.type == Json::Str)
-                                raw += (raw.empty() ? "" : " ") + t.str;
+                    const duch_json *tk = duch_json_get(s, "tokens");
+                    if (tk && tk->type == DUCH_JSON_ARR)
+                        for (size_t t = 0; t < tk->n; t++)
+                            if (tk->items[t].type == DUCH_JSON_STR)
+                                raw += (raw.empty() ? "" : " ") +
+                                       std::string(tk->items[t].str, tk->items[t].len);
                 }
                 if (!raw.empty())
                     it.sentences.push_back(raw);
@@ -337,6 +94,32 @@ bool load_captions(const std::string &path, std::vector<Item> &items, std::strin
         return false;
     }
     return true;
+}
+
+bool load_captions(const std::string &path, std::vector<Item> &items, std::string &err)
+{
+    FILE *f = fopen(path.c_str(), "rb");
+    if (!f) {
+        err = "cannot open " + path + ": " + strerror(errno);
+        return false;
+    }
+    std::string text;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        text.append(buf, n);
+    fclose(f);
+    duch_json *root = nullptr;
+    char jerr[160];
+    int rc = duch_json_parse(text.data(), text.size(), &root, jerr, sizeof jerr);
+    if (rc == DUCH_NOMEM)
+        throw std::bad_alloc();
+    if (rc) {
+        err = path + ": " + jerr;
+        return false;
+    }
+    std::unique_ptr<duch_json, void (*)(duch_json *)> hold(root, duch_json_free);
+    return captions_of(root, path, items, err);
 }
 
 /* ------------------------------------------------------------------ JPEG */
@@ -509,54 +292,11 @@ void resample_rgb_u8(const unsigned char *rgb, int w, int h, int side, unsigned 
 std::vector<std::string> tokenize(const std::string &text)
 {
     std::vector<std::string> out;
-    std::string cur;
-    const unsigned char *s = (const unsigned char *)text.data();
-    size_t n = text.size(), i = 0;
-    auto flush = [&]() {
-        if (!cur.empty())
-            out.push_back(cur);
-        cur.clear();
-    };
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-                cur += (char)c;
-            else if (c >= 'A' && c <= 'Z')
-                cur += (char)(c - 'A' + 'a');
-            else
-                flush();
-            i++;
-            continue;
-        }
-        /* a multi-byte UTF-8 sequence: keep it whole when well formed */
-        int len = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-        bool ok = len > 0 && i + len <= n;
-        for (int k = 1; ok && k < len; k++)
-            ok = (s[i + k] & 0xC0) == 0x80;
-        if (!ok) {
-            flush();
-            i++;
-            continue;
-        }
-        cur.append((const char *)s + i, len);
-        i += len;
-    }
-    flush();
+    std::string word(text.size(), '\0'); /* no word is longer than the text */
+    size_t pos = 0, len;
+    while (duch_token_next(text.data(), text.size(), &pos, &word[0], word.size(), &len))
+        out.emplace_back(word.data(), len);
     return out;
-}
-
-/* ------------------------------------------------------------------ checksum */
-
-uint64_t fnv1a64(const void *data, size_t n, uint64_t h)
-{
-    const unsigned char *p = (const unsigned char *)data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 } /* namespace duch */

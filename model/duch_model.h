@@ -54,7 +54,7 @@ typedef struct duch_train_options {
     double w_quant;          /* quantization ||B - h||^2 */
     double w_balance;        /* bit balance */
     uint64_t seed;
-    int threads;             /* 0 = all cores */
+    int threads;             /* 0 = all cores; fixed by the process's first call (set_threads) */
     int verbose;
     double tile_ground_m;    /* ground width of one training image (UCM: 78.03 m) */
     int max_images;          /* 0 = all; for tests */
@@ -88,7 +88,12 @@ typedef struct duch_model_api {
     int (*input_size)(const duch_model *m);             /* CNN input side, px */
     double (*tile_ground_m)(const duch_model *m);       /* ground width of a training image, m */
     const char *(*id)(const duch_model *m);             /* hex checksum of the weights + vocab */
-    int (*set_threads)(duch_model *m, int n);           /* 0 = all cores */
+    /* Threads of libtorch's intra-op pool (0 = all cores). That pool is one per process
+     * and cannot be resized safely while other threads encode, so the count is set once:
+     * by the process's first encode_images / encode_texts / eval / train call, to the
+     * count that call's handle (or o->threads) asks for. Set it before the first call;
+     * later changes, and other handles' counts, do not resize the pool. */
+    int (*set_threads)(duch_model *m, int n);
 
     /* Encode n RGB tiles (8-bit interleaved RGBRGB..., row-major, widths[i] x heights[i],
      * any size: resampled to input_size) into packed codes: codes gets n * bits/8 bytes,

@@ -1,6 +1,8 @@
 /*
  * duch_model_internal.h: private pieces of libduch_model.so shared by its two
  * translation units (duch_data.cpp: no libtorch; duch_torch.cpp: the networks).
+ * The JSON reader, the model-file reader, the tokenizer and FNV-1a are the plain-C ones
+ * (model/json.c, model/modelfile.c) that the C text encoder uses too.
  *
  * Only duch_map_at_k() is also exported with C linkage, so that tests can check
  * the metric on hand-computed cases (through dlsym on the model library).
@@ -10,6 +12,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "duch_json.h"
+#include "duch_modelfile.h" /* the model-file reader, the tokenizer, FNV-1a 64 */
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,20 +39,7 @@ double duch_map_at_k(const unsigned char *qcodes, const int *qlabels, int nq,
 
 namespace duch {
 
-/* ---- JSON (a small DOM reader and string escaping for the writer) ---- */
-struct Json {
-    enum Type { Null, Bool, Num, Str, Arr, Obj } type = Null;
-    bool b = false;
-    double num = 0;
-    std::string str;
-    std::vector<Json> arr;
-    std::vector<std::pair<std::string, Json>> obj;
-    const Json *get(const char *key) const; /* NULL if absent or not an object */
-    double num_or(const char *key, double dflt) const;
-    std::string str_or(const char *key, const char *dflt) const;
-};
-/* Parse text[0..len). On error returns false and sets err (with the byte offset). */
-bool json_parse(const char *text, size_t len, Json &out, std::string &err);
+/* ---- JSON: the reader is model/json.c (duch_json.h); the writer escapes strings ---- */
 std::string json_escape(const std::string &s); /* with the quotes */
 
 /* ---- captions.json ---- */
@@ -72,17 +64,8 @@ void resample_rgb_planar(const unsigned char *rgb, int w, int h, int side, float
 void resample_rgb_u8(const unsigned char *rgb, int w, int h, int side, unsigned char *out);
 
 /* ---- text ---- */
-/* Lower-case ASCII letters, split on anything that is not a letter, digit or a byte
- * of a multi-byte UTF-8 sequence; malformed UTF-8 bytes act as separators. */
+/* The words of text by the one tokenizer (duch_token_next, model/modelfile.c). */
 std::vector<std::string> tokenize(const std::string &text);
-
-/* ---- checksums ---- */
-/* FNV-1a 64. The standard offset basis is the one model files of format version 2 on
- * are checked with; version 1 files were written with FNV1A64_BASIS_V1, a digit short
- * of it (they keep loading: the model id is the stored checksum, archives hold it). */
-static const uint64_t FNV1A64_BASIS = 14695981039346656037ULL;
-static const uint64_t FNV1A64_BASIS_V1 = 1469598103934665603ULL;
-uint64_t fnv1a64(const void *data, size_t n, uint64_t h = FNV1A64_BASIS);
 
 } /* namespace duch */
 #endif /* __cplusplus */

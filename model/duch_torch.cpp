@@ -35,6 +35,7 @@
 #include <thread>
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <unordered_map>
@@ -45,25 +46,25 @@ using torch::Tensor;
 
 namespace duch {
 
-/* 2: the checksum uses the standard FNV-1a 64 offset basis; 1: the old basis (read) */
-static const uint32_t FORMAT_VERSION = 2;
-static const char MAGIC[8] = {'D', 'U', 'C', 'H', 'M', 'O', 'D', 'L'};
-static const int MAX_TOKENS = 32;
+/* The model file is read by the one plain-C reader (model/modelfile.c, duch_modelfile.h),
+ * which the C text encoder uses too; this file writes it. Format 2: the checksum uses
+ * the standard FNV-1a 64 offset basis; 1: the old basis (read). */
+static const uint32_t FORMAT_VERSION = DUCH_MODELFILE_VERSION;
 
 /* ------------------------------------------------------------------ networks */
 
 struct BlockImpl : nn::Module {
     nn::Conv2d c1{nullptr}, c2{nullptr}, down{nullptr};
     nn::BatchNorm2d b1{nullptr}, b2{nullptr}, bd{nullptr};
-    BlockImpl(int in, int out, int stride)
+    BlockImpl(int in, int out, int stride, double eps)
     {
         c1 = register_module("c1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
-        b1 = register_module("b1", nn::BatchNorm2d(out));
+        b1 = register_module("b1", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps)));
         c2 = register_module("c2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
-        b2 = register_module("b2", nn::BatchNorm2d(out));
+        b2 = register_module("b2", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps)));
         if (stride != 1 || in != out) {
             down = register_module("down", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)));
-            bd = register_module("bd", nn::BatchNorm2d(out));
+            bd = register_module("bd", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps)));
         }
     }
     Tensor forward(Tensor x)
@@ -83,15 +84,15 @@ struct ImageNetImpl : nn::Module {
     nn::BatchNorm2d bn{nullptr};
     nn::Sequential stages;
     int feat;
-    ImageNetImpl(int width, int blocks)
+    ImageNetImpl(int width, int blocks, double eps)
     {
         stem = register_module("stem", nn::Conv2d(nn::Conv2dOptions(3, width, 3).stride(2).padding(1).bias(false)));
-        bn = register_module("bn", nn::BatchNorm2d(width));
+        bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(width).eps(eps)));
         int in = width;
         for (int s = 0; s < 4; s++) {
             int out = width << s;
             for (int b = 0; b < blocks; b++) {
-                stages->push_back(Block(in, out, b == 0 ? 2 : 1));
+                stages->push_back(Block(in, out, b == 0 ? 2 : 1, eps));
                 in = out;
             }
         }
@@ -134,10 +135,10 @@ TORCH_MODULE(TextNet);
 struct HashHeadImpl : nn::Module {
     nn::Linear l1{nullptr}, l2{nullptr};
     nn::BatchNorm1d bn{nullptr};
-    HashHeadImpl(int in, int hidden, int bits)
+    HashHeadImpl(int in, int hidden, int bits, double eps)
     {
         l1 = register_module("l1", nn::Linear(in, hidden));
-        bn = register_module("bn", nn::BatchNorm1d(hidden));
+        bn = register_module("bn", nn::BatchNorm1d(nn::BatchNorm1dOptions(hidden).eps(eps)));
         l2 = register_module("l2", nn::Linear(hidden, bits));
     }
     Tensor forward(Tensor x) { return torch::tanh(l2(torch::relu(bn(l1(x))))); }
@@ -160,6 +161,10 @@ TORCH_MODULE(Disc);
 struct Arch {
     int bits = 64, input_size = 96, width = 32, blocks = 1, text_dim = 128, hidden = 512;
     double tile_ground_m = 78.03;
+    /* known words of a text the network sees; the epsilon of every BatchNorm (written
+     * into the file's architecture; older files lack them and get these values) */
+    int max_tokens = DUCH_MODELFILE_MAX_TOKENS_DEFAULT;
+    double bn_eps = DUCH_MODELFILE_BN_EPS_DEFAULT;
     std::vector<std::string> vocab;
     std::string training_json = "{}"; /* hyper-parameters of the run, for info */
     uint32_t format_version = FORMAT_VERSION; /* of the file it was read from */
@@ -171,10 +176,10 @@ struct NetImpl : nn::Module {
     HashHead himg{nullptr}, htxt{nullptr};
     explicit NetImpl(const Arch &a)
     {
-        img = register_module("img", ImageNet(a.width, a.blocks));
+        img = register_module("img", ImageNet(a.width, a.blocks, a.bn_eps));
         txt = register_module("txt", TextNet((int)a.vocab.size(), a.text_dim));
-        himg = register_module("himg", HashHead(img->feat, a.hidden, a.bits));
-        htxt = register_module("htxt", HashHead(txt->feat, a.hidden, a.bits));
+        himg = register_module("himg", HashHead(img->feat, a.hidden, a.bits, a.bn_eps));
+        htxt = register_module("htxt", HashHead(txt->feat, a.hidden, a.bits, a.bn_eps));
     }
 };
 TORCH_MODULE(Net);
@@ -201,30 +206,26 @@ struct Model {
         std::vector<int64_t> ids;
         for (const std::string &w : tokenize(text)) {
             auto it = word_id.find(w);
-            if (it != word_id.end() && ids.size() < (size_t)MAX_TOKENS)
+            if (it != word_id.end() && ids.size() < (size_t)arch.max_tokens)
                 ids.push_back(it->second);
         }
         return ids;
     }
 };
 
-struct ThreadScope {
-    int saved;
-    explicit ThreadScope(int n)
-    {
-        saved = at::get_num_threads();
+/* libtorch's intra-op thread pool is one per process, and at::set_num_threads is not
+ * safe while another thread computes (pipeline workers encode at the same time, each
+ * with its own handle). So the count is set once per process: by the first encode,
+ * train or eval call, to the count that call asked for (the handle's set_threads, or
+ * the training options; 0 = all cores). Later requests do not change it. */
+static void use_threads(int n)
+{
+    static std::once_flag once;
+    std::call_once(once, [n] {
         int want = n > 0 ? n : (int)std::thread::hardware_concurrency();
-        if (want < 1)
-            want = 1;
-        if (want != saved)
-            at::set_num_threads(want);
-    }
-    ~ThreadScope()
-    {
-        if (at::get_num_threads() != saved)
-            at::set_num_threads(saved);
-    }
-};
+        at::set_num_threads(want < 1 ? 1 : want);
+    });
+}
 
 /* Pack id lists into (N,L) ids and mask; empty lists get one padding token. */
 static void text_batch(const std::vector<std::vector<int64_t>> &lists, Tensor &ids, Tensor &mask)
@@ -306,7 +307,8 @@ static std::string arch_json(const Arch &a, bool with_vocab)
       << ",\"tile_ground_m\":" << a.tile_ground_m
       << ",\"architecture\":{\"image\":\"resnet-basic\",\"width\":" << a.width
       << ",\"blocks\":" << a.blocks << ",\"text\":\"emb-conv1d-meanmax\",\"text_dim\":" << a.text_dim
-      << ",\"hidden\":" << a.hidden << ",\"max_tokens\":" << MAX_TOKENS
+      << ",\"hidden\":" << a.hidden << ",\"max_tokens\":" << a.max_tokens
+      << ",\"bn_eps\":" << a.bn_eps
       << ",\"normalize\":\"(v-127.5)/64\",\"resample\":\"area\"}"
       << ",\"training\":" << a.training_json << ",\"vocab_size\":" << a.vocab.size();
     if (with_vocab) {
@@ -356,163 +358,120 @@ static std::string serialize(Model &m)
             put64(payload, (uint64_t)d);
         payload.append((const char *)t.data_ptr<float>(), t.numel() * sizeof(float));
     }
-    std::string out(MAGIC, 8);
+    std::string out("DUCHMODL", 8);
     put32(out, FORMAT_VERSION);
     put32(out, 0);
     put64(out, payload.size());
     out += payload;
-    put64(out, fnv1a64(out.data(), out.size()));
+    put64(out, duch_fnv1a64(out.data(), out.size(), DUCH_FNV1A64_BASIS));
     return out;
 }
 
 static void fail(int code, const std::string &msg) { throw Error{code, msg}; }
 
-/* Every weight must be a finite number: NaN or infinity (a diverged training, a damaged
- * or hand-edited file whose checksum was redone) would give garbage codes without a
- * word. Checked on the bit pattern, as model/textenc.c does, with the same message. */
-static void check_finite(const std::string &name, const unsigned char *p, int64_t cnt)
+/* The training record (an object of numbers, strings and booleans) as compact JSON,
+ * for info_json. */
+static std::string training_json_of(const duch_json *tr)
 {
-    for (int64_t i = 0; i < cnt; i++) {
-        uint32_t u;
-        memcpy(&u, p + 4 * i, 4);
-        if ((u & 0x7F800000u) == 0x7F800000u) {
-            std::string shown = name.substr(0, duch_utf8_prefix(name.data(), std::min<size_t>(name.size(), 128)));
-            fail(DUCH_CORRUPT, "model file tensor '" + shown + "' holds " +
-                                   ((u & 0x007FFFFFu) ? "NaN" : "an infinite value") + " at element " +
-                                   std::to_string(i) +
-                                   ": the model is unusable (its training diverged or the file was altered)");
-        }
+    std::ostringstream o;
+    o.precision(17);
+    o << "{";
+    for (size_t i = 0; i < tr->n; i++) {
+        const duch_json &kv = tr->items[i];
+        o << (i ? "," : "") << json_escape(std::string(kv.key, kv.keylen)) << ":";
+        if (kv.type == DUCH_JSON_NUM)
+            o << kv.num;
+        else if (kv.type == DUCH_JSON_STR)
+            o << json_escape(std::string(kv.str, kv.len));
+        else if (kv.type == DUCH_JSON_BOOL)
+            o << (kv.b ? "true" : "false");
+        else
+            o << "null";
     }
+    o << "}";
+    return o.str();
 }
 
+/* The weights of the convolution, embedding and linear layers of a network of
+ * architecture a (biases and BatchNorm left out): at most its parameter count. */
+static uint64_t weights_lower_bound(const Arch &a)
+{
+    uint64_t w = (uint64_t)a.width, V = a.vocab.size(), D = (uint64_t)a.text_dim, H = (uint64_t)a.hidden,
+             K = (uint64_t)a.bits;
+    uint64_t n = 27 * w, in = w;
+    for (int s = 0; s < 4; s++) {
+        uint64_t out = w << s;
+        for (int b = 0; b < a.blocks; b++) {
+            n += 9 * in * out + 9 * out * out + (in != out || b == 0 ? in * out : 0);
+            in = out;
+        }
+    }
+    return n + (V + 1) * D + 3 * D * D + (8 * w + 2 * D) * H + 2 * H * K;
+}
+
+/* A model file (the reader checked its frame, header and tensor table) into m: the
+ * architecture must be this one, and the tensors exactly the network's. */
 static void deserialize(Model &m, const unsigned char *d, size_t n)
 {
-    if (n < 8 || memcmp(d, MAGIC, 8)) {
-        if (n < 8 && !memcmp(d, MAGIC, n))
-            fail(DUCH_CORRUPT, "truncated model file (" + std::to_string(n) + " bytes)");
-        fail(DUCH_CORRUPT, "not a duch model file (bad magic)");
-    }
-    if (n < 24)
-        fail(DUCH_CORRUPT, "truncated model file (" + std::to_string(n) + " bytes, header needs 24)");
-    uint32_t ver;
-    uint64_t plen;
-    memcpy(&ver, d + 8, 4);
-    memcpy(&plen, d + 16, 8);
-    if (ver > FORMAT_VERSION)
-        fail(DUCH_VERSION, "model file format version " + std::to_string(ver) +
-                               " is newer than this library reads (" + std::to_string(FORMAT_VERSION) +
-                               "); upgrade duch");
-    if (ver == 0)
-        fail(DUCH_CORRUPT, "model file format version 0 is invalid");
-    if (plen > n || n - 24 - 8 < plen || n < 32) {
-        fail(DUCH_CORRUPT, "truncated model file: " + std::to_string(n) + " bytes, expected " +
-                               std::to_string(plen + 32));
-    }
-    if (n != 24 + plen + 8)
-        fail(DUCH_CORRUPT, "model file has " + std::to_string(n - 32 - plen) + " unexpected trailing bytes");
-    uint64_t sum, want;
-    memcpy(&want, d + 24 + plen, 8);
-    sum = fnv1a64(d, 24 + plen, ver == 1 ? FNV1A64_BASIS_V1 : FNV1A64_BASIS);
-    if (sum != want)
-        fail(DUCH_CORRUPT, "model file checksum mismatch (file is corrupt)");
-    const unsigned char *p = d + 24, *end = d + 24 + plen;
-    auto need = [&](size_t k) {
-        if ((size_t)(end - p) < k)
-            fail(DUCH_CORRUPT, "model file payload is inconsistent");
-    };
-    auto get32 = [&]() { need(4); uint32_t v; memcpy(&v, p, 4); p += 4; return v; };
-    auto get64 = [&]() { need(8); uint64_t v; memcpy(&v, p, 8); p += 8; return v; };
-    uint32_t hlen = get32();
-    need(hlen);
-    Json hdr;
-    std::string jerr;
-    if (!json_parse((const char *)p, hlen, hdr, jerr))
-        fail(DUCH_CORRUPT, "model header: " + jerr);
-    p += hlen;
+    struct Holder {
+        duch_modelfile mf;
+        ~Holder() { duch_modelfile_free(&mf); }
+    } h;
+    char err[512];
+    int rc = duch_modelfile_read(d, n, &h.mf, err, sizeof err);
+    if (rc == DUCH_NOMEM)
+        throw std::bad_alloc();
+    if (rc)
+        fail(rc, err);
+    const duch_modelfile &mf = h.mf;
+    if (strcmp(mf.image_arch, "resnet-basic") || strcmp(mf.text_arch, "emb-conv1d-meanmax"))
+        fail(DUCH_VERSION, std::string("model architecture '") + (mf.image_arch[0] ? mf.image_arch : "?") +
+                               "' is unknown to this library");
     Arch &a = m.arch;
     a = Arch();
-    a.format_version = ver;
-    const Json *ar = hdr.get("architecture");
-    const Json *vo = hdr.get("vocab");
-    if (!ar || !vo || vo->type != Json::Arr)
-        fail(DUCH_CORRUPT, "model header lacks architecture or vocab");
-    a.bits = (int)hdr.num_or("bits", 0);
-    a.input_size = (int)hdr.num_or("input_size", 0);
-    a.tile_ground_m = hdr.num_or("tile_ground_m", 0);
-    a.width = (int)ar->num_or("width", 0);
-    a.blocks = (int)ar->num_or("blocks", 0);
-    a.text_dim = (int)ar->num_or("text_dim", 0);
-    a.hidden = (int)ar->num_or("hidden", 0);
-    if (a.bits < 8 || a.bits > 1024 || a.bits % 8 || a.input_size < 8 || a.input_size > 1024 ||
-        a.width < 1 || a.width > 512 || a.blocks < 1 || a.blocks > 8 || a.text_dim < 1 ||
-        a.text_dim > 4096 || a.hidden < 1 || a.hidden > 16384 || !(a.tile_ground_m >= 0))
-        fail(DUCH_CORRUPT, "model header has out-of-range architecture values");
-    if (ar->str_or("image", "") != "resnet-basic" || ar->str_or("text", "") != "emb-conv1d-meanmax")
-        fail(DUCH_VERSION, "model architecture '" + ar->str_or("image", "?") + "' is unknown to this library");
-    for (const Json &w : vo->arr) {
-        if (w.type != Json::Str)
-            fail(DUCH_CORRUPT, "model vocabulary holds a non-string");
-        a.vocab.push_back(w.str);
-    }
-    if (a.vocab.empty())
-        fail(DUCH_CORRUPT, "model vocabulary is empty");
-    const Json *tr = hdr.get("training");
-    if (tr) {
-        /* keep the training record as compact JSON for info_json */
-        std::ostringstream o;
-        o.precision(17);
-        o << "{";
-        bool first = true;
-        for (auto &kv : tr->obj) {
-            o << (first ? "" : ",") << json_escape(kv.first) << ":";
-            first = false;
-            if (kv.second.type == Json::Num)
-                o << kv.second.num;
-            else if (kv.second.type == Json::Str)
-                o << json_escape(kv.second.str);
-            else if (kv.second.type == Json::Bool)
-                o << (kv.second.b ? "true" : "false");
-            else
-                o << "null";
-        }
-        o << "}";
-        a.training_json = o.str();
-    }
+    a.format_version = mf.version;
+    a.bits = mf.bits;
+    a.input_size = mf.input_size;
+    a.tile_ground_m = mf.tile_ground_m;
+    a.width = mf.width;
+    a.blocks = mf.blocks;
+    a.text_dim = mf.text_dim;
+    a.hidden = mf.hidden;
+    a.max_tokens = mf.max_tokens;
+    a.bn_eps = mf.bn_eps;
+    for (size_t i = 0; i < mf.vocab->n; i++)
+        a.vocab.emplace_back(mf.vocab->items[i].str, mf.vocab->items[i].len);
+    if (mf.training)
+        a.training_json = training_json_of(mf.training);
+    /* the header alone must not make this build a network larger than the file holds */
+    uint64_t floats = 0;
+    for (size_t i = 0; i < mf.ntensors; i++)
+        floats += mf.tensors[i].count;
+    if (floats < weights_lower_bound(a))
+        fail(DUCH_CORRUPT, "model file holds fewer weights than its architecture needs");
     m.build();
     auto st = state_of(m.net);
     std::map<std::string, Tensor> want_t(st.begin(), st.end());
-    uint32_t nt = get32();
-    if (nt != want_t.size())
-        fail(DUCH_CORRUPT, "model file holds " + std::to_string(nt) + " tensors, architecture needs " +
+    if (mf.ntensors != want_t.size())
+        fail(DUCH_CORRUPT, "model file holds " + std::to_string(mf.ntensors) + " tensors, architecture needs " +
                                std::to_string(want_t.size()));
     torch::NoGradGuard ng;
-    for (uint32_t i = 0; i < nt; i++) {
-        uint32_t nl = get32();
-        need(nl);
-        std::string name((const char *)p, nl);
-        p += nl;
+    for (size_t i = 0; i < mf.ntensors; i++) {
+        const duch_modelfile_tensor &t = mf.tensors[i];
+        std::string name(t.name, t.name_len);
         auto it = want_t.find(name);
         if (it == want_t.end())
-            fail(DUCH_CORRUPT, "model file has unexpected tensor '" + name + "'");
-        uint32_t nd = get32();
-        if (nd != (uint32_t)it->second.dim())
+            fail(DUCH_CORRUPT, "model file has unexpected tensor '" +
+                                   name.substr(0, duch_utf8_prefix(name.data(), std::min<size_t>(name.size(), 128))) + "'");
+        if (t.ndim != it->second.dim())
             fail(DUCH_CORRUPT, "tensor '" + name + "' has the wrong rank");
-        int64_t cnt = 1;
-        for (uint32_t k = 0; k < nd; k++) {
-            uint64_t dim = get64();
-            if ((int64_t)dim != it->second.size(k))
+        for (int k = 0; k < t.ndim; k++)
+            if (t.dims[k] != it->second.size(k))
                 fail(DUCH_CORRUPT, "tensor '" + name + "' has the wrong shape");
-            cnt *= (int64_t)dim;
-        }
-        need((size_t)cnt * 4);
-        check_finite(name, p, cnt);
-        Tensor src = torch::from_blob((void *)p, {cnt}, torch::kFloat).clone();
+        Tensor src = torch::from_blob((void *)t.data, {(int64_t)t.count}, torch::kFloat).clone();
         it->second.copy_(src.view(it->second.sizes()));
-        p += (size_t)cnt * 4;
     }
-    if (p != end)
-        fail(DUCH_CORRUPT, "model file payload has trailing bytes");
-    m.checksum = want;
+    m.checksum = mf.checksum;
     m.file_size = n;
     m.net->eval();
 }
@@ -790,7 +749,7 @@ static std::string training_record(const duch_train_options &o, int N, int B, in
     return tj.str();
 }
 
-static void train(const duch_train_options &o, duch_progress_fn progress, void *parg)
+static void check_train_options(const duch_train_options &o)
 {
     if (!o.data_dir || !o.output)
         fail(DUCH_INVALID, "train needs data_dir and output");
@@ -802,7 +761,127 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
         o.width > 256 || o.text_dim < 4 || !(o.lr > 0) || !(o.temperature > 0) ||
         !(o.crop_min > 0 && o.crop_min <= 1))
         fail(DUCH_INVALID, "train: an option is out of range");
-    ThreadScope ts(o.threads);
+}
+
+/* every word of the captions of the images use, most frequent first (ties by word) */
+static std::vector<std::string> vocabulary_of(const Dataset &ds, const std::vector<int> &use)
+{
+    std::map<std::string, int> count;
+    for (int i : use)
+        for (auto &s : ds.items[i].sentences)
+            for (auto &w : tokenize(s))
+                count[w]++;
+    std::vector<std::pair<int, std::string>> byfreq;
+    for (auto &kv : count)
+        byfreq.emplace_back(-kv.second, kv.first);
+    std::sort(byfreq.begin(), byfreq.end());
+    std::vector<std::string> vocab;
+    for (auto &p : byfreq)
+        vocab.push_back(p.second);
+    if (vocab.empty())
+        fail(DUCH_INVALID, "train: the captions hold no words");
+    return vocab;
+}
+
+/* the vocabulary ids of each image's captions (captions without a known word left out) */
+static std::vector<std::vector<std::vector<int64_t>>> caption_ids(const Model &m, const Dataset &ds,
+                                                                  const std::vector<int> &use)
+{
+    std::vector<std::vector<std::vector<int64_t>>> caps(use.size());
+    for (size_t i = 0; i < use.size(); i++) {
+        for (auto &s : ds.items[use[i]].sentences) {
+            auto ids = m.ids_of(s);
+            if (!ids.empty())
+                caps[i].push_back(ids);
+        }
+        if (caps[i].empty())
+            fail(DUCH_INVALID, "train: image " + ds.items[use[i]].filename + " has no usable caption");
+    }
+    return caps;
+}
+
+/* One training run: the model, its discriminator, their optimisers and the data. */
+struct TrainRun {
+    const duch_train_options &o;
+    Model &m;
+    Disc disc;
+    Rng &rng;
+    Tensor cache; /* the decoded images, uint8 N x 3 x R x R */
+    std::vector<std::vector<std::vector<int64_t>>> caps;
+    std::unique_ptr<torch::optim::AdamW> opt;
+    std::unique_ptr<torch::optim::Adam> dopt;
+    int B = 0;
+    double aug_s = 0; /* seconds spent augmenting in this epoch */
+
+    void set_lr(double lr)
+    {
+        for (auto &g : opt->param_groups())
+            static_cast<torch::optim::AdamWOptions &>(g.options()).lr(lr);
+        for (auto &g : dopt->param_groups())
+            static_cast<torch::optim::AdamOptions &>(g.options()).lr(lr);
+    }
+
+    /* One step on the images bidx: two augmented views of each image and of its
+     * captions, the losses of the header comment, one optimiser step of each net.
+     * vals: total, inter, intra_img, intra_txt, adv, quant, D. */
+    void step(const std::vector<int> &bidx, double vals[7])
+    {
+        auto ta = std::chrono::steady_clock::now();
+        Tensor v1 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
+        Tensor v2 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
+        std::vector<std::vector<int64_t>> tl;
+        for (int v = 0; v < 2; v++)
+            for (int i : bidx)
+                tl.push_back(augment_text(caps[i], rng, 0.15, 0.1));
+        Tensor ids, mask;
+        text_batch(tl, ids, mask);
+        aug_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ta).count();
+
+        Tensor hi = m.net->himg(m.net->img(torch::cat({v1, v2}, 0)));
+        Tensor ht = m.net->htxt(m.net->txt(ids, mask));
+        Tensor hi1 = hi.slice(0, 0, B), hi2 = hi.slice(0, B, 2 * B);
+        Tensor ht1 = ht.slice(0, 0, B), ht2 = ht.slice(0, B, 2 * B);
+        Tensor zero = torch::zeros({});
+        Tensor l_inter = (nt_xent(hi1, ht1, o.temperature) + nt_xent(hi2, ht2, o.temperature)) / 2;
+        Tensor l_ii = nt_xent(hi1, hi2, o.temperature);
+        Tensor l_tt = nt_xent(ht1, ht2, o.temperature);
+        Tensor l_adv = zero;
+        if (o.w_adv > 0) {
+            /* D sees text and image codes in one batch (its BatchNorm must not
+             * normalise the two modalities apart); the image net wants "text" */
+            Tensor logits = disc(torch::cat({ht.detach(), hi}, 0)).slice(0, 2 * B, 4 * B);
+            l_adv = F::binary_cross_entropy_with_logits(logits, torch::ones_like(logits));
+        }
+        Tensor hall = torch::cat({hi, ht}, 0);
+        Tensor l_q = (hall - hall.sign().detach()).pow(2).mean();
+        Tensor l_b = balance_loss(hi) + balance_loss(ht);
+        Tensor loss = o.w_inter * l_inter + o.w_intra_img * l_ii + o.w_intra_txt * l_tt +
+                      o.w_adv * l_adv + o.w_quant * l_q + o.w_balance * l_b;
+        opt->zero_grad();
+        loss.backward();
+        opt->step();
+        double l_d = 0;
+        if (o.w_adv > 0) {
+            dopt->zero_grad();
+            Tensor logits = disc(torch::cat({ht.detach(), hi.detach()}, 0));
+            Tensor tgt = torch::cat({torch::ones({2 * B}), torch::zeros({2 * B})});
+            Tensor dl = F::binary_cross_entropy_with_logits(logits, tgt);
+            dl.backward();
+            dopt->step();
+            l_d = dl.item<double>();
+        }
+        double v[7] = {loss.item<double>(), l_inter.item<double>(), l_ii.item<double>(),
+                       l_tt.item<double>(), l_adv.item<double>(), l_q.item<double>(), l_d};
+        memcpy(vals, v, sizeof v);
+        if (!std::isfinite(vals[0]))
+            fail(DUCH_ERROR, "training diverged (loss is not finite); lower --lr");
+    }
+};
+
+static void train(const duch_train_options &o, duch_progress_fn progress, void *parg)
+{
+    check_train_options(o);
+    use_threads(o.threads);
     auto t0 = std::chrono::steady_clock::now();
     Dataset ds = load_dataset(o.data_dir);
     std::vector<int> use;
@@ -814,16 +893,6 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     if (use.size() < 4)
         fail(DUCH_INVALID, "train: fewer than 4 images in the selected splits");
 
-    /* vocabulary: every word of the training captions, most frequent first */
-    std::map<std::string, int> count;
-    for (int i : use)
-        for (auto &s : ds.items[i].sentences)
-            for (auto &w : tokenize(s))
-                count[w]++;
-    std::vector<std::pair<int, std::string>> byfreq;
-    for (auto &kv : count)
-        byfreq.emplace_back(-kv.second, kv.first);
-    std::sort(byfreq.begin(), byfreq.end());
     Model m;
     Arch &a = m.arch;
     a.bits = o.bits;
@@ -833,40 +902,27 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     a.text_dim = o.text_dim;
     a.hidden = 512;
     a.tile_ground_m = o.tile_ground_m;
-    for (auto &p : byfreq)
-        a.vocab.push_back(p.second);
-    if (a.vocab.empty())
-        fail(DUCH_INVALID, "train: the captions hold no words");
+    a.vocab = vocabulary_of(ds, use);
     torch::manual_seed(o.seed);
     Rng rng(o.seed);
     m.build();
-    Disc disc(o.bits);
-
-    std::vector<std::vector<std::vector<int64_t>>> caps(use.size());
-    for (size_t i = 0; i < use.size(); i++)
-        for (auto &s : ds.items[use[i]].sentences) {
-            auto ids = m.ids_of(s);
-            if (!ids.empty())
-                caps[i].push_back(ids);
-        }
-    for (size_t i = 0; i < use.size(); i++)
-        if (caps[i].empty())
-            fail(DUCH_INVALID, "train: image " + ds.items[use[i]].filename + " has no usable caption");
+    TrainRun run{o, m, Disc(o.bits), rng, Tensor(), caption_ids(m, ds, use), nullptr, nullptr};
 
     int R = (o.input_size * 4 + 2) / 3; /* crops come from a cache 4/3 the input size */
     if (progress && !progress(0.0, ("decoding " + std::to_string(use.size()) + " images").c_str(), parg))
         fail(DUCH_INTERRUPTED, "interrupted");
     std::vector<unsigned char> raw = decode_u8(ds, use, R);
-    Tensor cache = torch::from_blob(raw.data(), {(int64_t)use.size(), 3, R, R}, torch::kUInt8);
+    run.cache = torch::from_blob(raw.data(), {(int64_t)use.size(), 3, R, R}, torch::kUInt8);
 
     std::vector<Tensor> main_params;
     for (auto &p : m.net->parameters())
         main_params.push_back(p);
-    torch::optim::AdamW opt(main_params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
-    torch::optim::Adam dopt(disc->parameters(), torch::optim::AdamOptions(o.lr));
+    run.opt = std::make_unique<torch::optim::AdamW>(main_params,
+                                                    torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+    run.dopt = std::make_unique<torch::optim::Adam>(run.disc->parameters(), torch::optim::AdamOptions(o.lr));
 
     int N = (int)use.size();
-    int B = std::min(o.batch_size, N);
+    int B = run.B = std::min(o.batch_size, N);
     int steps = std::max(1, N / B);
     long total_steps = (long)steps * o.epochs, step_no = 0;
     long warm = std::min<long>(total_steps / 10, (long)steps * 2);
@@ -874,69 +930,21 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     std::iota(order.begin(), order.end(), 0);
     auto t_train = std::chrono::steady_clock::now();
     m.net->train();
-    disc->train();
+    run.disc->train();
     for (int ep = 0; ep < o.epochs; ep++) {
         std::shuffle(order.begin(), order.end(), rng);
         double sums[7] = {0, 0, 0, 0, 0, 0, 0};
-        double aug_s = 0;
+        run.aug_s = 0;
         for (int st = 0; st < steps; st++, step_no++) {
-            double lr = step_no < warm ? o.lr * (step_no + 1) / (warm + 1)
-                                       : o.lr * 0.5 * (1 + std::cos(M_PI * (step_no - warm) / std::max<long>(1, total_steps - warm)));
-            for (auto &g : opt.param_groups())
-                static_cast<torch::optim::AdamWOptions &>(g.options()).lr(lr);
-            for (auto &g : dopt.param_groups())
-                static_cast<torch::optim::AdamOptions &>(g.options()).lr(lr);
+            /* linear warm-up, then cosine decay */
+            run.set_lr(step_no < warm ? o.lr * (step_no + 1) / (warm + 1)
+                                      : o.lr * 0.5 * (1 + std::cos(M_PI * (step_no - warm) /
+                                                                   std::max<long>(1, total_steps - warm))));
             std::vector<int> bidx(order.begin() + st * B, order.begin() + st * B + B);
-            auto ta = std::chrono::steady_clock::now();
-            Tensor v1 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
-            Tensor v2 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
-            std::vector<std::vector<int64_t>> tl;
-            for (int v = 0; v < 2; v++)
-                for (int i : bidx)
-                    tl.push_back(augment_text(caps[i], rng, 0.15, 0.1));
-            Tensor ids, mask;
-            text_batch(tl, ids, mask);
-            aug_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ta).count();
-
-            Tensor hi = m.net->himg(m.net->img(torch::cat({v1, v2}, 0)));
-            Tensor ht = m.net->htxt(m.net->txt(ids, mask));
-            Tensor hi1 = hi.slice(0, 0, B), hi2 = hi.slice(0, B, 2 * B);
-            Tensor ht1 = ht.slice(0, 0, B), ht2 = ht.slice(0, B, 2 * B);
-            Tensor zero = torch::zeros({});
-            Tensor l_inter = (nt_xent(hi1, ht1, o.temperature) + nt_xent(hi2, ht2, o.temperature)) / 2;
-            Tensor l_ii = nt_xent(hi1, hi2, o.temperature);
-            Tensor l_tt = nt_xent(ht1, ht2, o.temperature);
-            Tensor l_adv = zero;
-            if (o.w_adv > 0) {
-                /* D sees text and image codes in one batch (its BatchNorm must not
-                 * normalise the two modalities apart); the image net wants "text" */
-                Tensor logits = disc(torch::cat({ht.detach(), hi}, 0)).slice(0, 2 * B, 4 * B);
-                l_adv = F::binary_cross_entropy_with_logits(logits, torch::ones_like(logits));
-            }
-            Tensor hall = torch::cat({hi, ht}, 0);
-            Tensor l_q = (hall - hall.sign().detach()).pow(2).mean();
-            Tensor l_b = balance_loss(hi) + balance_loss(ht);
-            Tensor loss = o.w_inter * l_inter + o.w_intra_img * l_ii + o.w_intra_txt * l_tt +
-                          o.w_adv * l_adv + o.w_quant * l_q + o.w_balance * l_b;
-            opt.zero_grad();
-            loss.backward();
-            opt.step();
-            double l_d = 0;
-            if (o.w_adv > 0) {
-                dopt.zero_grad();
-                Tensor logits = disc(torch::cat({ht.detach(), hi.detach()}, 0));
-                Tensor tgt = torch::cat({torch::ones({2 * B}), torch::zeros({2 * B})});
-                Tensor dl = F::binary_cross_entropy_with_logits(logits, tgt);
-                dl.backward();
-                dopt.step();
-                l_d = dl.item<double>();
-            }
-            double vals[7] = {loss.item<double>(), l_inter.item<double>(), l_ii.item<double>(),
-                              l_tt.item<double>(), l_adv.item<double>(), l_q.item<double>(), l_d};
+            double vals[7];
+            run.step(bidx, vals);
             for (int k = 0; k < 7; k++)
                 sums[k] += vals[k] / steps;
-            if (!std::isfinite(vals[0]))
-                fail(DUCH_ERROR, "training diverged (loss is not finite); lower --lr");
             if (progress) {
                 double frac = (double)(step_no + 1) / total_steps;
                 if (!progress(0.02 + 0.96 * frac, nullptr, parg))
@@ -952,7 +960,7 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
                  "epoch %d/%d loss %.4f (inter %.3f intra_img %.3f intra_txt %.3f adv %.3f quant %.3f; D %.3f)"
                  " %.1f s/epoch (augment %.1f s), ETA %s",
                  ep + 1, o.epochs, sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6],
-                 el / (ep + 1), aug_s, fmt_time(left).c_str());
+                 el / (ep + 1), run.aug_s, fmt_time(left).c_str());
         if (progress && !progress(0.02 + 0.96 * (ep + 1) / o.epochs, msg, parg))
             fail(DUCH_INTERRUPTED, "interrupted");
         if (o.checkpoint_every > 0 && (ep + 1) % o.checkpoint_every == 0 && ep + 1 < o.epochs) {
@@ -974,7 +982,7 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
 static void evaluate(Model &m, const std::string &dir, duch_eval_result &r, duch_progress_fn progress,
                      void *parg)
 {
-    ThreadScope ts(m.threads);
+    use_threads(m.threads);
     Dataset ds = load_dataset(dir);
     std::vector<int> qi, ri;
     for (size_t i = 0; i < ds.items.size(); i++) {
@@ -1163,7 +1171,7 @@ static int api_encode_images(duch_model *m, int n, const unsigned char *const *r
             if (!rgb[i] || widths[i] < 1 || heights[i] < 1)
                 fail(DUCH_INVALID, "encode_images: tile " + std::to_string(i) + " has no pixels");
         Model &md = *m->impl;
-        ThreadScope ts(md.threads);
+        use_threads(md.threads);
         int S = md.arch.input_size, nb = md.arch.bits / 8;
         for (int s = 0; s < n; s += ENC_BATCH) {
             int c = std::min(ENC_BATCH, n - s);
@@ -1202,7 +1210,7 @@ static int api_encode_texts(duch_model *m, int n, const char *const *texts, unsi
                                        " words from its training captions)");
             }
         }
-        ThreadScope ts(md.threads);
+        use_threads(md.threads);
         encode_id_lists(md, lists, codes);
     });
 }

@@ -8,6 +8,7 @@
  * except for bits whose C output is within 1e-4 of 0 (counted, and at most 1 in 2000),
  * and texts without a known word must fail the same way with the same message.
  * Also: corrupt, truncated, newer-version and unknown-architecture files. */
+#include "duch_modelfile.h"
 #include "duch_textenc.h"
 #include "model_common.h"
 
@@ -42,22 +43,12 @@ static unsigned char *slurp(const char *path, size_t *n)
     return b;
 }
 
-/* FNV-1a 64 with offset basis h: the standard 14695981039346656037 for model files of
- * format version 2 on, 1469598103934665603 for version 1 files */
-static uint64_t fnv(const unsigned char *p, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
+/* the checksum redone (the one FNV-1a 64, with the basis of the file's version) */
 static void reseal(unsigned char *d, size_t n)
 {
     uint32_t ver;
     memcpy(&ver, d + 8, 4);
-    uint64_t h = fnv(d, n - 8, ver == 1 ? 1469598103934665603ULL : 14695981039346656037ULL);
+    uint64_t h = duch_fnv1a64(d, n - 8, ver == 1 ? DUCH_FNV1A64_BASIS_V1 : DUCH_FNV1A64_BASIS);
     memcpy(d + n - 8, &h, 8);
 }
 
@@ -79,28 +70,29 @@ static void add_text(texts *t, const char *s, size_t len)
     t->s[t->n++] = c;
 }
 
-/* every "raw": "..." string of captions.json (the captions are plain ASCII; \" and
- * \\ are the only escapes handled, others are kept as they are) */
+/* every sentences[].raw string of captions.json, read with the one JSON reader */
 static void load_captions(texts *t, const char *path)
 {
     size_t n;
     char *d = (char *)slurp(path, &n);
     if (!d)
         return;
-    for (char *p = strstr(d, "\"raw\""); p; p = strstr(p, "\"raw\"")) {
-        p = strchr(p + 5, '"');
-        if (!p)
-            break;
-        p++;
-        char buf[2048];
-        size_t k = 0;
-        while (*p && *p != '"' && k < sizeof buf - 1) {
-            if (*p == '\\' && p[1])
-                p++;
-            buf[k++] = *p++;
-        }
-        add_text(t, buf, k);
+    duch_json *root = NULL;
+    char err[160];
+    if (duch_json_parse(d, n, &root, err, sizeof err) != DUCH_OK) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        model_failures++;
     }
+    const duch_json *imgs = duch_json_get(root, "images");
+    for (size_t i = 0; imgs && imgs->type == DUCH_JSON_ARR && i < imgs->n; i++) {
+        const duch_json *ss = duch_json_get(&imgs->items[i], "sentences");
+        for (size_t k = 0; ss && ss->type == DUCH_JSON_ARR && k < ss->n; k++) {
+            const duch_json *raw = duch_json_get(&ss->items[k], "raw");
+            if (raw && raw->type == DUCH_JSON_STR)
+                add_text(t, raw->str, raw->len);
+        }
+    }
+    duch_json_free(root);
     free(d);
 }
 

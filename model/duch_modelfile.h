@@ -1,0 +1,118 @@
+/*
+ * duch_modelfile.h: the one reader of .duchm model files, the one tokenizer and the one
+ * FNV-1a 64 (model/modelfile.c, plain C, internal: not installed). The C text encoder
+ * (model/textenc.c: libduch, mod_duch) and the libtorch side (model/duch_torch.cpp, which
+ * also writes the files) both read model files through it, so they accept and refuse
+ * the same bytes with the same messages.
+ *
+ * The file (little-endian; docs/model.md):
+ *   "DUCHMODL" | u32 format version | u32 0 | u64 payload length P | payload |
+ *   u64 FNV-1a 64 of every byte before it (format 2: the standard offset basis,
+ *   format 1: DUCH_FNV1A64_BASIS_V1, a digit short of it)
+ *   payload: u32 header length | header JSON | u32 tensor count |
+ *            per tensor: u32 name length | name | u32 ndim | i64 dims | float32 data
+ *
+ *   duch_modelfile mf;
+ *   char err[256];
+ *   int rc = duch_modelfile_read(data, size, &mf, err, sizeof err);
+ *   if (rc == DUCH_OK) { ... mf.bits, mf.vocab, duch_modelfile_tensor(&mf, "txt.emb.weight") }
+ *   duch_modelfile_free(&mf);        // also after a failure
+ *
+ * What the reader checks: magic, version (DUCH_VERSION when newer than
+ * DUCH_MODELFILE_VERSION), lengths, checksum, the header JSON, the architecture numbers
+ * in range, a non-empty vocabulary of strings, max_tokens and bn_eps in range, and the
+ * tensor table: well formed, no name twice, dimensions whose product fits the payload,
+ * every weight finite, no trailing bytes. What it leaves to the caller: the
+ * architecture names and which tensors with which shapes a network needs.
+ */
+#ifndef DUCH_MODELFILE_H
+#define DUCH_MODELFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duch_common.h"
+#include "duch_json.h" /* DUCH_INTERNAL */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* the newest format this library reads and writes */
+#define DUCH_MODELFILE_VERSION 2u
+
+/* FNV-1a 64 offset bases: the standard one (model files of format 2 on) and the one
+ * format 1 files were written with, a digit short of it (they keep loading: the model
+ * id is the stored checksum, and archives hold it). */
+#define DUCH_FNV1A64_BASIS 14695981039346656037ULL
+#define DUCH_FNV1A64_BASIS_V1 1469598103934665603ULL
+
+/* FNV-1a 64 of data[0..n), starting from basis h (DUCH_FNV1A64_BASIS for the standard
+ * hash; pass a previous result to hash in pieces). */
+DUCH_INTERNAL uint64_t duch_fnv1a64(const void *data, size_t n, uint64_t h);
+
+/* Values for header fields that files written before they existed lack: what every
+ * model of format 1 and 2 was trained with. */
+#define DUCH_MODELFILE_MAX_TOKENS_DEFAULT 32 /* known words of a text the network sees */
+#define DUCH_MODELFILE_BN_EPS_DEFAULT 1e-5   /* BatchNorm epsilon (libtorch's default) */
+#define DUCH_MODELFILE_MAX_TOKENS_LIMIT 1024 /* the most a header may give */
+
+/* The tokenizer of captions (training) and query texts (both encoders). ASCII letters
+ * are lower-cased; letters, digits and well-formed multi-byte UTF-8 sequences (lead byte
+ * C2-F4, then continuation bytes) form words; every other byte (space, punctuation,
+ * control characters, malformed UTF-8) separates them.
+ *
+ *   size_t pos = 0, len;
+ *   while (duch_token_next(text, n, &pos, word, cap, &len)) ... word[0..min(len,cap))
+ *
+ * Returns 1 with the next word's full length in *len (> 0; at most n) and its first
+ * min(*len, cap) bytes in word (not NUL-terminated), or 0 at the end. A word is never
+ * longer than the text, so cap = n gets every word whole. */
+DUCH_INTERNAL int duch_token_next(const char *text, size_t n, size_t *pos, char *word,
+                                  size_t cap, size_t *len);
+
+typedef struct duch_modelfile_tensor {
+    const char *name;           /* into the file's bytes; not NUL-terminated */
+    size_t name_len;
+    int ndim;                   /* 0..8 */
+    int64_t dims[8];
+    uint64_t count;             /* product of the dims */
+    const unsigned char *data;  /* count float32, little-endian, unaligned: memcpy */
+} duch_modelfile_tensor;
+
+typedef struct duch_modelfile {
+    uint32_t version;           /* format version of the file */
+    uint64_t checksum;          /* the stored checksum: the model id */
+    size_t size;                /* bytes of the whole file */
+    duch_json *header;          /* the whole header */
+    /* from the header (validated) */
+    int bits, input_size;
+    double tile_ground_m;
+    const char *image_arch, *text_arch; /* architecture.image / .text ("" if absent) */
+    int width, blocks, text_dim, hidden;
+    int max_tokens;             /* architecture.max_tokens (default 32) */
+    double bn_eps;              /* architecture.bn_eps (default 1e-5) */
+    const duch_json *vocab;     /* the array of words (strings); id of vocab->items[i] is i+1 */
+    int vocab_n;
+    const duch_json *training;  /* the training record (object), or NULL */
+    /* the tensors, in file order */
+    duch_modelfile_tensor *tensors;
+    size_t ntensors;
+} duch_modelfile;
+
+/* Read a model file held in memory (data must outlive mf: tensors point into it).
+ * Returns DUCH_OK, DUCH_CORRUPT, DUCH_VERSION, DUCH_INVALID (NULL arguments) or
+ * DUCH_NOMEM, with the message in err. mf is always initialised: free it. */
+DUCH_INTERNAL int duch_modelfile_read(const void *data, size_t size, duch_modelfile *mf,
+                                      char *err, size_t errlen);
+
+DUCH_INTERNAL void duch_modelfile_free(duch_modelfile *mf);
+
+/* The tensor named name, or NULL. */
+DUCH_INTERNAL const duch_modelfile_tensor *duch_modelfile_tensor_named(const duch_modelfile *mf,
+                                                                       const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DUCH_MODELFILE_H */
