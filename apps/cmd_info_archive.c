@@ -54,6 +54,10 @@ int duch_info_archive(const char *path)
         printf("codes:          DAMAGED: %s\n", duch_archive_errmsg(a));
     if (bits)
         printf("bits:           %d\n", bits);
+    if (duch_archive_blocks_current(a))
+        printf("search:         packed code blocks, current (fast first query)\n");
+    else
+        printf("search:         reads the rows: %s\n", duch_archive_errmsg(a));
     double ext[4];
     rc = duch_archive_extent(a, ext);
     if (rc == DUCH_OK)

@@ -52,35 +52,31 @@ static int parse_doubles(const char *s, double *v, int n)
     return 0;
 }
 
-/* Print the ring of "POLYGON((x y,x y,...))" as GeoJSON coordinates. */
-static void wkt_to_geojson(FILE *f, const char *wkt)
+/* A footprint ring as GeoJSON coordinates (null when none). */
+static void ring_geojson(FILE *f, const double *ring, int n)
 {
-    const char *p = wkt ? strstr(wkt, "((") : NULL;
-    if (!p) {
+    if (!ring || n < 4) {
         fputs("null", f);
         return;
     }
-    p += 2;
     fputs("{\"type\":\"Polygon\",\"coordinates\":[[", f);
-    int first = 1;
-    while (*p && *p != ')') {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p)
-            break;
-        p = end;
-        double y = strtod(p, &end);
-        if (end == p)
-            break;
-        p = end;
-        fprintf(f, "%s[%.9g,%.9g]", first ? "" : ",", x, y);
-        first = 0;
-        while (*p == ' ' || *p == ',')
-            p++;
-    }
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s[%.17g,%.17g]", i ? "," : "", ring[2 * i], ring[2 * i + 1]);
     fputs("]]}", f);
 }
 
+/* A footprint ring as WKT, quoted for CSV ("" when none). */
+static void ring_wkt_csv(FILE *f, const double *ring, int n)
+{
+    fputc('"', f);
+    if (ring && n >= 4) {
+        fputs("POLYGON((", f);
+        for (int i = 0; i < n; i++)
+            fprintf(f, "%s%.17g %.17g", i ? "," : "", ring[2 * i], ring[2 * i + 1]);
+        fputs("))", f);
+    }
+    fputc('"', f);
+}
 
 static void csv_str(FILE *f, const char *s)
 {
@@ -103,7 +99,7 @@ static void print_hits(FILE *f, const duch_hits *h, const char *fmt)
                     (long long)x->scene_id);
             csv_str(f, x->scene_path);
             fprintf(f, ",%d,%d,%d,%d,", x->x_off, x->y_off, x->width, x->height);
-            csv_str(f, x->footprint_wkt);
+            ring_wkt_csv(f, x->footprint, x->footprint_npoints);
             fputc('\n', f);
         }
     } else if (!strcmp(fmt, "geojson")) {
@@ -116,7 +112,7 @@ static void print_hits(FILE *f, const duch_hits *h, const char *fmt)
             duch_cli_json_str(f, x->scene_path);
             fprintf(f, ",\"x_off\":%d,\"y_off\":%d,\"width\":%d,\"height\":%d},\"geometry\":",
                     x->x_off, x->y_off, x->width, x->height);
-            wkt_to_geojson(f, x->footprint_wkt);
+            ring_geojson(f, x->footprint, x->footprint_npoints);
             fprintf(f, "}%s\n", i + 1 < h->n ? "," : "");
         }
         fprintf(f, "]}\n");
@@ -206,7 +202,8 @@ static int save_hits(const char *archive, const char *name, const duch_hits *h, 
     for (int i = 0; rows && i < h->n; i++) {
         const duch_search_hit *x = &h->hits[i];
         rows[i] = (duch_saved_hit){x->rank, x->distance, x->tile_id, x->scene_id, x->scene_path,
-                                   x->x_off, x->y_off, x->width, x->height, x->footprint_wkt};
+                                   x->x_off, x->y_off, x->width, x->height, x->footprint,
+                                   x->footprint_npoints};
     }
     if (rows)
         rc = duch_archive_save_hits(a, name, query, rows, h->n);

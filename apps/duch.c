@@ -14,6 +14,7 @@ int duch_cmd_encode(int argc, char **argv);
 int duch_cmd_info(int argc, char **argv);
 int duch_cmd_index(int argc, char **argv);
 int duch_cmd_query(int argc, char **argv);
+int duch_cmd_optimize(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -27,6 +28,7 @@ static const struct {
     {"info", duch_cmd_info, "describe a model file or an archive"},
     {"index", duch_cmd_index, "tile scenes and add their codes to an archive"},
     {"query", duch_cmd_query, "rank an archive's tiles by distance to a text or image"},
+    {"optimize", duch_cmd_optimize, "rebuild an archive's packed code blocks (fast first query)"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f)

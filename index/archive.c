@@ -11,6 +11,7 @@
 #include "config.h"
 #include "duch_utf8.h"
 #include "duch_index.h"
+#include "archive_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,8 +36,16 @@ struct duch_archive {
     int bits;                 /* from the stored model, 0 when none */
     int64_t scene_id;         /* scene of the open write transaction, 0 when none */
     int has_writer;           /* scenes has the writer / updated_at columns */
+    int version;              /* schema version of the file */
     char token[192];          /* this handle's writer token (see writer_token) */
     sqlite3_stmt *ins_tile;
+    /* the open chunk's tiles, for its code block (duch_blocks_append) */
+    int blocks_current;       /* the blocks held every tile when the chunk began */
+    size_t chunk_n, chunk_cap;
+    int64_t *chunk_ids;
+    unsigned char *chunk_codes;
+    double *chunk_boxes;
+    duch_engine *engine;      /* search (duch_archive_search), made on first use */
     /* memory handed out by the getters */
     void *model_blob;
     char *model_id;
@@ -128,7 +137,6 @@ const char *duch_archive_errmsg(const duch_archive *a)
     return a->msg[0] ? a->msg : "no error";
 }
 
-struct sqlite3 *duch_archive_db(duch_archive *a) { return a ? a->db : NULL; }
 const char *duch_archive_path(const duch_archive *a) { return a ? a->path : NULL; }
 
 /* directory part of path (malloc'ed) */
@@ -238,6 +246,13 @@ static int create_schema(duch_archive *a)
              DUCH_ARCHIVE_SCHEMA_VERSION);
     if ((rc = exec(a, sql, "writing the metadata")))
         goto fail;
+    char berr[512];
+    if ((rc = duch_blocks_install(a->db, berr, sizeof berr))) {
+        set_msg(a, rc, "%s: %s", a->path, berr);
+        goto fail;
+    }
+    if ((rc = exec(a, "UPDATE duch_blocks_version SET blocks = tiles", "creating the code blocks")))
+        goto fail;
     if ((rc = exec(a, "COMMIT", "committing the schema")))
         goto fail;
     return DUCH_OK;
@@ -314,6 +329,7 @@ static int check_archive(duch_archive *a, int flags)
                        a->path, version, DUCH_ARCHIVE_SCHEMA_VERSION);
     if (!table_exists(a, "tiles") || !table_exists(a, "scenes") || !table_exists(a, "duch_model"))
         return set_msg(a, DUCH_CORRUPT, "%s: damaged duch archive (tables missing)", a->path);
+    a->version = (int)version;
     return load_bits(a);
 }
 
@@ -451,6 +467,31 @@ static int open_db(duch_archive *a, const char *uri_or_path, int oflags)
     return DUCH_OK;
 }
 
+/* Schema 1 -> 2: the packed code blocks, written from the rows (one pass over the
+ * tiles), in one transaction: an interrupted upgrade leaves a version-1 archive. */
+static int upgrade_to_v2(duch_archive *a)
+{
+    int rc = exec(a, "BEGIN IMMEDIATE", "upgrading the archive to schema 2");
+    if (rc)
+        return rc;
+    char berr[512];
+    int64_t n = 0;
+    if ((rc = duch_blocks_rebuild(a->db, NULL, NULL, &n, berr, sizeof berr))) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return set_msg(a, rc, "%s: upgrading the archive to schema 2: %s", a->path, berr);
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE duch_metadata SET value = '%d' WHERE key = 'schema_version'",
+             DUCH_ARCHIVE_SCHEMA_VERSION);
+    if ((rc = exec(a, sql, "upgrading the archive to schema 2")) ||
+        (rc = exec(a, "COMMIT", "upgrading the archive to schema 2"))) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    a->version = DUCH_ARCHIVE_SCHEMA_VERSION;
+    return DUCH_OK;
+}
+
 int duch_archive_open(const char *path, int flags, duch_archive **out)
 {
     if (!out)
@@ -555,6 +596,8 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
         }
         a->has_writer = 1;
     }
+    if (rw && a->version < DUCH_ARCHIVE_SCHEMA_VERSION && (rc = upgrade_to_v2(a)))
+        return rc;
     if (rw)
         writer_token(a->token, sizeof a->token);
     a->msg[0] = 0;
@@ -566,6 +609,10 @@ void duch_archive_close(duch_archive *a)
     if (!a)
         return;
     sqlite3_finalize(a->ins_tile);
+    duch_engine_free(a->engine);
+    free(a->chunk_ids);
+    free(a->chunk_codes);
+    free(a->chunk_boxes);
     if (a->db) {
         if (a->scene_id)
             sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -715,6 +762,9 @@ int duch_archive_bits(duch_archive *a) { return a ? a->bits : 0; }
 
 /* A SpatiaLite BLOB-Geometry POLYGON, SRID 4326, one ring (closed here). Returns a
  * sqlite3_malloc'ed buffer or NULL (invalid ring: *bad = 1; no memory: *bad = 0). */
+/* A SpatiaLite POLYGON BLOB (EPSG:4326) of one ring, made by SpatiaLite
+ * (gaiaToSpatiaLiteBlobWkb); free() it. NULL with *bad = 1 for a ring of fewer than 3
+ * distinct finite points, with *bad = 0 when out of memory. */
 static unsigned char *polygon_blob(const double *ring, int npoints, int *nbytes, int *bad)
 {
     *bad = 1;
@@ -728,39 +778,60 @@ static unsigned char *polygon_blob(const double *ring, int npoints, int *nbytes,
     if (n < 4)
         return NULL;
     *bad = 0;
-    size_t len = 1 + 1 + 4 + 32 + 1 + 4 + 4 + 4 + (size_t)n * 16 + 1;
-    unsigned char *b = sqlite3_malloc64(len), *p = b;
-    if (!b)
+    gaiaGeomCollPtr g = gaiaAllocGeomColl();
+    if (!g)
         return NULL;
-    double mbr[4] = {ring[0], ring[1], ring[0], ring[1]};
-    for (int i = 1; i < npoints; i++) {
-        double x = ring[2 * i], y = ring[2 * i + 1];
-        if (x < mbr[0]) mbr[0] = x;
-        if (y < mbr[1]) mbr[1] = y;
-        if (x > mbr[2]) mbr[2] = x;
-        if (y > mbr[3]) mbr[3] = y;
+    g->Srid = 4326;
+    g->DeclaredType = GAIA_POLYGON;
+    gaiaPolygonPtr pg = gaiaAddPolygonToGeomColl(g, n, 0);
+    for (int i = 0; i < n; i++) {
+        int j = i < npoints ? i : 0;
+        gaiaSetPoint(pg->Exterior->Coords, i, ring[2 * j], ring[2 * j + 1]);
     }
-    /* little-endian layout: START, ENDIAN(1), SRID, MBR, 0x7C, class, rings, points */
-    int32_t i32;
-    *p++ = 0x00;
-    *p++ = 0x01;
-    i32 = 4326; memcpy(p, &i32, 4); p += 4;
-    memcpy(p, mbr, 32); p += 32;
-    *p++ = 0x7C;
-    i32 = 3; memcpy(p, &i32, 4); p += 4;  /* POLYGON */
-    i32 = 1; memcpy(p, &i32, 4); p += 4;  /* one ring */
-    i32 = n; memcpy(p, &i32, 4); p += 4;
-    memcpy(p, ring, (size_t)npoints * 16); p += (size_t)npoints * 16;
-    if (!closed) {
-        memcpy(p, ring, 16);
-        p += 16;
+    gaiaMbrGeometry(g);
+    unsigned char *blob = NULL;
+    int size = 0;
+    gaiaToSpatiaLiteBlobWkb(g, &blob, &size);
+    gaiaFreeGeomColl(g);
+    *nbytes = size;
+    return blob;
+}
+
+/* The exterior ring of a SpatiaLite POLYGON BLOB as lon/lat pairs (malloc'ed, closed),
+ * or NULL with *npoints 0 when the BLOB is not a polygon. */
+static double *blob_ring(const void *blob, int size, int *npoints)
+{
+    *npoints = 0;
+    if (!blob || size <= 0)
+        return NULL;
+    gaiaGeomCollPtr g = gaiaFromSpatiaLiteBlobWkb(blob, (unsigned int)size);
+    if (!g)
+        return NULL;
+    double *out = NULL;
+    gaiaPolygonPtr pg = g->FirstPolygon;
+    if (pg && pg->Exterior && pg->Exterior->Points > 0) {
+        gaiaRingPtr r = pg->Exterior;
+        out = malloc((size_t)r->Points * 2 * sizeof *out);
+        if (out) {
+            for (int i = 0; i < r->Points; i++) {
+                double x, y;
+                if (r->DimensionModel == GAIA_XY_Z || r->DimensionModel == GAIA_XY_M) {
+                    x = r->Coords[3 * i];
+                    y = r->Coords[3 * i + 1];
+                } else if (r->DimensionModel == GAIA_XY_Z_M) {
+                    x = r->Coords[4 * i];
+                    y = r->Coords[4 * i + 1];
+                } else {
+                    gaiaGetPoint(r->Coords, i, &x, &y);
+                }
+                out[2 * i] = x;
+                out[2 * i + 1] = y;
+            }
+            *npoints = r->Points;
+        }
     }
-    *p++ = 0xFE;
-    *nbytes = (int)(p - b);
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "polygon_blob writes little-endian doubles; add a byte swap for this platform"
-#endif
-    return b;
+    gaiaFreeGeomColl(g);
+    return out;
 }
 
 /* ---------------------------------------------------------------- scenes */
@@ -882,6 +953,48 @@ static int scene_taken(duch_archive *a, const char *path, const duch_scene_statu
                    path, (long long)st->scene_id, (long long)st->tiles);
 }
 
+/* A chunk's write transaction began: note whether the code blocks hold every tile now
+ * (then this chunk's block keeps them so) and empty the chunk's tile buffer. */
+static void chunk_begin(duch_archive *a)
+{
+    a->blocks_current = duch_blocks_is_current(a->db, NULL, 0);
+    a->chunk_n = 0;
+}
+
+static int chunk_add(duch_archive *a, int64_t id, const unsigned char *code, const double *ring,
+                     int npoints)
+{
+    size_t nbytes = (size_t)a->bits / 8;
+    if (a->chunk_n == a->chunk_cap) {
+        size_t cap = a->chunk_cap ? a->chunk_cap * 2 : 1024;
+        int64_t *ids = realloc(a->chunk_ids, cap * sizeof *ids);
+        if (ids)
+            a->chunk_ids = ids;
+        unsigned char *codes = realloc(a->chunk_codes, cap * (DUCH_CODE_MAX_BITS / 8));
+        if (codes)
+            a->chunk_codes = codes;
+        double *boxes = realloc(a->chunk_boxes, cap * 4 * sizeof *boxes);
+        if (boxes)
+            a->chunk_boxes = boxes;
+        if (!ids || !codes || !boxes)
+            return set_msg(a, DUCH_NOMEM, "out of memory");
+        a->chunk_cap = cap;
+    }
+    size_t i = a->chunk_n++;
+    a->chunk_ids[i] = id;
+    memcpy(a->chunk_codes + i * nbytes, code, nbytes);
+    double *b = a->chunk_boxes + 4 * i;
+    b[0] = b[1] = b[2] = b[3] = NAN;
+    for (int j = 0; ring && j < npoints; j++) {
+        double x = ring[2 * j], y = ring[2 * j + 1];
+        if (j == 0 || x < b[0]) b[0] = x;
+        if (j == 0 || y < b[1]) b[1] = y;
+        if (j == 0 || x > b[2]) b[2] = x;
+        if (j == 0 || y > b[3]) b[3] = y;
+    }
+    return DUCH_OK;
+}
+
 /* BEGIN IMMEDIATE, with a clear message when another process holds the lock too long. */
 static int begin_write(duch_archive *a, const char *what)
 {
@@ -932,7 +1045,7 @@ int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_
                        : set_msg(a, DUCH_NOMEM, "out of memory");
     }
     if ((rc = begin_write(a, "begin_scene"))) {
-        sqlite3_free(fp);
+        free(fp);
         return rc;
     }
     /* The "already indexed" rule, checked under the write lock: whatever else writes at
@@ -976,10 +1089,11 @@ int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_
     }
     a->scene_id = sqlite3_last_insert_rowid(a->db);
     *scene_id = a->scene_id;
+    chunk_begin(a);
     rc = DUCH_OK;
 finish:
     sqlite3_finalize(st);
-    sqlite3_free(fp);
+    free(fp);
     if (rc)
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -1010,8 +1124,10 @@ int duch_archive_resume_scene(duch_archive *a, const char *path, const char *che
                                 " WHERE scene_id = %lld", a->token, (long long)have.scene_id);
     rc = sql ? exec(a, sql, "resume_scene") : set_msg(a, DUCH_NOMEM, "out of memory");
     sqlite3_free(sql);
-    if (!rc)
+    if (!rc) {
         a->scene_id = have.scene_id;
+        chunk_begin(a);
+    }
 finish:
     if (rc)
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1052,6 +1168,7 @@ int duch_archive_continue_scene(duch_archive *a, int64_t scene_id)
         return DUCH_EXISTS;
     }
     a->scene_id = scene_id;
+    chunk_begin(a);
     return DUCH_OK;
 }
 
@@ -1084,7 +1201,7 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
                            "INSERT INTO tiles(scene_id, x_off, y_off, width, height, code, footprint)"
                            " VALUES (?,?,?,?,?,?,?)",
                            -1, &a->ins_tile, NULL) != SQLITE_OK) {
-        sqlite3_free(fp);
+        free(fp);
         return sql_fail(a, "add_tile");
     }
     sqlite3_stmt *st = a->ins_tile;
@@ -1102,9 +1219,13 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
     rc = r == SQLITE_DONE ? DUCH_OK : sql_fail(a, "inserting a tile");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    sqlite3_free(fp);
-    if (rc == DUCH_OK && tile_id)
-        *tile_id = sqlite3_last_insert_rowid(a->db);
+    free(fp);
+    if (rc == DUCH_OK) {
+        int64_t id = sqlite3_last_insert_rowid(a->db);
+        if (tile_id)
+            *tile_id = id;
+        rc = chunk_add(a, id, code, ring, npoints);
+    }
     return rc;
 }
 
@@ -1126,6 +1247,12 @@ int duch_archive_commit_chunk(duch_archive *a, int last)
                  "UPDATE scenes SET updated_at = strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now')"
                  " WHERE scene_id = %lld", (long long)a->scene_id);
     int rc = exec(a, sql, "commit_chunk");
+    char berr[512];
+    if (!rc && (rc = duch_blocks_append(a->db, a->blocks_current, a->chunk_ids, a->chunk_codes,
+                                        a->chunk_boxes, a->chunk_n, (size_t)a->bits / 8, berr,
+                                        sizeof berr)))
+        set_msg(a, rc, "%s: commit_chunk: %s", a->path, berr);
+    a->chunk_n = 0;
     if (!rc)
         rc = exec(a, "COMMIT", "commit_chunk");
     if (rc)
@@ -1408,7 +1535,7 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
     sqlite3_free(sql);
     sql = sqlite3_mprintf("INSERT INTO \"%w\" (rank, distance, tile_id, scene_id, scene, x_off,"
                           " y_off, width, height, query, geometry) VALUES"
-                          " (?,?,?,?,?,?,?,?,?,?, GeomFromText(?, 4326))", name);
+                          " (?,?,?,?,?,?,?,?,?,?,?)", name);
     if (!sql || sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sql ? sql_fail(a, what) : set_msg(a, DUCH_NOMEM, "out of memory");
         goto finish;
@@ -1425,10 +1552,19 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
         sqlite3_bind_int(st, 8, x->width);
         sqlite3_bind_int(st, 9, x->height);
         sqlite3_bind_text(st, 10, query, -1, SQLITE_STATIC);
-        if (x->footprint_wkt)
-            sqlite3_bind_text(st, 11, x->footprint_wkt, -1, SQLITE_STATIC);
+        int fplen = 0, bad = 0;
+        unsigned char *fp = x->footprint && x->footprint_npoints
+                                ? polygon_blob(x->footprint, x->footprint_npoints, &fplen, &bad)
+                                : NULL;
+        if (fp)
+            sqlite3_bind_blob(st, 11, fp, fplen, free);
         else
             sqlite3_bind_null(st, 11);
+        if (!fp && x->footprint && x->footprint_npoints) {
+            rc = bad ? set_msg(a, DUCH_INVALID, "save_hits: hit %d has a bad footprint", x->rank)
+                     : set_msg(a, DUCH_NOMEM, "out of memory");
+            goto finish;
+        }
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = sql_fail(a, "storing a saved hit");
             goto finish;
@@ -1505,4 +1641,132 @@ int duch_archive_meta_set(duch_archive *a, const char *key, const char *value)
     rc = sqlite3_step(st) == SQLITE_DONE ? DUCH_OK : sql_fail(a, "meta_set");
     sqlite3_finalize(st);
     return rc;
+}
+
+struct sqlite3 *duch_archive_db(duch_archive *a) { return a ? a->db : NULL; }
+
+/* ---------------------------------------------------------------- search */
+
+static int engine_of(duch_archive *a, duch_engine **out)
+{
+    if (!a->engine && duch_engine_new(a->db, &a->engine) != DUCH_OK)
+        return set_msg(a, DUCH_NOMEM, "out of memory");
+    *out = a->engine;
+    return DUCH_OK;
+}
+
+int duch_archive_search(duch_archive *a, const unsigned char *query, size_t qlen,
+                        const double *bbox, size_t k, duch_hit *hits, size_t *nhits)
+{
+    if (!a)
+        return DUCH_INVALID;
+    if (nhits)
+        *nhits = 0;
+    if (!a->db)
+        return set_msg(a, DUCH_INVALID, "search: the archive is not open");
+    if (a->bits && qlen != (size_t)a->bits / 8)
+        return set_msg(a, DUCH_INVALID, "the query code has %zu bytes; this archive's codes have"
+                       " %d (%d bits)", qlen, a->bits / 8, a->bits);
+    duch_engine *e = NULL;
+    int rc = engine_of(a, &e);
+    if (rc)
+        return rc;
+    rc = duch_engine_search(e, query, qlen, bbox, k, hits, nhits);
+    if (rc == DUCH_MISMATCH && duch_archive_check_codes(a) == DUCH_MISMATCH)
+        return rc; /* check_codes names the wrong tile and how many are wrong */
+    if (rc)
+        return set_msg(a, rc, "%s: %s", a->path, duch_engine_errmsg(e));
+    return DUCH_OK;
+}
+
+int duch_archive_search_info(duch_archive *a, duch_engine_info *out)
+{
+    if (!a || !out)
+        return DUCH_INVALID;
+    duch_engine *e = NULL;
+    int rc = engine_of(a, &e);
+    if (!rc && (rc = duch_engine_stats(e, out)))
+        set_msg(a, rc, "%s: %s", a->path, duch_engine_errmsg(e));
+    return rc;
+}
+
+int duch_archive_tile(duch_archive *a, int64_t tile_id, duch_tile_record *out)
+{
+    if (!a || !out)
+        return DUCH_INVALID;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT t.scene_id, s.path, t.x_off, t.y_off, t.width, t.height,"
+                           " t.footprint FROM tiles t LEFT JOIN scenes s USING (scene_id)"
+                           " WHERE t.tile_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "reading a tile");
+    sqlite3_bind_int64(st, 1, tile_id);
+    int r = sqlite3_step(st), rc = DUCH_OK;
+    if (r == SQLITE_ROW) {
+        out->tile_id = tile_id;
+        out->scene_id = sqlite3_column_int64(st, 0);
+        const char *p = (const char *)sqlite3_column_text(st, 1);
+        out->scene = p ? strdup(p) : NULL;
+        out->x_off = sqlite3_column_int(st, 2);
+        out->y_off = sqlite3_column_int(st, 3);
+        out->width = sqlite3_column_int(st, 4);
+        out->height = sqlite3_column_int(st, 5);
+        out->footprint = blob_ring(sqlite3_column_blob(st, 6), sqlite3_column_bytes(st, 6),
+                                   &out->footprint_npoints);
+        if (p && !out->scene)
+            rc = set_msg(a, DUCH_NOMEM, "out of memory");
+    } else if (r == SQLITE_DONE) {
+        rc = set_msg(a, DUCH_NOTFOUND, "%s: no tile %lld", a->path, (long long)tile_id);
+    } else {
+        rc = sql_fail(a, "reading a tile");
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        duch_tile_record_clear(out);
+    return rc;
+}
+
+void duch_tile_record_clear(duch_tile_record *t)
+{
+    if (!t)
+        return;
+    free(t->scene);
+    free(t->footprint);
+    memset(t, 0, sizeof *t);
+}
+
+int duch_archive_optimize(duch_archive *a, duch_progress_fn progress, void *arg, int64_t *ntiles)
+{
+    if (!a)
+        return DUCH_INVALID;
+    int rc = check_writable(a, "optimize");
+    if (rc)
+        return rc;
+    if (a->scene_id)
+        return set_msg(a, DUCH_INVALID, "optimize: scene %lld is still open", (long long)a->scene_id);
+    if ((rc = begin_write(a, "optimize")))
+        return rc;
+    char berr[512];
+    if ((rc = duch_blocks_rebuild(a->db, progress, arg, ntiles, berr, sizeof berr))) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return set_msg(a, rc, "%s: optimize: %s", a->path, berr);
+    }
+    if ((rc = exec(a, "COMMIT", "optimize"))) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return DUCH_OK;
+}
+
+int duch_archive_blocks_current(duch_archive *a)
+{
+    if (!a || !a->db)
+        return 0;
+    char why[256];
+    if (duch_blocks_is_current(a->db, why, sizeof why))
+        return 1;
+    set_msg(a, DUCH_ERROR, "%s", why);
+    return 0;
 }

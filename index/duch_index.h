@@ -127,9 +127,77 @@ int duch_codes_search(const duch_codes *c, const unsigned char *query, size_t k,
                       const size_t *subset, size_t nsubset,
                       duch_hit *hits, size_t *nhits);
 
+/* ----------------------------------------------------------- search engine */
+
+struct sqlite3;
+
+/* The one exact search (index/engine.c) over the table tiles(tile_id INTEGER, code BLOB
+ * [, footprint geometry]) of a connection's main database: an archive, or any SQLite
+ * file with such a table. `duch query`, the DUCH: layer and SQL's duch_knn all use it.
+ *
+ * It keeps the codes in memory, read on first use from the packed code blocks (one
+ * sequential pass; docs/archive.md) when they are current, else from the rows, and read
+ * again when the database changed (other connections' commits, this connection's
+ * changes, the schema). Results are exact: ascending Hamming distance, ties by ascending
+ * tile_id. With a box (minx, miny, maxx, maxy in the footprints' CRS, EPSG:4326 for an
+ * archive; checked by duch_bbox_check), only tiles whose footprint's exact bounding box
+ * intersects it (edges touching count) are candidates; tiles without a footprint never
+ * are. Tiles without a code (NULL) are not searched. The engine does not own db; free it
+ * before closing db. */
+typedef struct duch_engine duch_engine;
+
+int duch_engine_new(struct sqlite3 *db, duch_engine **out);
+void duch_engine_free(duch_engine *e);                 /* accepts NULL */
+/* Message of the last failed call; never NULL; owned by e. */
+const char *duch_engine_errmsg(const duch_engine *e);
+/* The k nearest tiles to query (qlen bytes); bbox NULL for no box. hits has room for k;
+ * hits[i].id is the tile_id. DUCH_OK, DUCH_INVALID (bad arguments or box),
+ * DUCH_MISMATCH (codes of another length than the query, or of mixed lengths),
+ * DUCH_NOTFOUND (no tiles table), DUCH_NOMEM, DUCH_IO. */
+int duch_engine_search(duch_engine *e, const unsigned char *query, size_t qlen,
+                       const double *bbox, size_t k, duch_hit *hits, size_t *nhits);
+
+typedef struct duch_engine_info {
+    size_t tiles;              /* searchable tiles */
+    size_t code_bytes;         /* 0 when there are none */
+    int from_blocks;           /* 1: read from the packed code blocks, 0: from the rows */
+    double load_seconds;       /* time of the last (re)load */
+    char why_rows[256];        /* from_blocks 0: why the blocks could not serve */
+} duch_engine_info;
+/* Load if needed and describe what the engine holds. */
+int duch_engine_stats(duch_engine *e, duch_engine_info *out);
+
+/* A query box: 4 finite numbers with minx <= maxx and miny <= maxy. DUCH_OK or DUCH_INVALID with the reason in err (errlen bytes). Every
+ * front end checks boxes with this. */
+int duch_bbox_check(const double bbox[4], char *err, size_t errlen);
+
+/* The bounding box of a geometry BLOB (SpatiaLite's format, or GeoPackage with an
+ * envelope): 1 and box = minx, miny, maxx, maxy; 0 when it is none of those. */
+int duch_geometry_blob_box(const void *blob, size_t n, double box[4]);
+
+/* Packed code blocks (the tables duch_code_blocks, duch_box_blocks, duch_blocks_version
+ * and the triggers on tiles that keep the version; docs/archive.md). They need a
+ * write transaction of the caller's, except install, which may run alone.
+ *   install: create what is missing (new blocks start stale: tiles != blocks).
+ *   is_current: 1 when the blocks are installed and hold every tile; else 0 and why
+ *     (why may be NULL).
+ *   append: add one block of n tiles (ascending ids, codes n * nbytes bytes, boxes 4
+ *     per tile or NULL) written in this transaction; was_current is is_current() as it
+ *     was before the transaction changed tiles: when 0, nothing is written (the blocks
+ *     stay stale until rebuilt).
+ *   rebuild: write the blocks again from the rows, in tile_id order; progress may be
+ *     NULL; *ntiles gets the tiles packed. */
+int duch_blocks_install(struct sqlite3 *db, char *err, size_t errlen);
+int duch_blocks_is_current(struct sqlite3 *db, char *why, size_t whylen);
+int duch_blocks_append(struct sqlite3 *db, int was_current, const int64_t *ids,
+                       const unsigned char *codes, const double *boxes, size_t n, size_t nbytes,
+                       char *err, size_t errlen);
+int duch_blocks_rebuild(struct sqlite3 *db, duch_progress_fn progress, void *arg,
+                        int64_t *ntiles, char *err, size_t errlen);
+
 /* ---------------------------------------------------------------- archive */
 
-#define DUCH_ARCHIVE_SCHEMA_VERSION 1
+#define DUCH_ARCHIVE_SCHEMA_VERSION 2
 
 /* duch_archive_open flags */
 #define DUCH_ARCHIVE_READONLY  0x1   /* open an existing archive for reading */
@@ -138,7 +206,6 @@ int duch_codes_search(const duch_codes *c, const unsigned char *query, size_t k,
                                         empty one) when it is not an archive yet */
 
 typedef struct duch_archive duch_archive;
-struct sqlite3;
 
 /* Open (or create) an archive. Like sqlite3_open, *out is set to a handle even on
  * failure (NULL only when out of memory): read its message with duch_archive_errmsg()
@@ -157,8 +224,6 @@ int duch_archive_check_creatable(const char *path, char *err, size_t errlen);
 void duch_archive_close(duch_archive *a);
 /* Message of the last failed call; never NULL; owned by a, valid until the next call. */
 const char *duch_archive_errmsg(const duch_archive *a);
-/* The SQLite connection (owned by a; do not close it). For read queries. */
-struct sqlite3 *duch_archive_db(duch_archive *a);
 /* The path given to duch_archive_open (owned by a). */
 const char *duch_archive_path(const duch_archive *a);
 
@@ -288,13 +353,44 @@ typedef struct duch_saved_hit {
     int64_t tile_id, scene_id;
     const char *scene;            /* scene path; may be NULL */
     int x_off, y_off, width, height;
-    const char *footprint_wkt;    /* POLYGON in EPSG:4326; NULL when the tile has none */
+    const double *footprint;      /* ring of lon/lat pairs (EPSG:4326); NULL when none */
+    int footprint_npoints;
 } duch_saved_hit;
 
 int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
                            const duch_saved_hit *hits, int n);
 /* 1 when name may be given to duch_archive_save_hits (the rule above), else 0. */
 int duch_archive_save_name_valid(const char *name);
+
+/* Search: the k tiles nearest to query (qlen = bits/8 bytes), bbox NULL or a lon/lat
+ * box; the engine above on this handle's connection (codes kept between calls, read
+ * again when the archive changed). hits has room for k; hits[i].id is the tile_id.
+ * DUCH_MISMATCH when stored codes do not fit the model (the message names a tile). */
+int duch_archive_search(duch_archive *a, const unsigned char *query, size_t qlen,
+                        const double *bbox, size_t k, duch_hit *hits, size_t *nhits);
+/* What the search holds (loads it when needed). */
+int duch_archive_search_info(duch_archive *a, duch_engine_info *out);
+
+/* One tile: its scene, window and footprint ring. Free with duch_tile_record_clear. */
+typedef struct duch_tile_record {
+    int64_t tile_id, scene_id;
+    char *scene;                  /* scene path (malloc'ed), NULL when unknown */
+    int x_off, y_off, width, height;
+    double *footprint;            /* closed ring of lon/lat pairs (malloc'ed), NULL if none */
+    int footprint_npoints;
+} duch_tile_record;
+/* DUCH_OK, or DUCH_NOTFOUND when there is no such tile. */
+int duch_archive_tile(duch_archive *a, int64_t tile_id, duch_tile_record *out);
+void duch_tile_record_clear(duch_tile_record *t);
+
+/* Rebuild the packed code blocks from the rows (`duch optimize`), in one write
+ * transaction; after tiles were changed by other SQL, the search reads the rows until
+ * this runs. progress may be NULL. *ntiles (may be NULL) gets the tiles packed. */
+int duch_archive_optimize(duch_archive *a, duch_progress_fn progress, void *arg,
+                          int64_t *ntiles);
+/* 1 when the packed code blocks hold every tile (the fast first query), else 0 with the
+ * reason as the handle's message (duch_archive_errmsg). */
+int duch_archive_blocks_current(duch_archive *a);
 
 /* Metadata (key/value text). get: *value owned by a, valid until the next call on a;
  * DUCH_NOTFOUND when the key is absent. set: insert or replace (value NULL deletes). */

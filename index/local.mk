@@ -11,7 +11,7 @@ libduch_knn_la_LIBADD = libduch_utf8.la
 
 # The archive (SpatiaLite), with the kernels.
 noinst_LTLIBRARIES += libduch_index.la
-libduch_index_la_SOURCES = index/archive.c
+libduch_index_la_SOURCES = index/archive.c index/engine.c index/archive_internal.h
 libduch_index_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
 libduch_index_la_LIBADD = libduch_knn.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
 DUCH_PARTS += libduch_index.la

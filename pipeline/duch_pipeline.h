@@ -82,7 +82,8 @@ typedef struct duch_search_query {
     const unsigned char *code; /* a packed code of the archive's length */
     size_t code_len;
     int k;                   /* 1..1000000 */
-    int has_bbox;            /* restrict to tiles intersecting bbox (EPSG:4326 lon/lat) */
+    int has_bbox;            /* restrict to tiles whose footprint box intersects bbox
+                                (EPSG:4326 lon/lat; checked by duch_bbox_check) */
     double bbox[4];          /* minx, miny, maxx, maxy */
 } duch_search_query;
 
@@ -93,7 +94,9 @@ typedef struct duch_search_hit {
     int64_t scene_id;
     char *scene_path;
     int x_off, y_off, width, height;  /* source pixels */
-    char *footprint_wkt;     /* POLYGON in EPSG:4326, NULL when the tile has none */
+    double *footprint;       /* closed ring of lon/lat pairs (EPSG:4326), NULL when the
+                                tile has none */
+    int footprint_npoints;
 } duch_search_hit;
 
 typedef struct duch_hits {

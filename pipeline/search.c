@@ -13,7 +13,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +29,11 @@ void duch_hits_free(duch_hits *h)
         return;
     for (int i = 0; i < h->n; i++) {
         free(h->hits[i].scene_path);
-        free(h->hits[i].footprint_wkt);
+        free(h->hits[i].footprint);
     }
     free(h->hits);
     free(h->model_id);
     free(h);
-}
-
-static char *dup_text(const unsigned char *s)
-{
-    return s ? strdup((const char *)s) : NULL;
 }
 
 /* The query's code, computed with the archive's model. */
@@ -169,10 +163,12 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
         pl_set_err(err, errlen, "k must be between 1 and 1000000, got %d", q->k);
         return DUCH_INVALID;
     }
-    if (q->has_bbox && !(q->bbox[0] <= q->bbox[2] && q->bbox[1] <= q->bbox[3])) {
-        pl_set_err(err, errlen, "bad bounding box %g,%g,%g,%g: need minx<=maxx and miny<=maxy",
-                q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3]);
-        return DUCH_INVALID;
+    if (q->has_bbox) {
+        char why[300];
+        if (duch_bbox_check(q->bbox, why, sizeof why)) {
+            pl_set_err(err, errlen, "%s", why);
+            return DUCH_INVALID;
+        }
     }
     duch_archive *a = NULL;
     int rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
@@ -184,65 +180,15 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
     int bits = duch_archive_bits(a);
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
     char *model_id = NULL;
-    duch_codes *codes = NULL;
     duch_hit *hits = NULL;
     duch_hits *res = NULL;
-    sqlite3_stmt *st = NULL;
     size_t nbytes = (size_t)bits / 8;
     rc = query_code(a, q, bits, code, &model_id, err, errlen);
     if (rc != DUCH_OK)
         goto finish;
 
-    sqlite3 *db = duch_archive_db(a);
-    const char *sql_all = "SELECT tile_id, code FROM tiles";
-    const char *sql_box =
-        "SELECT t.tile_id, t.code FROM tiles t WHERE t.tile_id IN "
-        "(SELECT pkid FROM idx_tiles_footprint WHERE xmax >= ?1 AND xmin <= ?3 "
-        "AND ymax >= ?2 AND ymin <= ?4)";
-    if (sqlite3_prepare_v2(db, q->has_bbox ? sql_box : sql_all, -1, &st, NULL) != SQLITE_OK) {
-        pl_set_err(err, errlen, "reading codes: %s", sqlite3_errmsg(db));
-        rc = DUCH_ERROR;
-        goto finish;
-    }
-    if (q->has_bbox)
-        for (int i = 0; i < 4; i++)
-            sqlite3_bind_double(st, i + 1, q->bbox[i]);
-    rc = duch_codes_new(nbytes, &codes);
-    if (rc != DUCH_OK) {
-        pl_set_err(err, errlen, "out of memory");
-        goto finish;
-    }
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-            (size_t)sqlite3_column_bytes(st, 1) != nbytes) {
-            /* not a code of this archive's model: say so, never skip it silently */
-            if (duch_archive_check_codes(a) == DUCH_MISMATCH)
-                pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
-            else
-                pl_set_err(err, errlen, "%s: tile %lld has a %d-byte code, the archive's model "
-                        "makes %zu-byte codes", archive, (long long)sqlite3_column_int64(st, 0),
-                        sqlite3_column_bytes(st, 1), nbytes);
-            rc = DUCH_MISMATCH;
-            goto finish;
-        }
-        rc = duch_codes_append(codes, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
-        if (rc != DUCH_OK) {
-            pl_set_err(err, errlen, "out of memory");
-            goto finish;
-        }
-    }
-    if (s != SQLITE_DONE) {
-        pl_set_err(err, errlen, "reading codes: %s", sqlite3_errmsg(db));
-        rc = DUCH_ERROR;
-        goto finish;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
     size_t k = (size_t)q->k, nhits = 0;
-    if (k > duch_codes_count(codes))
-        k = duch_codes_count(codes);
-    hits = calloc(k ? k : 1, sizeof *hits);
+    hits = calloc(k, sizeof *hits);
     res = calloc(1, sizeof *res);
     if (!hits || !res) {
         rc = DUCH_NOMEM;
@@ -252,12 +198,10 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
     res->bits = bits;
     res->model_id = model_id;
     model_id = NULL;
-    if (k > 0) {
-        rc = duch_codes_search(codes, code, k, NULL, 0, hits, &nhits);
-        if (rc != DUCH_OK) {
-            pl_set_err(err, errlen, "top-k search failed (%d)", rc);
-            goto finish;
-        }
+    rc = duch_archive_search(a, code, nbytes, q->has_bbox ? q->bbox : NULL, k, hits, &nhits);
+    if (rc != DUCH_OK) {
+        pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
+        goto finish;
     }
     res->hits = calloc(nhits ? nhits : 1, sizeof *res->hits);
     if (!res->hits) {
@@ -265,37 +209,29 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
         pl_set_err(err, errlen, "out of memory");
         goto finish;
     }
-    if (sqlite3_prepare_v2(db,
-                           "SELECT t.scene_id, s.path, t.x_off, t.y_off, t.width, t.height, "
-                           "AsText(t.footprint) FROM tiles t JOIN scenes s USING (scene_id) "
-                           "WHERE t.tile_id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        pl_set_err(err, errlen, "reading hits: %s", sqlite3_errmsg(db));
-        rc = DUCH_ERROR;
-        goto finish;
-    }
     for (size_t i = 0; i < nhits; i++) {
         duch_search_hit *h = &res->hits[res->n];
+        duch_tile_record t;
+        rc = duch_archive_tile(a, hits[i].id, &t);
+        if (rc != DUCH_OK) {
+            pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
+            goto finish;
+        }
         h->tile_id = hits[i].id;
         h->rank = (int)i + 1;
         h->distance = (int)hits[i].distance;
-        sqlite3_bind_int64(st, 1, hits[i].id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            h->scene_id = sqlite3_column_int64(st, 0);
-            h->scene_path = dup_text(sqlite3_column_text(st, 1));
-            h->x_off = sqlite3_column_int(st, 2);
-            h->y_off = sqlite3_column_int(st, 3);
-            h->width = sqlite3_column_int(st, 4);
-            h->height = sqlite3_column_int(st, 5);
-            h->footprint_wkt = dup_text(sqlite3_column_text(st, 6));
-        }
+        h->scene_id = t.scene_id;
+        h->scene_path = t.scene;
+        h->x_off = t.x_off;
+        h->y_off = t.y_off;
+        h->width = t.width;
+        h->height = t.height;
+        h->footprint = t.footprint;
+        h->footprint_npoints = t.footprint_npoints;
         res->n++;
-        sqlite3_reset(st);
     }
     rc = DUCH_OK;
 finish:
-    sqlite3_finalize(st);
-    duch_codes_free(codes);
     free(hits);
     free(model_id);
     duch_archive_close(a);

@@ -457,15 +457,14 @@ OGRFeatureH duch_gdal_hit_feature(OGRFeatureDefnH defn, OGRSpatialReferenceH srs
     OGR_F_SetFieldInteger(f, 6, hit->y_off);
     OGR_F_SetFieldInteger(f, 7, hit->width);
     OGR_F_SetFieldInteger(f, 8, hit->height);
-    if (hit->footprint_wkt && *hit->footprint_wkt) {
-        char *wkt = hit->footprint_wkt;
-        OGRGeometryH g = NULL;
-        if (OGR_G_CreateFromWkt(&wkt, srs, &g) == OGRERR_NONE && g)
-            OGR_F_SetGeometryDirectly(f, g);
-        else
-            CPLError(CE_Warning, CPLE_AppDefined,
-                     "DUCH: tile %lld has an unreadable footprint; left without geometry",
-                     (long long)hit->tile_id);
+    if (hit->footprint && hit->footprint_npoints >= 4) {
+        OGRGeometryH g = OGR_G_CreateGeometry(wkbPolygon);
+        OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+        for (int i = 0; i < hit->footprint_npoints; i++)
+            OGR_G_AddPoint_2D(ring, hit->footprint[2 * i], hit->footprint[2 * i + 1]);
+        OGR_G_AddGeometryDirectly(g, ring);
+        OGR_G_AssignSpatialReference(g, srs);
+        OGR_F_SetGeometryDirectly(f, g);
     }
     return f;
 }

@@ -94,20 +94,6 @@ SQLITE_EXTENSION_INIT1
 
 /* ------------------------------------------------------------------ state */
 
-typedef struct knn_cache {
-    int valid;
-    unsigned int data_version;   /* SQLITE_FCNTL_DATA_VERSION of main */
-    sqlite3_int64 changes;       /* sqlite3_total_changes64 */
-    int schema;                  /* PRAGMA schema_version */
-    int provisional;             /* loaded inside a write transaction: its rows may be
-                                    rolled back unseen, so never reused */
-    duch_codes *codes;           /* ids are tile_ids, in rowid order */
-    int64_t *rowids;             /* NULL when rowid == tile_id for every row */
-    size_t nbytes;               /* code length, 0 while the table is empty */
-    double *mbr;                 /* 4 per code (minx, miny, maxx, maxy), lazily loaded */
-    int has_rtree;               /* idx_tiles_footprint exists */
-} knn_cache;
-
 /* The tiler lives in libduch.so (GDAL and PROJ inside). It is dlopen'ed on the first
  * duch_image_code() call, so loading this extension does not load GDAL (libgdal also
  * exports an sqlite3_extension_init that SQLite would find before ours). */
@@ -125,31 +111,22 @@ typedef struct duch_tiler_fns {
 typedef struct duch_conn {
     sqlite3 *db;
     int refs;
-    knn_cache cache;
+    duch_engine *engine;         /* the search over main.tiles (index/engine.c) */
     const duch_model_api *api;   /* model library, loaded on first use */
     duch_model *model;           /* the archive's model, opened on first use */
     char *model_id;
     int model_bits;
     duch_textenc *tenc;          /* the C text encoder of the archive's model */
-    char *tenc_id;               /* the model id it was opened for; with tenc NULL, the id
-                                    the C encoder refused (texts then go to libtorch) */
+    char *tenc_id;               /* the model id it was opened for */
     duch_tiler_fns tiler;        /* libduch's tiler, for duch_image_code */
 } duch_conn;
-
-static void cache_clear(knn_cache *c)
-{
-    duch_codes_free(c->codes);
-    sqlite3_free(c->rowids);
-    sqlite3_free(c->mbr);
-    memset(c, 0, sizeof *c);
-}
 
 static void conn_unref(void *p)
 {
     duch_conn *dc = p;
     if (!dc || --dc->refs > 0)
         return;
-    cache_clear(&dc->cache);
+    duch_engine_free(dc->engine);
     if (dc->model && dc->api)
         dc->api->close(dc->model);
     sqlite3_free(dc->model_id);
@@ -185,342 +162,6 @@ static const char *text_arg(sqlite3_value *v, const char *fn, const char *what, 
     }
     *rc = SQLITE_OK;
     return t;
-}
-
-static int table_exists(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.sqlite_master WHERE name = ? AND type = 'table'",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
-/* A double stored little-endian (little = 1) or big-endian (little = 0) at p. */
-static double read_f64(const unsigned char *p, int little)
-{
-    unsigned char t[8];
-    memcpy(t, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    int swap = !little;
-#else
-    int swap = little;
-#endif
-    if (swap)
-        for (int j = 0; j < 4; j++) {
-            unsigned char x = t[j];
-            t[j] = t[7 - j];
-            t[7 - j] = x;
-        }
-    double v;
-    memcpy(&v, t, 8);
-    return v;
-}
-
-/* The bounding box of a geometry BLOB: SpatiaLite's own format or a GeoPackage blob with
- * an envelope. Returns 1 and box[4] = minx, miny, maxx, maxy, or 0 when the BLOB is not
- * a geometry with a box (NULL, empty, another format). */
-static int blob_mbr(const unsigned char *b, int n, double box[4])
-{
-    if (!b)
-        return 0;
-    if (n >= 45 && b[0] == 0x00 && (b[1] == 0x00 || b[1] == 0x01) && b[38] == 0x7C &&
-        b[n - 1] == 0xFE) {
-        int little = b[1] == 0x01;
-        for (int i = 0; i < 4; i++)
-            box[i] = read_f64(b + 6 + 8 * i, little);
-        return 1;
-    }
-    if (n >= 8 + 32 && b[0] == 'G' && b[1] == 'P') {
-        int flags = b[3];
-        int env = (flags >> 1) & 7;
-        int little = flags & 1;
-        if (env < 1 || env > 4 || (flags & 0x10))
-            return 0; /* no envelope, or empty geometry */
-        double e[4]; /* minx, maxx, miny, maxy */
-        for (int i = 0; i < 4; i++)
-            e[i] = read_f64(b + 8 + 8 * i, little);
-        box[0] = e[0], box[1] = e[2], box[2] = e[1], box[3] = e[3];
-        return 1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ the cache */
-
-/* Has main.tiles (or anything in main) changed since the cache was filled? Fills the
- * key of the current state into *c_now. */
-static int cache_key(duch_conn *dc, unsigned int *dv, sqlite3_int64 *changes, int *schema,
-                     char **err)
-{
-    *dv = 0;
-    if (sqlite3_file_control(dc->db, "main", SQLITE_FCNTL_DATA_VERSION, dv) != SQLITE_OK)
-        *dv = 0;
-    *changes = sqlite3_total_changes64(dc->db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(dc->db, "PRAGMA main.schema_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        *schema = sqlite3_column_int(st, 0);
-        rc = SQLITE_OK;
-    } else {
-        *err = MPRINTF("duch_knn: %s", sqlite3_errmsg(dc->db));
-        rc = SQLITE_ERROR;
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* (Re)load every code of main.tiles into the packed array. */
-static int cache_load(duch_conn *dc, char **err)
-{
-    knn_cache *c = &dc->cache;
-    unsigned int dv;
-    sqlite3_int64 changes;
-    int schema;
-    int rc = cache_key(dc, &dv, &changes, &schema, err);
-    if (rc)
-        return rc;
-    if (c->valid && !c->provisional && c->data_version == dv && c->changes == changes &&
-        c->schema == schema)
-        return SQLITE_OK;
-
-    cache_clear(c);
-    sqlite3_stmt *st = NULL;
-    int64_t *rowids = NULL;
-    size_t nrow = 0, cap = 0;
-    int same_ids = 1;
-    duch_codes *codes = NULL;
-    size_t nbytes = 0;
-    if (sqlite3_prepare_v2(dc->db, "SELECT rowid, tile_id, code FROM main.tiles ORDER BY rowid",
-                           -1, &st, NULL) != SQLITE_OK) {
-        const char *m = sqlite3_errmsg(dc->db);
-        if (strstr(m, "no such table")) {
-            *err = MPRINTF("duch_knn: no table named tiles in the main database"
-                           " (it needs tiles(tile_id INTEGER, code BLOB))");
-            return SQLITE_ERROR;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        /* a view or a WITHOUT ROWID table: key on tile_id */
-        if (sqlite3_prepare_v2(dc->db,
-                               "SELECT tile_id, tile_id, code FROM main.tiles ORDER BY tile_id",
-                               -1, &st, NULL) != SQLITE_OK) {
-            *err = MPRINTF("duch_knn: main.tiles needs columns tile_id INTEGER and code BLOB: %s",
-                           sqlite3_errmsg(dc->db));
-            rc = SQLITE_ERROR;
-            goto finish;
-        }
-    }
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        int ct = sqlite3_column_type(st, 2);
-        if (ct == SQLITE_NULL)
-            continue; /* a tile without a code is not searchable */
-        if (sqlite3_column_type(st, 1) != SQLITE_INTEGER) {
-            *err = MPRINTF("duch_knn: tiles.tile_id must be an INTEGER (row %lld has a %s)",
-                           (long long)sqlite3_column_int64(st, 0),
-                           sqlite3_column_type(st, 1) == SQLITE_NULL ? "NULL" : "non-integer");
-            rc = SQLITE_ERROR;
-            goto finish;
-        }
-        int64_t id = sqlite3_column_int64(st, 1);
-        if (ct != SQLITE_BLOB) {
-            *err = MPRINTF("duch_knn: tiles.code must be a BLOB (tile_id %lld has a %s)",
-                           (long long)id, ct == SQLITE_TEXT ? "TEXT" : "number");
-            rc = SQLITE_ERROR;
-            goto finish;
-        }
-        const unsigned char *code = sqlite3_column_blob(st, 2);
-        size_t len = (size_t)sqlite3_column_bytes(st, 2);
-        if (!codes) {
-            if (len < DUCH_CODE_MIN_BITS / 8 || len > DUCH_CODE_MAX_BITS / 8) {
-                *err = MPRINTF("duch_knn: tiles.code of tile_id %lld has %d bytes; codes are"
-                               " %d to %d bytes (%d..%d bits)", (long long)id, (int)len,
-                               DUCH_CODE_MIN_BITS / 8, DUCH_CODE_MAX_BITS / 8,
-                               DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS);
-                rc = SQLITE_ERROR;
-                goto finish;
-            }
-            nbytes = len;
-            if (duch_codes_new(nbytes, &codes) != DUCH_OK) {
-                rc = SQLITE_NOMEM;
-                goto finish;
-            }
-        } else if (len != nbytes) {
-            *err = MPRINTF("duch_knn: tiles.code has codes of %d and %d bytes (tile_id %lld):"
-                           " all codes of a table must have one length", (int)nbytes, (int)len,
-                           (long long)id);
-            rc = SQLITE_ERROR;
-            goto finish;
-        }
-        if (duch_codes_append(codes, id, code) != DUCH_OK) {
-            rc = SQLITE_NOMEM;
-            goto finish;
-        }
-        if (nrow == cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            int64_t *p = sqlite3_realloc64(rowids, ncap * sizeof *p);
-            if (!p) {
-                rc = SQLITE_NOMEM;
-                goto finish;
-            }
-            rowids = p;
-            cap = ncap;
-        }
-        rowids[nrow] = sqlite3_column_int64(st, 0);
-        if (rowids[nrow] != id)
-            same_ids = 0;
-        nrow++;
-    }
-    if (r != SQLITE_DONE) {
-        *err = MPRINTF("duch_knn: reading tiles: %s", sqlite3_errmsg(dc->db));
-        rc = SQLITE_ERROR;
-        goto finish;
-    }
-    if (same_ids) {
-        sqlite3_free(rowids);
-        rowids = NULL;
-    }
-    c->codes = codes;
-    c->rowids = rowids;
-    c->nbytes = nbytes;
-    codes = NULL;
-    rowids = NULL;
-    c->has_rtree = table_exists(dc->db, "idx_tiles_footprint");
-    c->data_version = dv;
-    c->changes = changes;
-    c->schema = schema;
-    c->provisional = sqlite3_txn_state(dc->db, "main") == SQLITE_TXN_WRITE;
-    c->valid = 1;
-    rc = SQLITE_OK;
-finish:
-    sqlite3_finalize(st);
-    duch_codes_free(codes);
-    sqlite3_free(rowids);
-    return rc;
-}
-
-/* position of rowid key in the cache (rowid order), or -1 */
-static ptrdiff_t cache_find(const knn_cache *c, int64_t key)
-{
-    const int64_t *keys = c->rowids ? c->rowids : duch_codes_ids(c->codes);
-    size_t lo = 0, hi = duch_codes_count(c->codes);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (keys[mid] < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < duch_codes_count(c->codes) && keys[lo] == key ? (ptrdiff_t)lo : -1;
-}
-
-/* the footprints' exact boxes, one per cached code (NaN when none) */
-static int cache_load_mbr(duch_conn *dc, char **err)
-{
-    knn_cache *c = &dc->cache;
-    if (c->mbr)
-        return SQLITE_OK;
-    size_t n = duch_codes_count(c->codes);
-    double *mbr = sqlite3_malloc64((n ? n : 1) * 4 * sizeof *mbr);
-    if (!mbr)
-        return SQLITE_NOMEM;
-    for (size_t i = 0; i < 4 * n; i++)
-        mbr[i] = NAN;
-    sqlite3_stmt *st = NULL;
-    /* keyed like cache_load: rowid, or tile_id for a view / WITHOUT ROWID table */
-    if (sqlite3_prepare_v2(dc->db, "SELECT rowid, footprint FROM main.tiles", -1, &st, NULL) !=
-        SQLITE_OK) {
-        sqlite3_finalize(st);
-        st = NULL;
-        if (sqlite3_prepare_v2(dc->db, "SELECT tile_id, footprint FROM main.tiles", -1, &st,
-                               NULL) != SQLITE_OK) {
-            *err = MPRINTF("duch_knn: a bounding box needs a footprint column in tiles: %s",
-                           sqlite3_errmsg(dc->db));
-            sqlite3_finalize(st);
-            sqlite3_free(mbr);
-            return SQLITE_ERROR;
-        }
-    }
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        ptrdiff_t pos = cache_find(c, sqlite3_column_int64(st, 0));
-        if (pos < 0 || sqlite3_column_type(st, 1) != SQLITE_BLOB)
-            continue;
-        double box[4];
-        if (blob_mbr(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), box))
-            memcpy(mbr + 4 * pos, box, sizeof box);
-    }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        *err = MPRINTF("duch_knn: reading footprints: %s", sqlite3_errmsg(dc->db));
-        sqlite3_free(mbr);
-        return SQLITE_ERROR;
-    }
-    c->mbr = mbr;
-    return SQLITE_OK;
-}
-
-static int cmp_size(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* positions of the cached codes whose footprint box intersects box */
-static int cache_bbox(duch_conn *dc, const double box[4], size_t **out, size_t *nout, char **err)
-{
-    knn_cache *c = &dc->cache;
-    int rc = cache_load_mbr(dc, err);
-    if (rc)
-        return rc;
-    size_t n = duch_codes_count(c->codes);
-    size_t *sel = sqlite3_malloc64((n ? n : 1) * sizeof *sel);
-    if (!sel)
-        return SQLITE_NOMEM;
-    size_t m = 0;
-    if (!c->has_rtree) {
-        m = duch_bbox_select(c->mbr, n, box, sel);
-    } else {
-        /* the spatial index gives candidates (float boxes, rounded outwards), the exact
-         * boxes decide */
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(dc->db,
-                               "SELECT pkid FROM main.idx_tiles_footprint WHERE xmin <= ?3 AND"
-                               " xmax >= ?1 AND ymin <= ?4 AND ymax >= ?2",
-                               -1, &st, NULL) != SQLITE_OK) {
-            *err = MPRINTF("duch_knn: reading the spatial index idx_tiles_footprint: %s",
-                           sqlite3_errmsg(dc->db));
-            sqlite3_finalize(st);
-            sqlite3_free(sel);
-            return SQLITE_ERROR;
-        }
-        for (int i = 0; i < 4; i++)
-            sqlite3_bind_double(st, i + 1, box[i]);
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            ptrdiff_t pos = cache_find(c, sqlite3_column_int64(st, 0));
-            if (pos < 0 || m >= n)
-                continue;
-            const double *b = c->mbr + 4 * pos;
-            if (b[0] <= box[2] && b[2] >= box[0] && b[1] <= box[3] && b[3] >= box[1])
-                sel[m++] = (size_t)pos;
-        }
-        sqlite3_finalize(st);
-        if (r != SQLITE_DONE) {
-            *err = MPRINTF("duch_knn: reading the spatial index: %s", sqlite3_errmsg(dc->db));
-            sqlite3_free(sel);
-            return SQLITE_ERROR;
-        }
-        qsort(sel, m, sizeof *sel, cmp_size); /* scan in memory order */
-    }
-    *out = sel;
-    *nout = m;
-    return SQLITE_OK;
 }
 
 /* ------------------------------------------------------------------ the model */
@@ -603,58 +244,55 @@ finish:
     return rc;
 }
 
-/* Open (or reuse) the C text encoder of the model stored in the archive. Sets
- * *use_torch when the C encoder cannot open this model (an architecture it does not
- * implement, or a damaged model, for which libtorch then gives its own message). */
-static int conn_textenc(duch_conn *dc, const char *fn, int *use_torch, char **err)
+/* Open (or reuse) the C text encoder of the model stored in the archive: the only text
+ * inference path (it reads every architecture the model library writes). */
+static int conn_textenc(duch_conn *dc, const char *fn, char **err)
 {
     sqlite3_stmt *st = NULL;
     int rc = SQLITE_OK;
-    *use_torch = 0;
-    if (dc->tenc_id) {
+    if (dc->tenc) {
         /* the usual case, the same model as last time: read the id only (reading the
          * data column too would copy the whole model, ~7 MB, on every query) */
         if (sqlite3_prepare_v2(dc->db, "SELECT model_id FROM main.duch_model LIMIT 1", -1, &st,
                                NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-            !strcmp((const char *)sqlite3_column_text(st, 0), dc->tenc_id)) {
-            *use_torch = dc->tenc == NULL;
+            !strcmp((const char *)sqlite3_column_text(st, 0), dc->tenc_id))
             goto finish;
-        }
         sqlite3_finalize(st);
         st = NULL;
     }
     if (sqlite3_prepare_v2(dc->db, "SELECT model_id, bits, data FROM main.duch_model LIMIT 1", -1,
                            &st, NULL) != SQLITE_OK) {
-        *use_torch = 1; /* conn_model says what is wrong */
+        *err = MPRINTF("%s: this database is not a duch archive: it has no duch_model table"
+                       " holding the model that made its codes", fn);
+        rc = SQLITE_ERROR;
         goto finish;
     }
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        *use_torch = 1;
+    int r = sqlite3_step(st);
+    if (r != SQLITE_ROW) {
+        *err = r == SQLITE_DONE
+                   ? MPRINTF("%s: the archive holds no model (index a scene with duch index first)", fn)
+                   : MPRINTF("%s: reading duch_model: %s", fn, sqlite3_errmsg(dc->db));
+        rc = SQLITE_ERROR;
         goto finish;
     }
     const char *id = (const char *)sqlite3_column_text(st, 0);
     int bits = sqlite3_column_int(st, 1);
     if (!id)
         id = "";
-    if (dc->tenc_id && !strcmp(dc->tenc_id, id)) {
-        *use_torch = dc->tenc == NULL;
-        goto finish; /* same model as last time */
-    }
     duch_textenc_close(dc->tenc);
     dc->tenc = NULL;
     sqlite3_free(dc->tenc_id);
-    dc->tenc_id = MPRINTF("%s", id);
-    if (!dc->tenc_id) {
-        rc = SQLITE_NOMEM;
-        goto finish;
-    }
+    dc->tenc_id = NULL;
     const void *data = sqlite3_column_blob(st, 2);
     int size = sqlite3_column_bytes(st, 2);
     duch_textenc *e = NULL;
-    if (!data || duch_textenc_open_blob(data, (size_t)size, &e) != DUCH_OK) {
+    int trc = data ? duch_textenc_open_blob(data, (size_t)size, &e) : DUCH_CORRUPT;
+    if (trc != DUCH_OK) {
+        *err = MPRINTF("%s: the archive's model %s cannot be opened: %s", fn, id,
+                       e ? duch_textenc_errmsg(e) : data ? "out of memory" : "its data is NULL");
         duch_textenc_close(e);
-        *use_torch = 1;
+        rc = trc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
         goto finish;
     }
     if (duch_textenc_bits(e) != bits || strcmp(duch_textenc_id(e), id)) {
@@ -662,9 +300,13 @@ static int conn_textenc(duch_conn *dc, const char *fn, int *use_torch, char **er
                        " %d bits; the stored file is id %s, %d bits", fn, id, bits,
                        duch_textenc_id(e), duch_textenc_bits(e));
         duch_textenc_close(e);
-        sqlite3_free(dc->tenc_id);
-        dc->tenc_id = NULL;
         rc = SQLITE_ERROR;
+        goto finish;
+    }
+    dc->tenc_id = MPRINTF("%s", id);
+    if (!dc->tenc_id) {
+        duch_textenc_close(e);
+        rc = SQLITE_NOMEM;
         goto finish;
     }
     dc->tenc = e;
@@ -673,8 +315,7 @@ finish:
     return rc;
 }
 
-/* Encode a text with the archive's model into code (room for 128 bytes): with the C
- * text encoder, or the model library when the C encoder cannot open the model. */
+/* Encode a text with the archive's model into code (room for 128 bytes). */
 static int encode_text(duch_conn *dc, const char *fn, const char *text, unsigned char *code,
                        size_t *nbytes, char **err)
 {
@@ -685,28 +326,14 @@ static int encode_text(duch_conn *dc, const char *fn, const char *text, unsigned
         *err = MPRINTF("%s: the text query is empty", fn);
         return SQLITE_ERROR;
     }
-    int use_torch = 0;
-    int rc = conn_textenc(dc, fn, &use_torch, err);
+    int rc = conn_textenc(dc, fn, err);
     if (rc)
         return rc;
-    if (!use_torch) {
-        if (duch_textenc_encode(dc->tenc, text, code) != DUCH_OK) {
-            *err = MPRINTF("%s: %s", fn, duch_textenc_errmsg(dc->tenc));
-            return SQLITE_ERROR;
-        }
-        *nbytes = (size_t)duch_textenc_bits(dc->tenc) / 8;
-        return SQLITE_OK;
-    }
-    rc = conn_model(dc, fn, err);
-    if (rc)
-        return rc;
-    const char *texts[1] = {text};
-    int mrc = dc->api->encode_texts(dc->model, 1, texts, code);
-    if (mrc != DUCH_OK) {
-        *err = MPRINTF("%s: %s", fn, dc->api->errmsg(dc->model));
+    if (duch_textenc_encode(dc->tenc, text, code) != DUCH_OK) {
+        *err = MPRINTF("%s: %s", fn, duch_textenc_errmsg(dc->tenc));
         return SQLITE_ERROR;
     }
-    *nbytes = (size_t)dc->model_bits / 8;
+    *nbytes = (size_t)duch_textenc_bits(dc->tenc) / 8;
     return SQLITE_OK;
 }
 
@@ -906,6 +533,40 @@ finish:
         dc->tiler.close(t);
 }
 
+/* duch_optimize(): rebuild the packed code blocks of main.tiles (the same as `duch
+ * optimize ARCHIVE`), in one transaction; returns the number of tiles packed. */
+static void duch_optimize_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3 *db = sqlite3_context_db_handle(ctx);
+    if (sqlite3_db_readonly(db, "main") == 1) {
+        sqlite3_result_error(ctx, "duch_optimize: the database is read-only", -1);
+        return;
+    }
+    if (sqlite3_exec(db, "SAVEPOINT duch_optimize", NULL, NULL, NULL) != SQLITE_OK) {
+        char *m = MPRINTF("duch_optimize: %s", sqlite3_errmsg(db));
+        sqlite3_result_error(ctx, m ? m : "duch_optimize: out of memory", -1);
+        sqlite3_free(m);
+        return;
+    }
+    char why[600];
+    int64_t n = 0;
+    int rc = duch_blocks_rebuild(db, NULL, NULL, &n, why, sizeof why);
+    if (rc == DUCH_OK && sqlite3_exec(db, "RELEASE duch_optimize", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(why, sizeof why, "committing: %s", sqlite3_errmsg(db));
+        rc = DUCH_IO;
+    }
+    if (rc != DUCH_OK) {
+        sqlite3_exec(db, "ROLLBACK TO duch_optimize; RELEASE duch_optimize", NULL, NULL, NULL);
+        char *m = MPRINTF("duch_optimize: %s", why);
+        sqlite3_result_error(ctx, m ? m : "duch_optimize: out of memory", -1);
+        sqlite3_free(m);
+        return;
+    }
+    sqlite3_result_int64(ctx, n);
+}
+
 /* ------------------------------------------------------------------ duch_knn */
 
 enum {
@@ -1023,7 +684,6 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
     knn_vtab *vt = (knn_vtab *)cur->pVtab;
     duch_conn *dc = vt->dc;
     char *err = NULL;
-    size_t *subset = NULL, nsubset = 0;
     int rc = SQLITE_OK;
     sqlite3_value *arg[6] = {0};
     unsigned char qbuf[DUCH_CODE_MAX_BITS / 8];
@@ -1069,7 +729,8 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
         use_box = 1;
     } else if (box_args == 1) {
         if (sqlite3_value_type(arg[2]) != SQLITE_BLOB ||
-            !blob_mbr(sqlite3_value_blob(arg[2]), sqlite3_value_bytes(arg[2]), box)) {
+            !duch_geometry_blob_box(sqlite3_value_blob(arg[2]),
+                                    (size_t)sqlite3_value_bytes(arg[2]), box)) {
             err = MPRINTF("duch_knn: the third argument must be a geometry (a SpatiaLite or"
                           " GeoPackage BLOB, e.g. BuildMbr(minx, miny, maxx, maxy, 4326)),"
                           " or give minx, miny, maxx, maxy");
@@ -1078,9 +739,9 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
         }
         use_box = 1;
     }
-    if (use_box && (box[0] > box[2] || box[1] > box[3])) {
-        err = MPRINTF("duch_knn: empty box: minx %g > maxx %g or miny %g > maxy %g", box[0], box[2],
-                      box[1], box[3]);
+    char why[300];
+    if (use_box && duch_bbox_check(box, why, sizeof why) != DUCH_OK) {
+        err = MPRINTF("duch_knn: %s", why);
         rc = SQLITE_ERROR;
         goto finish;
     }
@@ -1106,39 +767,24 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
         rc = SQLITE_ERROR;
         goto finish;
     }
-    /* the codes */
-    if ((rc = cache_load(dc, &err)))
-        goto finish;
-    knn_cache *kc = &dc->cache;
-    size_t n = duch_codes_count(kc->codes);
-    if (n == 0)
-        goto finish; /* no tiles: no rows */
-    if (qlen != kc->nbytes) {
-        err = MPRINTF("duch_knn: the query code has %d bytes but tiles.code has %d-byte codes",
-                      (int)qlen, (int)kc->nbytes);
-        rc = SQLITE_ERROR;
+    /* the search: index/engine.c, the one engine (blocks or rows, exact) */
+    if (!dc->engine && duch_engine_new(dc->db, &dc->engine) != DUCH_OK) {
+        rc = SQLITE_NOMEM;
         goto finish;
     }
-    if (use_box && (rc = cache_bbox(dc, box, &subset, &nsubset, &err)))
-        goto finish;
-    size_t cand = use_box ? nsubset : n;
-    size_t room = (size_t)k < cand ? (size_t)k : cand;
-    if (room == 0)
-        goto finish;
+    size_t room = (size_t)k;
     c->hits = sqlite3_malloc64(room * sizeof *c->hits);
     if (!c->hits) {
         rc = SQLITE_NOMEM;
         goto finish;
     }
-    int drc = duch_codes_search(kc->codes, query, (size_t)k, use_box ? subset : NULL, nsubset,
-                                c->hits, &c->n);
+    int drc = duch_engine_search(dc->engine, query, qlen, use_box ? box : NULL, room, c->hits,
+                                 &c->n);
     if (drc != DUCH_OK) {
         rc = drc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
-        if (rc == SQLITE_ERROR)
-            err = MPRINTF("duch_knn: search failed (status %d)", drc);
+        err = MPRINTF("duch_knn: %s", duch_engine_errmsg(dc->engine));
     }
 finish:
-    sqlite3_free(subset);
     if (rc != SQLITE_OK) {
         sqlite3_free(c->hits);
         c->hits = NULL;
@@ -1211,6 +857,7 @@ static const struct {
     {"duch_text_code", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_text_code_func},
     {"duch_image_code", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_image_code_func},
     {"duch_image_code", 5, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_image_code_func},
+    {"duch_optimize", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_optimize_func},
 };
 
 #ifdef _WIN32

@@ -2,6 +2,7 @@
  * transactions (rollback, kill -9 mid-scene), read while writing (WAL), bad input. */
 #include "config.h"
 #include "duch_index.h"
+#include "archive_internal.h"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -87,11 +88,11 @@ static void test_create_and_write(void)
     int rc = duch_archive_open(p, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
     CHECK(rc == DUCH_OK, "create: %s", duch_archive_errmsg(a));
     const char *v = NULL;
-    CHECK(duch_archive_meta_get(a, "schema_version", &v) == DUCH_OK && v && !strcmp(v, "1"),
+    CHECK(duch_archive_meta_get(a, "schema_version", &v) == DUCH_OK && v && !strcmp(v, "2"),
           "schema_version");
     CHECK(duch_archive_meta_get(a, "nope", &v) == DUCH_NOTFOUND, "missing key");
     CHECK(duch_archive_meta_set(a, "note", "hello") == DUCH_OK, "meta_set");
-    CHECK(duch_archive_meta_set(a, "schema_version", "2") == DUCH_INVALID, "schema_version is protected");
+    CHECK(duch_archive_meta_set(a, "schema_version", "3") == DUCH_INVALID, "schema_version is protected");
     CHECK(duch_archive_bits(a) == 0, "no model yet");
     const char *id;
     CHECK(duch_archive_get_model(a, NULL, NULL, &id, NULL) == DUCH_NOTFOUND, "get_model empty");

@@ -60,7 +60,7 @@ chmod u+w "$a"
 
 # duch info's archive summary
 "$mk" info "$a" > "$TMP/info" 2>&1
-for want in 'schema version: 1' 'model:          stand-in-model (64-bit codes' 'scenes:         2' \
+for want in 'schema version: 2' 'model:          stand-in-model (64-bit codes' 'scenes:         2' \
             'tiles:          95' 'bits:           64' 'extent:         10.000000 50.000000 10.100000 50.100000'; do
     grep -qF "$want" "$TMP/info" || { fail "info: no '$want'"; cat "$TMP/info" >&2; }
 done
