@@ -529,10 +529,13 @@ static int split_bit(const std::string &s)
     return s == "train" ? 1 : s == "query" ? 2 : s == "retrieval" ? 4 : 0;
 }
 
-/* Decode images[idx] and resample each to side x side, planar uint8, in parallel. */
-static std::vector<unsigned char> decode_u8(const Dataset &ds, const std::vector<int> &idx, int side)
+/* Decode images[idx] and resample each to side x side, planar (uint8 for the training
+ * cache, normalised floats for encoding), in parallel. */
+template <typename T, typename Resample>
+static std::vector<T> decode_images(const Dataset &ds, const std::vector<int> &idx, int side,
+                                    Resample resample)
 {
-    std::vector<unsigned char> out((size_t)idx.size() * 3 * side * side);
+    std::vector<T> out((size_t)idx.size() * 3 * side * side);
     std::vector<std::string> errs(idx.size());
     at::parallel_for(0, (int64_t)idx.size(), 1, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; i++) {
@@ -543,7 +546,7 @@ static std::vector<unsigned char> decode_u8(const Dataset &ds, const std::vector
                 errs[i] = err;
                 continue;
             }
-            resample_rgb_u8(rgb.data(), w, h, side, &out[(size_t)i * 3 * side * side]);
+            resample(rgb.data(), w, h, side, &out[(size_t)i * 3 * side * side]);
         }
     });
     for (auto &e : errs)
@@ -552,26 +555,14 @@ static std::vector<unsigned char> decode_u8(const Dataset &ds, const std::vector
     return out;
 }
 
+static std::vector<unsigned char> decode_u8(const Dataset &ds, const std::vector<int> &idx, int side)
+{
+    return decode_images<unsigned char>(ds, idx, side, resample_rgb_u8);
+}
+
 static std::vector<float> decode_planar(const Dataset &ds, const std::vector<int> &idx, int side)
 {
-    std::vector<float> out((size_t)idx.size() * 3 * side * side);
-    std::vector<std::string> errs(idx.size());
-    at::parallel_for(0, (int64_t)idx.size(), 1, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; i++) {
-            std::vector<unsigned char> rgb;
-            int w, h;
-            std::string err;
-            if (!jpeg_decode(ds.dir + "/images/" + ds.items[idx[i]].filename, rgb, w, h, err)) {
-                errs[i] = err;
-                continue;
-            }
-            resample_rgb_planar(rgb.data(), w, h, side, &out[(size_t)i * 3 * side * side]);
-        }
-    });
-    for (auto &e : errs)
-        if (!e.empty())
-            fail(DUCH_IO, e);
-    return out;
+    return decode_images<float>(ds, idx, side, resample_rgb_planar);
 }
 
 /* ------------------------------------------------------------------ augmentation */

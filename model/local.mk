@@ -63,7 +63,7 @@ tests_model_textenc_LDADD = libduch_modelfile.la libduch_utf8.la $(DL_LIBS) -lm
 check_PROGRAMS += tests/model_format
 TESTS += tests/model_format.sh
 EXTRA_DIST += tests/model_format.sh
-tests_model_format_SOURCES = tests/model_format.c model/textenc.c model/loader.c \
+tests_model_format_SOURCES = tests/model_format.c tests/model_common.h model/textenc.c model/loader.c \
 	model/duch_textenc.h
 tests_model_format_LDADD = libduch_modelfile.la libduch_utf8.la $(DL_LIBS) $(PTHREAD_LIBS) -lm
 

@@ -1,5 +1,5 @@
 /* model_common.h: what the model tests share: the model library through dlopen
- * (DUCH_MODEL_LIB, as the build tree sets it), checks, and temp directories. */
+ * (DUCH_MODEL_LIB, as the build tree sets it), checks, and reading files. */
 #ifndef DUCH_MODEL_COMMON_H
 #define DUCH_MODEL_COMMON_H
 #include "duch_model.h"
@@ -17,6 +17,28 @@ static int model_failures;
             model_failures++;                                                    \
         }                                                                        \
     } while (0)
+
+/* The bytes of a file (NUL-terminated one past *n, for text), NULL if unreadable. */
+static inline unsigned char *model_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *b = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        b = malloc((size_t)len + 1);
+    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[len] = 0;
+        *n = (size_t)len;
+    }
+    return b;
+}
 
 static inline void *model_lib_handle(void)
 {

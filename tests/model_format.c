@@ -13,48 +13,18 @@
  * OUTDIR/nan.duchm and OUTDIR/inf.duchm (valid files but for the weight) for the
  * command-line part of tests/model_format.sh. */
 #include "config.h"
-#include "duch_model.h"
 #include "duch_modelfile.h"
 #include "duch_textenc.h"
+#include "model_common.h"
 
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 /* the one FNV-1a 64 (model/modelfile.c); tests/model_format.sh checks the file's
  * checksum with an independent one in Python too */
 #define fnv(p, n, h) duch_fnv1a64((p), (n), (h))
 #define STD_BASIS DUCH_FNV1A64_BASIS /* 14695981039346656037 = 0xcbf29ce484222325 */
 #define V1_BASIS DUCH_FNV1A64_BASIS_V1
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(sz > 0 ? (size_t)sz : 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
 
 static uint32_t rd32(const unsigned char *p)
 {
@@ -153,7 +123,7 @@ int main(int argc, char **argv)
         return 77;
     }
     size_t n = 0;
-    unsigned char *d = slurp(argv[1], &n);
+    unsigned char *d = model_slurp(argv[1], &n);
     if (!d || n < 40) {
         fprintf(stderr, "cannot read %s\n", argv[1]);
         return 1;
@@ -223,8 +193,8 @@ int main(int argc, char **argv)
     }
     free(c);
     free(d);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    if (model_failures) {
+        fprintf(stderr, "%d check(s) failed\n", model_failures);
         return 1;
     }
     printf("ok: checksum, versions and non-finite weights\n");

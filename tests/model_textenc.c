@@ -23,26 +23,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        b[len] = 0;
-    *n = (size_t)len;
-    return b;
-}
-
 /* the checksum redone (the one FNV-1a 64, with the basis of the file's version) */
 static void reseal(unsigned char *d, size_t n)
 {
@@ -74,7 +54,7 @@ static void add_text(texts *t, const char *s, size_t len)
 static void load_captions(texts *t, const char *path)
 {
     size_t n;
-    char *d = (char *)slurp(path, &n);
+    char *d = (char *)model_slurp(path, &n);
     if (!d)
         return;
     duch_json *root = NULL;
@@ -275,7 +255,7 @@ int main(int argc, char **argv)
      * passes one trained at test time) and its captions */
     const char *path = argc > 1 ? argv[1] : getenv("DUCH_DEFAULT_MODEL");
     size_t n = 0;
-    unsigned char *blob = path ? slurp(path, &n) : NULL;
+    unsigned char *blob = path ? model_slurp(path, &n) : NULL;
     if (!blob) {
         fprintf(stderr, "no model at DUCH_DEFAULT_MODEL (%s): skipped\n", path ? path : "unset");
         return 77;

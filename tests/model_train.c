@@ -80,24 +80,6 @@ static int write_jpeg(const char *path, const unsigned char *rgb, int w, int h)
     return fclose(f);
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 static int spit(const char *path, const unsigned char *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -255,7 +237,7 @@ int main(int argc, char **argv)
     unsigned char *c2 = encode_all(api, m2);
     CHECK(!memcmp(c1, c2, ncb));
     size_t flen = 0;
-    unsigned char *blob = slurp(model, &flen);
+    unsigned char *blob = model_slurp(model, &flen);
     CHECK(blob != NULL);
     CHECK(api->open_blob(blob, flen, &mb) == DUCH_OK);
     unsigned char *c3 = encode_all(api, mb);
@@ -273,7 +255,7 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof cmd, "'%s' --encode '%s' %d '%s'", argv[0], model, t, out);
         CHECK(system(cmd) == 0);
         size_t cn = 0;
-        unsigned char *cc = slurp(out, &cn);
+        unsigned char *cc = model_slurp(out, &cn);
         CHECK(cc && cn == ncb && !memcmp(c1, cc, ncb));
         free(cc);
     }
