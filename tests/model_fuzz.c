@@ -6,15 +6,17 @@
  * read out of bounds or leak (run it under ASan or valgrind to see the last two).
  *
  * It builds a small valid model in memory (a text network of text_dim 3, hidden 4, 8
- * bits, a 6-word vocabulary; one image tensor the C encoder skips), checks that it opens
- * and encodes, that the header's max_tokens and bn_eps are read (and their defaults when
- * absent, as in format 1 and 2 files), that a format 1 file (old checksum basis) opens,
- * and that empty and NULL blobs are refused. Then it feeds thousands of mutations:
- * every truncation, bit flips (with the checksum left stale, and redone so the damage
- * reaches the header and tensor parsers), random byte runs, huge and negative length
- * and dimension fields, and hostile headers (deep nesting, huge numbers, bad escapes,
- * wrong types). Each open must give DUCH_OK (then encoding works) or an error status
- * with a message. A fixed seed; a few seconds.
+ * bits, a 6-word vocabulary; an image network of width 1 that the C encoder skips and
+ * the libtorch reader needs), checks that it opens and encodes, that the header's
+ * max_tokens and bn_eps are read (and their defaults when absent, as in format 1 and 2
+ * files), that a format 1 file (old checksum basis) opens, and that empty and NULL
+ * blobs are refused. Then it feeds ~30000 mutations: truncations (every length through
+ * the header and the first tensors, then every 13th), bit flips (with the checksum left
+ * stale, and redone so the damage reaches the header and tensor parsers), random byte
+ * runs, huge and negative length and dimension fields, and hostile headers (deep
+ * nesting, huge numbers, bad escapes, wrong types). Each open must give DUCH_OK (then
+ * encoding works) or an error status with a message. A fixed seed; about 2 s (the bit
+ * flips and byte runs stop after 4 s, for valgrind).
  *
  * With DUCH_FUZZ_LIBTORCH=1 (and DUCH_MODEL_LIB, as make check sets it) a share of the
  * blobs also goes through the libtorch reader (api->open_blob). That is off by default
@@ -60,10 +62,76 @@ static uint64_t rnd(void)
 static const char *VOCAB = "[\"dense\",\"residential\",\"area\",\"r\\u00edo\",\"area\",\"x\"]";
 enum { V = 6, D = 3, H = 4, K = 8 };
 
+/* The tensors of the whole network (width 1, blocks 1), as the libtorch side names
+ * them: the image branch (which the C encoder skips), then the text branch. */
+enum { MAX_TENSORS = 96 };
+typedef struct tspec {
+    char name[40];
+    int nd;
+    int64_t dims[4];
+} tspec;
+
+static void add_t(tspec *ts, int *n, const char *name, int nd, int64_t a, int64_t b, int64_t c,
+                  int64_t d)
+{
+    tspec *t = &ts[(*n)++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->nd = nd;
+    t->dims[0] = a, t->dims[1] = b, t->dims[2] = c, t->dims[3] = d;
+}
+
+/* a BatchNorm of c channels: weight, bias and the running statistics */
+static void add_bn(tspec *ts, int *n, const char *prefix, int64_t c)
+{
+    static const char *parts[] = {"weight", "bias", "running_mean", "running_var"};
+    char name[40];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, parts[i]);
+        add_t(ts, n, name, 1, c, 0, 0, 0);
+    }
+}
+
+static int all_tensors(tspec *ts)
+{
+    int n = 0;
+    char name[40];
+    add_t(ts, &n, "img.stem.weight", 4, 1, 3, 3, 3);
+    add_bn(ts, &n, "img.bn", 1);
+    for (int s = 0; s < 4; s++) {
+        int64_t in = s ? 1 << (s - 1) : 1, out = 1 << s;
+        snprintf(name, sizeof name, "img.stages.%d.c1.weight", s);
+        add_t(ts, &n, name, 4, out, in, 3, 3);
+        snprintf(name, sizeof name, "img.stages.%d.b1", s);
+        add_bn(ts, &n, name, out);
+        snprintf(name, sizeof name, "img.stages.%d.c2.weight", s);
+        add_t(ts, &n, name, 4, out, out, 3, 3);
+        snprintf(name, sizeof name, "img.stages.%d.b2", s);
+        add_bn(ts, &n, name, out);
+        snprintf(name, sizeof name, "img.stages.%d.down.weight", s);
+        add_t(ts, &n, name, 4, out, in, 1, 1);
+        snprintf(name, sizeof name, "img.stages.%d.bd", s);
+        add_bn(ts, &n, name, out);
+    }
+    add_t(ts, &n, "himg.l1.weight", 2, H, 8, 0, 0);
+    add_t(ts, &n, "himg.l1.bias", 1, H, 0, 0, 0);
+    add_bn(ts, &n, "himg.bn", H);
+    add_t(ts, &n, "himg.l2.weight", 2, K, H, 0, 0);
+    add_t(ts, &n, "himg.l2.bias", 1, K, 0, 0, 0);
+    add_t(ts, &n, "txt.emb.weight", 2, V + 1, D, 0, 0);
+    add_t(ts, &n, "txt.conv.weight", 3, D, D, 3, 0);
+    add_t(ts, &n, "txt.conv.bias", 1, D, 0, 0, 0);
+    add_t(ts, &n, "htxt.l1.weight", 2, H, 2 * D, 0, 0);
+    add_t(ts, &n, "htxt.l1.bias", 1, H, 0, 0, 0);
+    add_bn(ts, &n, "htxt.bn", H);
+    add_t(ts, &n, "htxt.l2.weight", 2, K, H, 0, 0);
+    add_t(ts, &n, "htxt.l2.bias", 1, K, 0, 0, 0);
+    return n;
+}
+
 /* offsets of interesting fields in the last built model */
 typedef struct layout {
     size_t hlen_at, header_at, header_len, nt_at;
-    size_t tensor_at[16]; /* each tensor record's name-length field */
+    size_t tensor_at[MAX_TENSORS]; /* each tensor record's name-length field */
     int ntensors;
 } layout;
 
@@ -79,23 +147,9 @@ static bytes build_model(uint32_t version, const char *arch_extra, layout *lo)
              "\"training\":{\"seed\":1,\"note\":\"fuzz \\\"fixture\\\"\",\"ok\":true,\"x\":null},"
              "\"vocab_size\":%d,\"vocab\":%s}",
              (unsigned)version, K, D, H, arch_extra, V, VOCAB);
-    struct {
-        const char *name;
-        int nd;
-        int64_t dims[3];
-    } ts[] = {{"img.stem.weight", 4, {1, 3, 3}}, /* 4th dim 3: see below */
-              {"txt.emb.weight", 2, {V + 1, D}},
-              {"txt.conv.weight", 3, {D, D, 3}},
-              {"txt.conv.bias", 1, {D}},
-              {"htxt.l1.weight", 2, {H, 2 * D}},
-              {"htxt.l1.bias", 1, {H}},
-              {"htxt.bn.weight", 1, {H}},
-              {"htxt.bn.bias", 1, {H}},
-              {"htxt.bn.running_mean", 1, {H}},
-              {"htxt.bn.running_var", 1, {H}},
-              {"htxt.l2.weight", 2, {K, H}},
-              {"htxt.l2.bias", 1, {K}}};
-    int nt = (int)(sizeof ts / sizeof ts[0]);
+    tspec ts[MAX_TENSORS];
+    int nt = all_tensors(ts);
+
     bytes p = {0};
     lo->hlen_at = 24;
     put32(&p, (uint32_t)strlen(hdr));
@@ -112,9 +166,8 @@ static bytes build_model(uint32_t version, const char *arch_extra, layout *lo)
         put32(&p, (uint32_t)ts[i].nd);
         uint64_t cnt = 1;
         for (int k = 0; k < ts[i].nd; k++) {
-            int64_t dim = k < 3 ? ts[i].dims[k] : 3;
-            put64(&p, (uint64_t)dim);
-            cnt *= (uint64_t)dim;
+            put64(&p, (uint64_t)ts[i].dims[k]);
+            cnt *= (uint64_t)ts[i].dims[k];
         }
         int var = strstr(ts[i].name, "running_var") != NULL;
         for (uint64_t j = 0; j < cnt; j++) {
@@ -236,11 +289,22 @@ static void check_fixture(const bytes *b)
     CHECK(duch_textenc_encode(e, "dense area", code) == DUCH_OK);
     CHECK(duch_textenc_encode(e, "nothing known", code) == DUCH_INVALID);
     duch_textenc_close(e);
+    if (torch_api) { /* the libtorch reader opens it too, and gives the same text code */
+        duch_model *m = NULL;
+        unsigned char tcode[1] = {0};
+        const char *text = "dense area";
+        CHECK(torch_api->open_blob(b->d, b->n, &m) == DUCH_OK);
+        CHECK(torch_api->encode_texts(m, 1, &text, tcode) == DUCH_OK);
+        CHECK(tcode[0] == code[0]);
+        printf("libtorch: %s; text code %02x, C encoder %02x\n", torch_api->errmsg(m), tcode[0],
+               code[0]);
+        torch_api->close(m);
+    }
     duch_modelfile mf;
     char err[256];
     CHECK(duch_modelfile_read(b->d, b->n, &mf, err, sizeof err) == DUCH_OK);
     CHECK(mf.bits == K && mf.text_dim == D && mf.hidden == H && mf.vocab_n == V);
-    CHECK(mf.ntensors == 12 && mf.training != NULL);
+    CHECK(mf.ntensors == 84 && mf.training != NULL);
     CHECK(duch_modelfile_tensor_named(&mf, "txt.emb.weight") != NULL);
     CHECK(duch_modelfile_tensor_named(&mf, "txt.emb") == NULL);
     duch_modelfile_free(&mf);
@@ -322,8 +386,10 @@ static void mutate_all(const bytes *base, const layout *lo, double deadline)
     unsigned char *m = malloc(n + 64);
     long before = n_calls;
 
-    /* every truncation (and the full length + a few stray bytes) */
-    for (size_t len = 0; len < n; len++) {
+    /* every truncation through the header and the first tensors, then every 13th length
+     * and the last 64 (and the full length + a few stray bytes) */
+    size_t dense = lo->header_at + lo->header_len + 256;
+    for (size_t len = 0; len < n; len += len < dense || len + 64 >= n ? 1 : 13) {
         int rc = try_blob(base->d, len, len % 16 == 0);
         CHECK(rc != DUCH_OK);
     }
@@ -369,24 +435,23 @@ static void mutate_all(const bytes *base, const layout *lo, double deadline)
                                     0xFFFFFFFF, 0x100000000ULL, 0x7FFFFFFFFFFFFFFFULL,
                                     0x8000000000000000ULL, 0xFFFFFFFFFFFFFFFFULL,
                                     0x4000000000000000ULL, 0x2000000001ULL};
-    size_t fields[64];
-    int sizes[64], nf = 0;
+    size_t fields[4 + 4 * MAX_TENSORS];
+    int sizes[4 + 4 * MAX_TENSORS], nf = 0;
     fields[nf] = 16, sizes[nf++] = 8;          /* payload length */
     fields[nf] = 8, sizes[nf++] = 4;           /* format version */
     fields[nf] = lo->hlen_at, sizes[nf++] = 4; /* header length */
     fields[nf] = lo->nt_at, sizes[nf++] = 4;   /* tensor count */
-    for (int t = 0; t < lo->ntensors && nf < 60; t++) {
+    for (int t = 0; t < lo->ntensors; t++) {
         uint32_t nl;
         memcpy(&nl, base->d + lo->tensor_at[t], 4);
         fields[nf] = lo->tensor_at[t], sizes[nf++] = 4;              /* name length */
         fields[nf] = lo->tensor_at[t] + 4 + nl, sizes[nf++] = 4;     /* ndim */
         fields[nf] = lo->tensor_at[t] + 8 + nl, sizes[nf++] = 8;     /* first dim */
-        if (nf < 60)
-            fields[nf] = lo->tensor_at[t] + 16 + nl, sizes[nf++] = 8; /* second dim */
+        fields[nf] = lo->tensor_at[t] + 16 + nl, sizes[nf++] = 8;     /* second dim */
     }
     for (int f = 0; f < nf; f++)
         for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++)
-            for (int seal = 0; seal < 2; seal++) {
+            for (int seal = f < 4 ? 0 : 1; seal < 2; seal++) { /* stale: the frame's fields */
                 memcpy(m, base->d, n);
                 memcpy(m + fields[f], &vals[v], (size_t)sizes[f]);
                 if (seal)
@@ -524,7 +589,7 @@ int main(void)
     check_fields();
     CHECK(try_blob(base.d, base.n, 1) == DUCH_OK);
 
-    mutate_all(&base, &lo, t0 + 6.0);
+    mutate_all(&base, &lo, t0 + 4.0); /* flips and runs stop there (valgrind) */
     hostile_headers(&base, &lo);
     free(base.d);
 
