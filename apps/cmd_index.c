@@ -65,12 +65,24 @@ static int index_progress(double frac, const char *msg, void *arg)
     return c->bar ? c->bar(frac, msg, NULL) : 1;
 }
 
+/* The library names options in neutral words; say which flag of duch index that is. */
+static const char *flag_hint(int status, const char *msg)
+{
+    if (!msg)
+        return "";
+    if (status == DUCH_INVALID && strstr(msg, "(allow_pixel)"))
+        return " (duch index --allow-pixel)";
+    if (status == DUCH_MISMATCH && strstr(msg, "same tile size and overlap"))
+        return " (give the same --tile-size and --overlap as the run that began it)";
+    return "";
+}
+
 static void on_scene(const char *scene, int status, int skipped, long long tiles,
                      const char *msg, void *arg)
 {
     index_ctx *c = arg;
     if (status != DUCH_OK)
-        fprintf(stderr, "\nduch: %s: %s\n", scene, msg ? msg : "failed");
+        fprintf(stderr, "\nduch: %s: %s%s\n", scene, msg ? msg : "failed", flag_hint(status, msg));
     else if (!c->quiet && skipped)
         fprintf(stderr, "\nduch: %s: %s\n", scene, msg ? msg : "already indexed, skipped");
     (void)tiles;

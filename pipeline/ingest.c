@@ -21,7 +21,6 @@
 #include "duch_textenc.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -67,6 +66,16 @@ typedef struct ingest_run {
     int input_size;
     int model_threads;
     int chunk;                /* tiles per committed chunk */
+    duch_progress_fn progress;
+    void *progress_arg;
+
+    /* Callbacks (progress, on_scene, on_warning) run one at a time under cb_lock, which
+     * guards nothing else, and never with lock held: a slow callback does not stop the
+     * other workers' writes. cb_lock is taken before lock, never after. It is recursive:
+     * a callback may raise a GDAL error that the tiler's error handler turns into a
+     * warning callback on the same thread. */
+    pthread_mutex_t cb_lock;
+    double reported;          /* the last fraction passed to progress (under cb_lock) */
 
     pthread_mutex_t lock;     /* guards everything below and the archive */
     duch_archive *archive;    /* NULL until the first chunk is written (a run that
@@ -76,21 +85,34 @@ typedef struct ingest_run {
     int cancelled;
     int fatal;                /* a fatal status (archive write failure) */
     char fatal_msg[1024];
-    duch_progress_fn progress;
-    void *progress_arg;
     duch_ingest_stats stats;
-    long long tiles_written;  /* for the test hook */
 } ingest_run;
 
-static void report_progress_locked(ingest_run *r, const char *msg)
+/* Tell the caller how far the run is; called without lock. Returns 0 when the run is
+ * to stop (cancelled now or before, or a fatal error). */
+static int report_progress(ingest_run *r)
 {
-    if (!r->progress || r->cancelled)
-        return;
+    pthread_mutex_lock(&r->cb_lock);
+    pthread_mutex_lock(&r->lock);
     double sum = 0;
     for (int i = 0; i < r->nscenes; i++)
         sum += r->scene_frac[i];
-    if (!r->progress(sum / r->nscenes, msg, r->progress_arg))
-        r->cancelled = 1;
+    int go_on = !r->cancelled && !r->fatal;
+    pthread_mutex_unlock(&r->lock);
+    double frac = sum / r->nscenes;
+    if (frac < r->reported) /* never backwards */
+        frac = r->reported;
+    if (go_on && r->progress) {
+        r->reported = frac;
+        if (!r->progress(frac, NULL, r->progress_arg)) {
+            go_on = 0;
+            pthread_mutex_lock(&r->lock);
+            r->cancelled = 1;
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    pthread_mutex_unlock(&r->cb_lock);
+    return go_on;
 }
 
 static void warn_cb(const char *msg, void *arg)
@@ -99,18 +121,20 @@ static void warn_cb(const char *msg, void *arg)
     ingest_run *r = ctx[0];
     const char *scene = ctx[1];
     if (r->opt->on_warning) {
-        pthread_mutex_lock(&r->lock);
+        pthread_mutex_lock(&r->cb_lock);
         r->opt->on_warning(scene, msg, r->opt->cb_arg);
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_unlock(&r->cb_lock);
     }
 }
 
 static void scene_done(ingest_run *r, const char *scene, int status, int skipped,
                        long long tiles, const char *msg)
 {
-    /* called with the lock held */
-    if (r->opt->on_scene)
+    if (r->opt->on_scene) {
+        pthread_mutex_lock(&r->cb_lock);
         r->opt->on_scene(scene, status, skipped, tiles, msg, r->opt->cb_arg);
+        pthread_mutex_unlock(&r->cb_lock);
+    }
 }
 
 /* Canonical name of a scene: an absolute path for local files, else as given. */
@@ -180,19 +204,10 @@ static int write_chunk(ingest_run *r, scene_writer *w, const tile_rec *recs,
         pl_set_err(msg, msglen, "%s", duch_archive_errmsg(a));
         goto finish;
     }
-    /* Test hook: die by SIGKILL in the middle of a chunk's transaction after this many
-     * tiles written by the run, to prove that a killed run leaves a consistent archive
-     * and that the rerun resumes (tests/cli_index_resume.sh, tests/cli_index_chunks.sh). */
-    const char *crash = getenv("DUCH_TEST_KILL_AFTER_TILES");
-    long long crash_after = crash ? atoll(crash) : -1;
-    for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
-        if (crash_after >= 0 && r->tiles_written >= crash_after)
-            raise(SIGKILL);
+    for (size_t i = 0; rc == DUCH_OK && i < n; i++)
         rc = duch_archive_add_tile(a, w->scene_id, recs[i].x_off, recs[i].y_off, recs[i].width,
                                    recs[i].height, codes + i * code_bytes, recs[i].ring,
                                    recs[i].npoints, NULL);
-        r->tiles_written++;
-    }
     if (rc == DUCH_OK)
         rc = duch_archive_commit_chunk(a, last);
     if (rc != DUCH_OK) {
@@ -209,6 +224,33 @@ finish:
     return rc;
 }
 
+/* One scene being indexed by one worker: its tiler, its writer, and the current chunk
+ * (windows, footprints and codes; the pixels of the batch not encoded yet are in
+ * batch_rgb, the worker's). */
+typedef struct scene_job {
+    ingest_run *r;
+    int si;                   /* index in r->scenes */
+    duch_model *model;
+    unsigned char *batch_rgb; /* batch tiles of input_size^2 RGB */
+    char *msg;
+    size_t msglen;
+    void *wctx[2];            /* warn_cb's argument: run, scene */
+    char *key;                /* scene_key() */
+    duch_tiler *t;
+    scene_writer w;
+
+    int batch;
+    size_t tile_bytes, code_bytes;
+    tile_rec *recs;           /* chunk + 1 */
+    unsigned char *codes;     /* code_bytes each */
+    const unsigned char **ptrs;
+    int *ws, *hs;
+    size_t n;                 /* tiles of the current chunk, the last inbatch not encoded */
+    int inbatch;
+    long long written, skipped_tiles;
+    double t_read, t_enc;
+} scene_job;
+
 static void free_rings(tile_rec *recs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -217,26 +259,12 @@ static void free_rings(tile_rec *recs, size_t n)
     }
 }
 
-/* Index one scene, in chunks. Returns DUCH_OK, or a status with msg; *skipped when it
- * was in the archive already (msg then says how, or is empty). */
-static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char *batch_rgb,
-                        char *msg, size_t msglen, int *skipped, int *resumed, long long *ntiles,
-                        long long *nskipped_tiles)
+/* Open the scene's tiler with the run's options, and fill in its scene record. */
+static int open_scene(scene_job *j)
 {
+    ingest_run *r = j->r;
     const duch_ingest_options *opt = r->opt;
-    const char *path = r->scenes[si];
-    *skipped = 0;
-    *resumed = 0;
-    *ntiles = 0;
-    *nskipped_tiles = 0;
-    msg[0] = '\0';
-    int rc;
-    char *key = scene_key(path);
-    if (!key) {
-        pl_set_err(msg, msglen, "out of memory");
-        return DUCH_NOMEM;
-    }
-    void *wctx[2] = {r, (void *)path};
+    const char *path = r->scenes[j->si];
     duch_tiler_options to;
     duch_tiler_options_init(&to);
     to.tile_ground_m = r->tile_ground_m;
@@ -244,8 +272,8 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
     to.overlap_px = opt->overlap;
     if (opt->bands && opt->nbands > 0) {
         if (opt->nbands != 1 && opt->nbands != 3) {
-            pl_set_err(msg, msglen, "--bands needs 1 or 3 band numbers, got %d", opt->nbands);
-            free(key);
+            pl_set_err(j->msg, j->msglen, "%d bands given: give 1 band (gray) or 3 (R,G,B)",
+                       opt->nbands);
             return DUCH_INVALID;
         }
         for (int i = 0; i < opt->nbands; i++)
@@ -256,200 +284,261 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
     to.allow_pixel = opt->allow_pixel;
     to.out_size = r->input_size;
     to.on_warning = warn_cb;
-    to.warning_arg = wctx;
-
-    duch_tiler *t = NULL;
-    rc = duch_tiler_open(path, &to, &t);
+    to.warning_arg = j->wctx;
+    int rc = duch_tiler_open(path, &to, &j->t);
     if (rc != DUCH_OK) {
-        pl_set_err(msg, msglen, "%s", duch_tiler_errmsg(t));
-        duch_tiler_close(t);
-        free(key);
+        pl_set_err(j->msg, j->msglen, "%s", duch_tiler_errmsg(j->t));
         return rc;
     }
-    const duch_scene_info *info = duch_tiler_info(t);
+    const duch_scene_info *info = duch_tiler_info(j->t);
+    duch_scene_record *rec = &j->w.rec;
+    rec->path = j->key;
+    rec->width = info->width;
+    rec->height = info->height;
+    rec->bands = info->band_count;
+    rec->crs_wkt = info->crs_wkt && *info->crs_wkt ? info->crs_wkt : NULL;
+    memcpy(rec->geotransform, info->geotransform, sizeof rec->geotransform);
+    rec->checksum = info->checksum;
+    rec->footprint = info->footprint_points ? info->footprint : NULL;
+    rec->footprint_npoints = info->footprint_points;
+    rec->tile_size = info->tile_w;
+    rec->overlap = info->overlap;
+    return DUCH_OK;
+}
 
-    scene_writer w;
-    memset(&w, 0, sizeof w);
-    w.rec.path = key;
-    w.rec.width = info->width;
-    w.rec.height = info->height;
-    w.rec.bands = info->band_count;
-    w.rec.crs_wkt = info->crs_wkt && *info->crs_wkt ? info->crs_wkt : NULL;
-    memcpy(w.rec.geotransform, info->geotransform, sizeof w.rec.geotransform);
-    w.rec.checksum = info->checksum;
-    w.rec.footprint = info->footprint_points ? info->footprint : NULL;
-    w.rec.footprint_npoints = info->footprint_points;
-    w.rec.tile_size = info->tile_w;
-    w.rec.overlap = info->overlap;
-
-    /* In the archive already? (Checked again under the write lock at the first chunk.) */
+/* Is the scene in the archive already? Sets *skipped (complete, or another writer has
+ * it: msg says so), or prepares the writer to resume an interrupted run's scene after
+ * its last stored tile (*resumed). Checked again under the write lock at the first
+ * chunk. */
+static int check_stored(scene_job *j, int *skipped, int *resumed)
+{
+    ingest_run *r = j->r;
+    const duch_scene_info *info = duch_tiler_info(j->t);
     duch_scene_status st;
     memset(&st, 0, sizeof st);
     pthread_mutex_lock(&r->lock);
-    rc = r->archive ? duch_archive_scene_status(r->archive, key, info->checksum, &st) : DUCH_OK;
+    int rc = r->archive ? duch_archive_scene_status(r->archive, j->key, info->checksum, &st)
+                        : DUCH_OK;
     if (rc != DUCH_OK)
-        pl_set_err(msg, msglen, "%s", duch_archive_errmsg(r->archive));
+        pl_set_err(j->msg, j->msglen, "%s", duch_archive_errmsg(r->archive));
     pthread_mutex_unlock(&r->lock);
-    if (rc == DUCH_OK && (st.state == DUCH_SCENE_COMPLETE || st.state == DUCH_SCENE_BUSY)) {
+    if (rc != DUCH_OK)
+        return rc;
+    if (st.state == DUCH_SCENE_COMPLETE || st.state == DUCH_SCENE_BUSY) {
         *skipped = 1;
         if (st.state == DUCH_SCENE_BUSY)
-            pl_set_err(msg, msglen, "being indexed by another writer (%s), skipped", st.writer);
-        duch_tiler_close(t);
-        free(key);
+            pl_set_err(j->msg, j->msglen, "being indexed by another writer (%s), skipped",
+                       st.writer);
         return DUCH_OK;
     }
-    if (rc == DUCH_OK && st.state == DUCH_SCENE_RESUMABLE) {
-        if (st.tile_size != info->tile_w || st.overlap != info->overlap) {
-            pl_set_err(msg, msglen,
-                    "an interrupted run began this scene (scene %lld in the archive) with "
-                    "%d px tiles and %d px overlap, this run asks for %d and %d: rerun with "
-                    "the same --tile-size and --overlap to resume it",
-                    (long long)st.scene_id, st.tile_size, st.overlap, info->tile_w,
-                    info->overlap);
-            rc = DUCH_MISMATCH;
-        } else {
-            w.resume = 1;
-            w.expect = st;
-            *resumed = 1;
-            if (st.tiles > 0 && (rc = duch_tiler_skip_past(t, st.last_x_off, st.last_y_off)))
-                pl_set_err(msg, msglen, "resuming after tile (%d, %d): %s", st.last_x_off,
-                        st.last_y_off, duch_tiler_errmsg(t));
-        }
+    if (st.state != DUCH_SCENE_RESUMABLE)
+        return DUCH_OK;
+    if (st.tile_size != info->tile_w || st.overlap != info->overlap) {
+        pl_set_err(j->msg, j->msglen,
+                   "an interrupted run began this scene (scene %lld in the archive) with "
+                   "%d px tiles and %d px overlap, this run asks for %d and %d: resume it "
+                   "with the same tile size and overlap",
+                   (long long)st.scene_id, st.tile_size, st.overlap, info->tile_w,
+                   info->overlap);
+        return DUCH_MISMATCH;
     }
+    j->w.resume = 1;
+    j->w.expect = st;
+    *resumed = 1;
+    if (st.tiles > 0 && (rc = duch_tiler_skip_past(j->t, st.last_x_off, st.last_y_off)))
+        pl_set_err(j->msg, j->msglen, "resuming after tile (%d, %d): %s", st.last_x_off,
+                   st.last_y_off, duch_tiler_errmsg(j->t));
+    return rc;
+}
+
+static int alloc_chunk(scene_job *j)
+{
+    ingest_run *r = j->r;
+    size_t cap = (size_t)r->chunk + 1;
+    j->batch = r->opt->batch > 0 ? r->opt->batch : DEFAULT_BATCH;
+    j->code_bytes = (size_t)r->bits / 8;
+    j->tile_bytes = (size_t)r->input_size * r->input_size * 3;
+    j->recs = calloc(cap, sizeof *j->recs);
+    j->codes = malloc(cap * j->code_bytes);
+    j->ptrs = malloc(sizeof *j->ptrs * j->batch);
+    j->ws = malloc(sizeof *j->ws * j->batch);
+    j->hs = malloc(sizeof *j->hs * j->batch);
+    if (!j->recs || !j->codes || !j->ptrs || !j->ws || !j->hs) {
+        pl_set_err(j->msg, j->msglen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    return DUCH_OK;
+}
+
+static void free_chunk(scene_job *j)
+{
+    if (j->recs)
+        free_rings(j->recs, j->n);
+    free(j->recs);
+    free(j->codes);
+    free(j->ptrs);
+    free(j->ws);
+    free(j->hs);
+}
+
+/* Keep a tile read into the batch (its pixels are in batch_rgb already). */
+static int keep_tile(scene_job *j, const duch_tile *tile)
+{
+    j->skipped_tiles = tile->skipped;
+    tile_rec *tr = &j->recs[j->n++];
+    tr->x_off = tile->x_off;
+    tr->y_off = tile->y_off;
+    tr->width = tile->width;
+    tr->height = tile->height;
+    tr->npoints = tile->ring_points;
+    tr->ring = NULL;
+    j->inbatch++;
+    if (tile->ring_points > 0) {
+        size_t bytes = sizeof(double) * 2 * tile->ring_points;
+        if (!(tr->ring = malloc(bytes))) {
+            pl_set_err(j->msg, j->msglen, "out of memory");
+            return DUCH_NOMEM;
+        }
+        memcpy(tr->ring, tile->ring, bytes);
+    }
+    return DUCH_OK;
+}
+
+/* Encode the tiles of the batch into the chunk's codes. */
+static int encode_batch(scene_job *j)
+{
+    ingest_run *r = j->r;
+    for (int i = 0; i < j->inbatch; i++) {
+        j->ptrs[i] = j->batch_rgb + (size_t)i * j->tile_bytes;
+        j->ws[i] = j->hs[i] = r->input_size;
+    }
+    double te = pl_now();
+    int rc = r->api->encode_images(j->model, j->inbatch, j->ptrs, j->ws, j->hs,
+                                   j->codes + (j->n - j->inbatch) * j->code_bytes);
+    j->t_enc += pl_now() - te;
     if (rc != DUCH_OK) {
-        duch_tiler_close(t);
-        free(key);
+        pl_set_err(j->msg, j->msglen, "encoding tiles: %s", r->api->errmsg(j->model));
         return rc;
     }
+    j->inbatch = 0;
+    return DUCH_OK;
+}
 
-    size_t code_bytes = (size_t)r->bits / 8;
-    int batch = opt->batch > 0 ? opt->batch : DEFAULT_BATCH;
-    size_t cap = (size_t)r->chunk + 1;
-    size_t tile_bytes = (size_t)r->input_size * r->input_size * 3;
-    tile_rec *recs = calloc(cap, sizeof *recs);
-    unsigned char *codes = malloc(cap * code_bytes);
-    const unsigned char **ptrs = malloc(sizeof *ptrs * batch);
-    int *ws = malloc(sizeof *ws * batch), *hs = malloc(sizeof *hs * batch);
-    double t_read = 0, t_enc = 0;
-    size_t n = 0;              /* tiles of the current chunk, the last inbatch not encoded */
-    int inbatch = 0;
-    long long written = 0, skipped_tiles = 0;
-    if (!recs || !codes || !ptrs || !ws || !hs) {
-        rc = DUCH_NOMEM;
-        pl_set_err(msg, msglen, "out of memory");
-    }
+/* Commit the first n tiles of the chunk (all of them unless stopping early). */
+static int commit(scene_job *j, size_t n, int last)
+{
+    int rc = write_chunk(j->r, &j->w, j->recs, j->codes, n, last, j->msg, j->msglen);
+    if (rc == DUCH_OK)
+        j->written += (long long)n;
+    return rc;
+}
+
+/* Read, encode and write the scene's tiles to its end, chunk by chunk. */
+static int tile_scene(scene_job *j)
+{
+    ingest_run *r = j->r;
     double last_report = 0, chunk_start = pl_now();
-    while (rc == DUCH_OK) {
+    for (;;) {
         duch_tile tile;
         double ta = pl_now();
-        int trc = duch_tiler_next_into(t, &tile, batch_rgb + (size_t)inbatch * tile_bytes);
-        t_read += pl_now() - ta;
+        int trc = duch_tiler_next_into(j->t, &tile,
+                                       j->batch_rgb + (size_t)j->inbatch * j->tile_bytes);
+        j->t_read += pl_now() - ta;
+        int rc = DUCH_OK;
         if (trc != DUCH_OK && trc != DUCH_TILER_DONE) {
-            rc = trc;
-            pl_set_err(msg, msglen, "%s", duch_tiler_errmsg(t));
-            break;
+            pl_set_err(j->msg, j->msglen, "%s", duch_tiler_errmsg(j->t));
+            return trc;
         }
-        if (trc == DUCH_OK) {
-            skipped_tiles = tile.skipped;
-            tile_rec *tr = &recs[n++];
-            tr->x_off = tile.x_off;
-            tr->y_off = tile.y_off;
-            tr->width = tile.width;
-            tr->height = tile.height;
-            tr->npoints = tile.ring_points;
-            tr->ring = NULL;
-            if (tile.ring_points > 0) {
-                tr->ring = malloc(sizeof(double) * 2 * tile.ring_points);
-                if (!tr->ring) {
-                    rc = DUCH_NOMEM;
-                    pl_set_err(msg, msglen, "out of memory");
-                    break;
-                }
-                memcpy(tr->ring, tile.ring, sizeof(double) * 2 * tile.ring_points);
-            }
-            inbatch++;
-        }
-        if (inbatch > 0 && (inbatch == batch || trc == DUCH_TILER_DONE || n >= (size_t)r->chunk)) {
-            for (int i = 0; i < inbatch; i++) {
-                ptrs[i] = batch_rgb + (size_t)i * tile_bytes;
-                ws[i] = hs[i] = r->input_size;
-            }
-            double te = pl_now();
-            int erc = r->api->encode_images(model, inbatch, ptrs, ws, hs,
-                                            codes + (n - inbatch) * code_bytes);
-            t_enc += pl_now() - te;
-            if (erc != DUCH_OK) {
-                rc = erc;
-                pl_set_err(msg, msglen, "encoding tiles: %s", r->api->errmsg(model));
-                break;
-            }
-            inbatch = 0;
-        }
-        if (trc == DUCH_TILER_DONE) {
-            rc = write_chunk(r, &w, recs, codes, n, 1, msg, msglen);
-            if (rc == DUCH_OK)
-                written += (long long)n;
-            break;
-        }
+        if (trc == DUCH_OK && (rc = keep_tile(j, &tile)) != DUCH_OK)
+            return rc;
+        if (j->inbatch > 0 && (j->inbatch == j->batch || trc == DUCH_TILER_DONE ||
+                               j->n >= (size_t)r->chunk) &&
+            (rc = encode_batch(j)) != DUCH_OK)
+            return rc;
+        if (trc == DUCH_TILER_DONE)
+            return commit(j, j->n, 1);
         double now = pl_now();
         /* A chunk is due when full, or after CHUNK_SECONDS; a claimed scene commits then
          * even with no new tile (long nodata stretches), which refreshes updated_at, the
          * heartbeat writers on other hosts go by. */
-        if (inbatch == 0 && (n >= (size_t)r->chunk ||
-                             ((n > 0 || w.scene_id) && now - chunk_start > CHUNK_SECONDS))) {
-            rc = write_chunk(r, &w, recs, codes, n, 0, msg, msglen);
-            if (rc != DUCH_OK)
-                break;
-            written += (long long)n;
-            free_rings(recs, n);
-            n = 0;
+        if (j->inbatch == 0 && (j->n >= (size_t)r->chunk ||
+                                ((j->n > 0 || j->w.scene_id) && now - chunk_start > CHUNK_SECONDS))) {
+            if ((rc = commit(j, j->n, 0)) != DUCH_OK)
+                return rc;
+            free_rings(j->recs, j->n);
+            j->n = 0;
             chunk_start = now;
         }
         if (now - last_report > 0.1) {
             last_report = now;
             pthread_mutex_lock(&r->lock);
-            r->scene_frac[si] = 0.98 * duch_tiler_progress(t);
-            report_progress_locked(r, NULL);
-            int cancel = r->cancelled || r->fatal;
+            r->scene_frac[j->si] = 0.98 * duch_tiler_progress(j->t);
             pthread_mutex_unlock(&r->lock);
-            if (cancel) {
+            if (!report_progress(r)) {
                 /* Stop cleanly: keep what is encoded (the tiles read but not encoded yet
                  * are read again by the rerun), and leave the scene to be resumed. */
-                size_t done = n - (size_t)inbatch;
-                if (!r->fatal && done > 0 &&
-                    write_chunk(r, &w, recs, codes, done, 0, msg, msglen) == DUCH_OK)
-                    written += (long long)done;
-                rc = DUCH_INTERRUPTED;
-                pl_set_err(msg, msglen, "interrupted");
-                break;
+                pthread_mutex_lock(&r->lock);
+                int fatal = r->fatal;
+                pthread_mutex_unlock(&r->lock);
+                size_t done = j->n - (size_t)j->inbatch;
+                if (!fatal && done > 0)
+                    commit(j, done, 0);
+                pl_set_err(j->msg, j->msglen, "interrupted");
+                return DUCH_INTERRUPTED;
             }
         }
     }
-    if (rc == DUCH_EXISTS && w.scene_id == 0) {
+}
+
+/* Index one scene, in chunks. Returns DUCH_OK, or a status with msg; *skipped when it
+ * was in the archive already (msg then says how, or is empty). */
+static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char *batch_rgb,
+                        char *msg, size_t msglen, int *skipped, int *resumed, long long *ntiles,
+                        long long *nskipped_tiles)
+{
+    *skipped = 0;
+    *resumed = 0;
+    *ntiles = 0;
+    *nskipped_tiles = 0;
+    msg[0] = '\0';
+    scene_job j;
+    memset(&j, 0, sizeof j);
+    j.r = r;
+    j.si = si;
+    j.model = model;
+    j.batch_rgb = batch_rgb;
+    j.msg = msg;
+    j.msglen = msglen;
+    j.wctx[0] = r;
+    j.wctx[1] = (void *)r->scenes[si];
+    j.key = scene_key(r->scenes[si]);
+    int rc = DUCH_NOMEM;
+    if (!j.key)
+        pl_set_err(msg, msglen, "out of memory");
+    else if ((rc = open_scene(&j)) == DUCH_OK && (rc = check_stored(&j, skipped, resumed)) == DUCH_OK &&
+             !*skipped && (rc = alloc_chunk(&j)) == DUCH_OK)
+        rc = tile_scene(&j);
+
+    if (rc == DUCH_EXISTS && j.w.scene_id == 0) {
         *skipped = 1; /* another writer got there first; msg says who */
         rc = DUCH_OK;
-    } else if (rc != DUCH_OK && w.scene_id && !r->fatal) {
+    } else if (rc != DUCH_OK && j.w.scene_id) {
         /* interrupted or failed after some chunks: let the next run resume at once */
         pthread_mutex_lock(&r->lock);
-        duch_archive_release_scene(r->archive, w.scene_id);
+        if (!r->fatal)
+            duch_archive_release_scene(r->archive, j.w.scene_id);
         pthread_mutex_unlock(&r->lock);
     }
     if (rc == DUCH_OK && !*skipped)
-        *nskipped_tiles = skipped_tiles;
-    *ntiles = written;
+        *nskipped_tiles = j.skipped_tiles;
+    *ntiles = j.written;
     pthread_mutex_lock(&r->lock);
-    r->stats.t_read += t_read;
-    r->stats.t_encode += t_enc;
+    r->stats.t_read += j.t_read;
+    r->stats.t_encode += j.t_enc;
     pthread_mutex_unlock(&r->lock);
-    if (recs)
-        free_rings(recs, n);
-    free(recs);
-    free(codes);
-    free(ptrs);
-    free(ws);
-    free(hs);
-    duch_tiler_close(t);
-    free(key);
+    free_chunk(&j);
+    duch_tiler_close(j.t);
+    free(j.key);
     return rc;
 }
 
@@ -487,20 +576,20 @@ static void *ingest_worker(void *arg)
         r->scene_frac[si] = 1.0;
         if (rc == DUCH_INTERRUPTED) {
             r->stats.tiles += tiles; /* committed before the stop */
+        } else if (rc == DUCH_OK && skipped) {
+            r->stats.scenes_skipped++;
+        } else if (rc == DUCH_OK) {
+            r->stats.scenes_done++;
+            r->stats.scenes_resumed += resumed;
+            r->stats.tiles += tiles;
+            r->stats.tiles_skipped += tskip;
         } else {
-            if (rc == DUCH_OK && skipped)
-                r->stats.scenes_skipped++;
-            else if (rc == DUCH_OK) {
-                r->stats.scenes_done++;
-                r->stats.scenes_resumed += resumed;
-                r->stats.tiles += tiles;
-                r->stats.tiles_skipped += tskip;
-            } else
-                r->stats.scenes_failed++;
-            scene_done(r, r->scenes[si], rc, skipped, tiles, rc == DUCH_OK && !msg[0] ? NULL : msg);
+            r->stats.scenes_failed++;
         }
-        report_progress_locked(r, NULL);
         pthread_mutex_unlock(&r->lock);
+        if (rc != DUCH_INTERRUPTED)
+            scene_done(r, r->scenes[si], rc, skipped, tiles, rc == DUCH_OK && !msg[0] ? NULL : msg);
+        report_progress(r);
     }
     r->api->close(model);
     free(batch_rgb);
@@ -543,7 +632,7 @@ static int ingest_model(const duch_model_api *api, duch_archive *a, const char *
     if (rc != DUCH_OK) {
         if (!model_path && rc == DUCH_NOTFOUND)
             pl_set_err(err, errlen,
-                    "the default model %s is missing (give --model FILE, or set "
+                    "the default model %s is missing (give a model file, or set "
                     "DUCH_DEFAULT_MODEL)", path);
         free(stored_copy);
         return rc;
@@ -558,7 +647,7 @@ static int ingest_model(const duch_model_api *api, duch_archive *a, const char *
             pl_set_err(err, errlen,
                     "model %s (id %s) does not match the model this archive was made with "
                     "(id %s): codes of different models cannot be compared; use a new "
-                    "archive or omit --model", path, id, stored_copy);
+                    "archive, or no model file (the archive's own)", path, id, stored_copy);
             rc = DUCH_MISMATCH;
         } else if (a && !have_stored) {
             rc = duch_archive_set_model(a, buf, n, id, api->bits(m));
@@ -596,16 +685,16 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
         return DUCH_INVALID;
     }
     if (!(opt->min_valid >= 0 && opt->min_valid <= 1)) {
-        pl_set_err(err, errlen, "--min-valid must be between 0 and 1, got %g", opt->min_valid);
+        pl_set_err(err, errlen, "the minimum valid fraction (min_valid) must be between 0 and 1, got %g", opt->min_valid);
         return DUCH_INVALID;
     }
     if (opt->tile_size < 0 || opt->overlap < 0 ||
         (opt->tile_size > 0 && opt->overlap >= opt->tile_size)) {
-        pl_set_err(err, errlen, "--overlap must be >= 0 and smaller than the tile size");
+        pl_set_err(err, errlen, "the overlap must be >= 0 and smaller than the tile size");
         return DUCH_INVALID;
     }
     if (opt->chunk_tiles < 0) {
-        pl_set_err(err, errlen, "--chunk must be at least 1, got %d", opt->chunk_tiles);
+        pl_set_err(err, errlen, "the chunk size (chunk_tiles) must not be negative, got %d", opt->chunk_tiles);
         return DUCH_INVALID;
     }
     double t_start = pl_now();
@@ -682,14 +771,12 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
     r.progress = progress;
     r.progress_arg = progress_arg;
     r.scene_frac = calloc(nscenes > 0 ? nscenes : 1, sizeof(double));
-    /* Recursive: a callback (warning, scene, progress) runs with the lock held and may
-     * raise a GDAL error, which the tiler's error handler turns into another warning
-     * callback on the same thread. */
-    pthread_mutexattr_t attr;
+    pthread_mutexattr_t attr; /* cb_lock is recursive: see ingest_run */
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&r.lock, &attr);
+    pthread_mutex_init(&r.cb_lock, &attr);
     pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&r.lock, NULL);
     if (!r.scene_frac) {
         rc = DUCH_NOMEM;
         pl_set_err(err, errlen, "out of memory");
@@ -723,6 +810,7 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
     if (stats)
         *stats = r.stats;
     pthread_mutex_destroy(&r.lock);
+    pthread_mutex_destroy(&r.cb_lock);
     free(r.scene_frac);
     free(model_copy);
     duch_archive_close(r.archive);

@@ -43,10 +43,12 @@ total=$(sq "$tmp/clean.sqlite" "SELECT count(*) FROM tiles")
 [ "$total" = 100 ] || fail "clean run: $total tiles, 100 expected"
 [ "$(sq "$tmp/clean.sqlite" "$scene_ok")" = 1 ] || fail "clean run: scene row"
 
-# kill -9 inside a chunk's transaction after N tiles written (test hook), then rerun.
+# kill -9 inside a chunk's transaction after N tiles written (tests/pipeline_kill: the
+# insert of tile N + 1 raises SIGKILL), then rerun with duch index.
+kill_run="$top_builddir/tests/pipeline_kill"
 for n in 0 7 99; do
     a="$tmp/k$n.sqlite"
-    DUCH_TEST_KILL_AFTER_TILES=$n "$duch" index --chunk 7 --model "$model" "$a" "$tmp/big.tif"
+    "$kill_run" $n --chunk 7 --model "$model" "$a" "$tmp/big.tif"
     rc=$?
     [ "$rc" = 137 ] || fail "kill after $n: expected 137, got $rc"
     [ "$(sq "$a" "PRAGMA integrity_check")" = ok ] || fail "kill after $n: integrity_check"
@@ -71,11 +73,14 @@ for n in 0 7 99; do
 done
 
 # A resume with another grid is refused; the archive is unchanged.
-DUCH_TEST_KILL_AFTER_TILES=20 "$duch" index --chunk 7 --model "$model" "$tmp/g.sqlite" "$tmp/big.tif"
+"$kill_run" 20 --chunk 7 --model "$model" "$tmp/g.sqlite" "$tmp/big.tif"
+[ $? = 137 ] || fail "kill after 20: not killed"
+[ "$(sq "$tmp/g.sqlite" "SELECT count(*) FROM tiles")" = 14 ] || fail "kill after 20: not 2 chunks stored"
 before=$(sq "$tmp/g.sqlite" "$rows")
 "$duch" index --overlap 50 "$tmp/g.sqlite" "$tmp/big.tif" 2>"$tmp/err"
 [ $? = 1 ] || fail "resume with another --overlap accepted"
-grep -q "same --tile-size and --overlap" "$tmp/err" || fail "grid mismatch message: $(cat "$tmp/err")"
+grep -q "resume it with the same tile size and overlap (give the same --tile-size and --overlap" "$tmp/err" ||
+    fail "grid mismatch message: $(cat "$tmp/err")"
 [ "$(sq "$tmp/g.sqlite" "$rows")" = "$before" ] || fail "the refused resume changed the archive"
 
 # SIGINT, SIGTERM and an outside kill -9 while a long scene runs; then the same command.

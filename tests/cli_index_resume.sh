@@ -28,12 +28,13 @@ clean_tiles=$(sq "$tmp/clean.sqlite" "SELECT count(*) FROM tiles")
 [ "$clean_tiles" -gt 0 ] || fail "no tiles indexed"
 [ "$(sq "$tmp/clean.sqlite" "SELECT count(*) FROM scenes WHERE complete = 1")" = 4 ] || fail "4 scenes expected"
 
-# Killed after 1 tile + part of the next scene: SIGKILL inside a scene transaction.
+# Killed after 1 scene + part of the next: SIGKILL inside a scene transaction, from
+# tests/pipeline_kill (duch_ingest as duch index calls it, killed at a tile's insert).
 per_scene=$((clean_tiles / 4))
-DUCH_TEST_KILL_AFTER_TILES=$((per_scene + 1)) "$duch" index -q --model "$model" "$tmp/a.sqlite" \
+"$top_builddir/tests/pipeline_kill" $((per_scene + 1)) -q --model "$model" "$tmp/a.sqlite" \
     "$tmp"/s1.tif "$tmp"/s2.tif "$tmp"/s3.tif "$tmp"/s4.tif
 rc=$?
-[ "$rc" = 137 ] || fail "expected the hook to kill the run (137), got $rc"
+[ "$rc" = 137 ] || fail "expected tests/pipeline_kill to die by SIGKILL (137), got $rc"
 # Consistent: only whole scenes, no tile without its scene, integrity ok.
 [ "$(sq "$tmp/a.sqlite" "PRAGMA integrity_check")" = ok ] || fail "integrity_check after kill"
 done1=$(sq "$tmp/a.sqlite" "SELECT count(*) FROM scenes")
@@ -82,6 +83,7 @@ grep -q "bad.duchm" "$tmp/err" || fail "bad model message: $(cat "$tmp/err")"
 gdal_create -q -of GTiff -outsize 600 400 -bands 3 -ot Byte -burn 10 -burn 20 -burn 30 "$tmp/plain.tif" || fail gdal_create
 "$duch" index -q --model "$model" "$tmp/p.sqlite" "$tmp/plain.tif" 2>"$tmp/err"; [ $? = 1 ] || fail "ungeoreferenced raster accepted"
 grep -qi "georef\|geotransform" "$tmp/err" || fail "refusal message: $(cat "$tmp/err")"
+grep -q "(allow_pixel) (duch index --allow-pixel)" "$tmp/err" || fail "refusal message names no option: $(cat "$tmp/err")"
 "$duch" index -q --allow-pixel --tile-size 200 --model "$model" "$tmp/p.sqlite" "$tmp/plain.tif" || fail "--allow-pixel"
 [ "$(sq "$tmp/p.sqlite" "SELECT count(*) FROM tiles WHERE footprint IS NULL")" = 6 ] || fail "--allow-pixel tiles"
 echo ok

@@ -9,3 +9,9 @@ TESTS += tests/cli_index_scenes.sh
 EXTRA_DIST += tests/cli_index_scenes.sh
 TESTS += tests/cli_archive_safety.sh tests/cli_index_chunks.sh
 EXTRA_DIST += tests/cli_archive_safety.sh tests/cli_index_chunks.sh
+# duch_ingest() killed by SIGKILL inside a chunk's transaction (the fault comes from the
+# test side: an SQLite update hook), for cli_index_resume.sh and cli_index_chunks.sh.
+check_PROGRAMS += tests/pipeline_kill
+tests_pipeline_kill_SOURCES = tests/pipeline_kill.c
+tests_pipeline_kill_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
+tests_pipeline_kill_LDADD = libduch.la $(SQLITE_LIBS)

@@ -44,7 +44,13 @@ int main(void)
     tf_make("/vsimem/e_nogt.tif", 300, 200, 3, NULL, NULL);
     duch_tiler_options_init(&o);
     expect_fail("/vsimem/e_nogt.tif", &o, DUCH_INVALID, "no geotransform");
-    expect_fail("/vsimem/e_nogt.tif", &o, DUCH_INVALID, "--allow-pixel");
+    expect_fail("/vsimem/e_nogt.tif", &o, DUCH_INVALID, "without footprints, in pixel space (allow_pixel)");
+    {   /* a library message names options, never a command line's flags */
+        duch_tiler *tt = NULL;
+        duch_tiler_open("/vsimem/e_nogt.tif", &o, &tt);
+        CHECK(!tf_has(duch_tiler_errmsg(tt), "--"), "a CLI flag in '%s'", duch_tiler_errmsg(tt));
+        duch_tiler_close(tt);
+    }
     o.allow_pixel = 1;
     o.out_size = 100;
     t = tf_open("/vsimem/e_nogt.tif", &o);

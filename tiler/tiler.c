@@ -42,6 +42,7 @@
 #include <cpl_vsi.h>
 #include <gdal.h>
 #include <ogr_srs_api.h>
+#include <geodesic.h> /* PROJ */
 
 #include "sha256.h"
 
@@ -241,14 +242,15 @@ static int check_options(duch_tiler *t)
 
 /* ------------------------------------------------------------------ footprints */
 
-/* WGS 84 ellipsoid: ground distance of a small step (dlon, dlat degrees at lat). */
-static double ground_dist(double lat, double dlon, double dlat)
+/* Ground distance (m) on the WGS 84 ellipsoid from (lon, lat) to (lon + dlon, lat + dlat),
+ * degrees: PROJ's geodesic inverse problem. */
+static double ground_dist(double lon, double lat, double dlon, double dlat)
 {
-    const double a = 6378137.0, f = 1.0 / 298.257223563, e2 = f * (2 - f);
-    double phi = lat * M_PI / 180.0, s = sin(phi), w = 1 - e2 * s * s;
-    double M = a * (1 - e2) / (w * sqrt(w)), N = a / sqrt(w);
-    double dy = M * dlat * M_PI / 180.0, dx = N * cos(phi) * dlon * M_PI / 180.0;
-    return sqrt(dx * dx + dy * dy);
+    struct geod_geodesic g;
+    geod_init(&g, 6378137.0, 1.0 / 298.257223563);
+    double s12 = 0;
+    geod_inverse(&g, lat, lon, lat + dlat, lon + dlon, &s12, NULL, NULL);
+    return s12;
 }
 
 static void pix2geo(const double *gt, double c, double r, double *x, double *y)
@@ -449,7 +451,7 @@ static int setup_georef(duch_tiler *t)
     }
     if (why) {
         if (!t->o.allow_pixel) {
-            set_err(t, "%s %s; pass --allow-pixel (allow_pixel) to tile it without footprints",
+            set_err(t, "%s %s; it can only be tiled without footprints, in pixel space (allow_pixel)",
                     GDALGetDescription(t->ds), why);
             return DUCH_INVALID;
         }
@@ -471,8 +473,8 @@ static int setup_georef(duch_tiler *t)
                            "pixel space, without footprints");
             return pixel_mode(t, 1);
         }
-        set_err(t, "%s: no transformation from its CRS to EPSG:4326; pass --allow-pixel "
-                   "(allow_pixel) to tile it without footprints", GDALGetDescription(t->ds));
+        set_err(t, "%s: no transformation from its CRS to EPSG:4326; it can only be tiled "
+                   "without footprints, in pixel space (allow_pixel)", GDALGetDescription(t->ds));
         add_gdal_reason(t);
         return DUCH_INVALID;
     }
@@ -504,8 +506,8 @@ static int setup_georef(duch_tiler *t)
         double dl1 = X[1] - X[0], dl2 = X[2] - X[0];
         dl1 -= 360.0 * round(dl1 / 360.0);
         dl2 -= 360.0 * round(dl2 / 360.0);
-        mx = ground_dist(Y[0], dl1, Y[1] - Y[0]);
-        my = ground_dist(Y[0], dl2, Y[2] - Y[0]);
+        mx = ground_dist(X[0], Y[0], dl1, Y[1] - Y[0]);
+        my = ground_dist(X[0], Y[0], dl2, Y[2] - Y[0]);
     }
     if (OSRIsProjected(t->srs) || (!OSRIsGeographic(t->srs) && OSRGetLinearUnits(t->srs, NULL) > 0)) {
         double u = OSRGetLinearUnits(t->srs, NULL);
@@ -531,8 +533,8 @@ static int setup_georef(duch_tiler *t)
             return pixel_mode(t, 1);
         }
         set_err(t, "%s: cannot measure the ground size of a pixel at the scene centre (it "
-                   "does not map to EPSG:4326); pass --allow-pixel (allow_pixel) to tile it "
-                   "without footprints", GDALGetDescription(t->ds));
+                   "does not map to EPSG:4326); it can only be tiled without footprints, in "
+                   "pixel space (allow_pixel)", GDALGetDescription(t->ds));
         add_gdal_reason(t);
         return DUCH_INVALID;
     }
