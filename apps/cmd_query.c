@@ -227,6 +227,7 @@ int duch_cmd_query(int argc, char **argv)
     memset(&q, 0, sizeof q);
     q.k = 10;
     const char *fmt = "text", *outpath = NULL, *png = NULL, *save = NULL, *hex = NULL;
+    char why[300];
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
     long v;
     int c;
@@ -238,10 +239,8 @@ int duch_cmd_query(int argc, char **argv)
             q.k = (int)v;
             break;
         case 'b':
-            if (parse_doubles(optarg, q.bbox, 4) || !(q.bbox[0] <= q.bbox[2]) ||
-                !(q.bbox[1] <= q.bbox[3])) {
-                duch_cli_error("--bbox needs MINX,MINY,MAXX,MAXY (lon/lat, min <= max), got '%s'",
-                               optarg);
+            if (duch_bbox_parse(optarg, q.bbox, why, sizeof why) != DUCH_OK) {
+                duch_cli_error("--bbox: %s", why);
                 return 2;
             }
             q.has_bbox = 1;

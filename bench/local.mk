@@ -13,3 +13,14 @@ bench-knn: bench/knn_bench$(EXEEXT) mod_duch.la
 	$(SHELL) $(srcdir)/bench/knn.sh $(abs_top_builddir) $(BENCH_SIZES)
 EXTRA_DIST += bench/ucm_precision.py
 EXTRA_DIST += bench/sql_text_query.sh
+
+# first query of a connection: packed code blocks against rows (make bench-first-query)
+EXTRA_PROGRAMS += bench/first_query
+bench_first_query_SOURCES = bench/first_query.c
+bench_first_query_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS) $(SPATIALITE_CFLAGS)
+bench_first_query_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
+EXTRA_DIST += bench/first_query.sh bench/first_query_archive.sh
+CLEANFILES += bench/first_query$(EXEEXT)
+.PHONY: bench-first-query
+bench-first-query: bench/first_query$(EXEEXT) mod_duch.la duch$(EXEEXT)
+	$(SHELL) $(srcdir)/bench/first_query.sh $(abs_top_builddir) $(BENCH_TILES)

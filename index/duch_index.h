@@ -167,9 +167,13 @@ typedef struct duch_engine_info {
 /* Load if needed and describe what the engine holds. */
 int duch_engine_stats(duch_engine *e, duch_engine_info *out);
 
-/* A query box: 4 finite numbers with minx <= maxx and miny <= maxy. DUCH_OK or DUCH_INVALID with the reason in err (errlen bytes). Every
- * front end checks boxes with this. */
+/* A query box (minx, miny, maxx, maxy; EPSG:4326 degrees): 4 finite numbers with
+ * minx <= maxx and miny <= maxy (a line or a point is a box too), inside longitude
+ * -180..180 and latitude -90..90. DUCH_OK, or DUCH_INVALID with the reason in err
+ * (errlen bytes). parse reads "minx,miny,maxx,maxy" (spaces allowed) and checks it. Every
+ * front end (duch query --bbox, the DUCH: layer's BBOX, duch_knn) checks boxes so. */
 int duch_bbox_check(const double bbox[4], char *err, size_t errlen);
+int duch_bbox_parse(const char *text, double bbox[4], char *err, size_t errlen);
 
 /* The bounding box of a geometry BLOB (SpatiaLite's format, or GeoPackage with an
  * envelope): 1 and box = minx, miny, maxx, maxy; 0 when it is none of those. */

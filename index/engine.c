@@ -161,7 +161,38 @@ int duch_bbox_check(const double bbox[4], char *err, size_t errlen)
             bbox[0], bbox[1], bbox[2], bbox[3]);
         return DUCH_INVALID;
     }
+    if (bbox[0] < -180 || bbox[2] > 180 || bbox[1] < -90 || bbox[3] > 90) {
+        fmt(err, errlen, "box %.17g,%.17g,%.17g,%.17g is outside longitude -180..180 / latitude"
+            " -90..90 (the box is minx,miny,maxx,maxy in EPSG:4326 degrees)",
+            bbox[0], bbox[1], bbox[2], bbox[3]);
+        return DUCH_INVALID;
+    }
     return DUCH_OK;
+}
+
+int duch_bbox_parse(const char *text, double bbox[4], char *err, size_t errlen)
+{
+    const char *p = text ? text : "";
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        bbox[i] = strtod(p, &end);
+        if (end == p)
+            goto bad;
+        p = end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (i < 3 && *p++ != ',')
+            goto bad;
+    }
+    if (*p)
+        goto bad;
+    return duch_bbox_check(bbox, err, errlen);
+bad:
+    fmt(err, errlen, "box '%s' is not minx,miny,maxx,maxy (four numbers: longitude and latitude"
+        " in EPSG:4326 degrees)", text ? text : "");
+    return DUCH_INVALID;
 }
 
 /* ------------------------------------------------------------------ helpers */

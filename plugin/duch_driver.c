@@ -45,6 +45,7 @@
 #endif
 #include "config.h"
 #include "duch_driver.h"
+#include "duch_index.h" /* duch_bbox_parse */
 
 #include <errno.h>
 #include <limits.h>
@@ -117,23 +118,23 @@ static CPLErrorNum cpl_errnum(int status)
     }
 }
 
-/* Strict integer: optional sign, digits, nothing else. */
+/* s past leading blanks, or NULL when that leaves nothing */
+static const char *skip_blanks(const char *s)
+{
+    while (s && *s == ' ')
+        s++;
+    return s && *s ? s : NULL;
+}
+
+/* Strict integer: optional sign, digits, nothing else (blanks around it allowed). */
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
-    if (!s)
-        return 0;
-    while (*s == ' ')
-        s++;
-    if (!*s)
+    if (!(s = skip_blanks(s)))
         return 0;
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s)
-        return 0;
-    while (*end == ' ')
-        end++;
-    if (*end || v < lo || v > hi)
+    if (errno || end == s || skip_blanks(end) || v < lo || v > hi)
         return 0;
     *out = v;
     return 1;
@@ -141,19 +142,11 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static int parse_double(const char *s, double *out)
 {
-    if (!s)
-        return 0;
-    while (*s == ' ')
-        s++;
-    if (!*s)
+    if (!(s = skip_blanks(s)))
         return 0;
     char *end = NULL;
     double v = CPLStrtod(s, &end);
-    if (end == s)
-        return 0;
-    while (*end == ' ')
-        end++;
-    if (*end || v != v)
+    if (end == s || skip_blanks(end) || v != v)
         return 0;
     *out = v;
     return 1;
@@ -360,28 +353,9 @@ int duch_gdal_parse_open_options(CSLConstList opts, duch_search_query *q)
 
     const char *bbox = CSLFetchNameValue(opts, "BBOX");
     if (bbox) {
-        char **parts = CSLTokenizeString2(bbox, ",", CSLT_STRIPLEADSPACES |
-                                          CSLT_STRIPENDSPACES | CSLT_ALLOWEMPTYTOKENS);
-        int ok = CSLCount(parts) == 4;
-        for (int i = 0; ok && i < 4; i++)
-            ok = parse_double(parts[i], &q->bbox[i]);
-        CSLDestroy(parts);
-        if (!ok) {
-            CPLError(CE_Failure, CPLE_IllegalArg,
-                     "DUCH: BBOX=%s is not minx,miny,maxx,maxy (four numbers, longitude "
-                     "and latitude in EPSG:4326)", bbox);
-            return 0;
-        }
-        if (!(q->bbox[0] < q->bbox[2] && q->bbox[1] < q->bbox[3])) {
-            CPLError(CE_Failure, CPLE_IllegalArg,
-                     "DUCH: BBOX=%s is empty: minx must be below maxx and miny below maxy",
-                     bbox);
-            return 0;
-        }
-        if (q->bbox[0] < -180 || q->bbox[2] > 180 || q->bbox[1] < -90 || q->bbox[3] > 90) {
-            CPLError(CE_Failure, CPLE_IllegalArg,
-                     "DUCH: BBOX=%s is outside longitude [-180, 180] / latitude [-90, 90] "
-                     "(it is in EPSG:4326 degrees)", bbox);
+        char why[300];
+        if (duch_bbox_parse(bbox, q->bbox, why, sizeof why) != DUCH_OK) {
+            CPLError(CE_Failure, CPLE_IllegalArg, "DUCH: BBOX=%s: %s", bbox, why);
             return 0;
         }
         q->has_bbox = 1;
@@ -694,8 +668,10 @@ int duch_gdal_ingest(const char *archive, const char *scene, const duch_gdal_cre
         const char *msg = ctx.scene_status != DUCH_OK && *ctx.scene_msg ? ctx.scene_msg
                           : *err ? err : "unknown error";
         int st = ctx.scene_status != DUCH_OK ? ctx.scene_status : rc;
-        CPLError(CE_Failure, cpl_errnum(st), "DUCH: indexing '%s' into '%s' failed: %s",
-                 scene, archive, msg);
+        /* the library names the option in its own words: say which creation option */
+        const char *hint = strstr(msg, "(allow_pixel)") ? " (creation option ALLOW_PIXEL=YES)" : "";
+        CPLError(CE_Failure, cpl_errnum(st), "DUCH: indexing '%s' into '%s' failed: %s%s",
+                 scene, archive, msg, hint);
         return 0;
     }
     ctx.progress(1.0, NULL, ctx.progress_arg);

@@ -77,9 +77,10 @@ expect_error "QUERY and IMAGE" "QUERY and IMAGE exclude each other" ogrinfo -ro 
 expect_error "K=-1" "K=-1 is not an integer in \[1, 1000000\]" ogrinfo -ro "$a" -oo QUERY=river -oo K=-1
 expect_error "K=abc" "K=abc is not an integer" ogrinfo -ro "$a" -oo QUERY=river -oo K=abc
 expect_error "K=0" "K=0 is not an integer" ogrinfo -ro "$a" -oo QUERY=river -oo K=0
-expect_error "BBOX 3 numbers" "BBOX=1,2,3 is not minx,miny,maxx,maxy" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=1,2,3
-expect_error "BBOX text" "BBOX=a,b,c,d is not minx,miny,maxx,maxy" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=a,b,c,d
-expect_error "BBOX empty" "BBOX=10,10,5,20 is empty" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=10,10,5,20
+expect_error "BBOX 3 numbers" "BBOX=1,2,3: box .1,2,3. is not minx,miny,maxx,maxy" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=1,2,3
+expect_error "BBOX text" "BBOX=a,b,c,d: box .a,b,c,d. is not minx,miny,maxx,maxy" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=a,b,c,d
+expect_error "BBOX empty" "BBOX=10,10,5,20: empty box 10,10,5,20" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=10,10,5,20
+expect_error "BBOX NaN" "must be 4 finite numbers" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=nan,1,2,3
 expect_error "BBOX not degrees" "outside longitude" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=500000,4100000,600000,4200000
 expect_error "missing archive" "archive '$tmp/missing.sqlite' does not exist" ogrinfo -ro "DUCH:$tmp/missing.sqlite" -oo QUERY=river
 expect_error "missing IMAGE" "IMAGE '$tmp/none.tif' does not exist" ogrinfo -ro "$a" -oo IMAGE="$tmp/none.tif"
