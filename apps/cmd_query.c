@@ -7,11 +7,18 @@
 #include "duch_tiler.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_vsi.h>
 #include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -52,80 +59,173 @@ static int parse_doubles(const char *s, double *v, int n)
     return 0;
 }
 
-/* A footprint ring as GeoJSON coordinates (null when none). */
-static void ring_geojson(FILE *f, const double *ring, int n)
+static void print_text(FILE *f, const duch_hits *h)
 {
-    if (!ring || n < 4) {
-        fputs("null", f);
-        return;
+    fprintf(f, "%4s %5s %9s  %-21s %s\n", "rank", "dist", "tile_id", "window", "scene");
+    for (int i = 0; i < h->n; i++) {
+        const duch_search_hit *x = &h->hits[i];
+        char win[64];
+        snprintf(win, sizeof win, "%d,%d %dx%d", x->x_off, x->y_off, x->width, x->height);
+        fprintf(f, "%4d %5d %9lld  %-21s %s\n", x->rank, x->distance, (long long)x->tile_id,
+                win, x->scene_path ? x->scene_path : "");
     }
-    fputs("{\"type\":\"Polygon\",\"coordinates\":[[", f);
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s[%.17g,%.17g]", i ? "," : "", ring[2 * i], ring[2 * i + 1]);
-    fputs("]]}", f);
 }
 
-/* A footprint ring as WKT, quoted for CSV ("" when none). */
-static void ring_wkt_csv(FILE *f, const double *ring, int n)
+/* The hits' fields as users see them in csv and geojson, in this order. */
+static const struct {
+    const char *name;
+    OGRFieldType type;
+} hit_fields[] = {
+    {"rank", OFTInteger},       {"distance", OFTInteger}, {"tile_id", OFTInteger64},
+    {"scene_id", OFTInteger64}, {"scene", OFTString},     {"x_off", OFTInteger},
+    {"y_off", OFTInteger},      {"width", OFTInteger},    {"height", OFTInteger},
+};
+#define NHIT_FIELDS (int)(sizeof hit_fields / sizeof hit_fields[0])
+
+/* A hit's footprint ring as an OGR polygon, or NULL when it has none. */
+static OGRGeometryH ring_polygon(const duch_search_hit *x)
 {
-    fputc('"', f);
-    if (ring && n >= 4) {
-        fputs("POLYGON((", f);
-        for (int i = 0; i < n; i++)
-            fprintf(f, "%s%.17g %.17g", i ? "," : "", ring[2 * i], ring[2 * i + 1]);
-        fputs("))", f);
+    if (!x->footprint || x->footprint_npoints < 4)
+        return NULL;
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+    OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
+    for (int i = 0; ring && i < x->footprint_npoints; i++)
+        OGR_G_AddPoint_2D(ring, x->footprint[2 * i], x->footprint[2 * i + 1]);
+    if (!ring || !poly || OGR_G_AddGeometryDirectly(poly, ring) != OGRERR_NONE) {
+        OGR_G_DestroyGeometry(ring);
+        OGR_G_DestroyGeometry(poly);
+        return NULL;
     }
-    fputc('"', f);
+    return poly;
 }
 
-static void csv_str(FILE *f, const char *s)
+/* One feature of the hits layer: the fields, and the footprint as the geometry
+ * (geojson) or as WKT in the field after them (csv). */
+static int write_hit(OGRLayerH lyr, const duch_search_hit *x, int wkt_field)
 {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
+    OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(lyr));
+    if (!f)
+        return -1;
+    const long long v[NHIT_FIELDS] = {x->rank, x->distance, (long long)x->tile_id,
+                                      (long long)x->scene_id, 0, x->x_off, x->y_off,
+                                      x->width, x->height};
+    for (int i = 0; i < NHIT_FIELDS; i++) {
+        if (hit_fields[i].type == OFTString)
+            OGR_F_SetFieldString(f, i, x->scene_path ? x->scene_path : "");
+        else
+            OGR_F_SetFieldInteger64(f, i, v[i]);
     }
-    fputc('"', f);
+    OGRGeometryH g = ring_polygon(x);
+    if (g && wkt_field) {
+        char *wkt = NULL;
+        if (OGR_G_ExportToWkt(g, &wkt) == OGRERR_NONE)
+            OGR_F_SetFieldString(f, NHIT_FIELDS, wkt);
+        CPLFree(wkt);
+        OGR_G_DestroyGeometry(g);
+    } else if (g) {
+        OGR_F_SetGeometryDirectly(f, g);
+    }
+    int rc = OGR_L_CreateFeature(lyr, f) == OGRERR_NONE ? 0 : -1;
+    OGR_F_Destroy(f);
+    return rc;
 }
 
-static void print_hits(FILE *f, const duch_hits *h, const char *fmt)
+/* The hits as CSV or as RFC 7946 GeoJSON, written by OGR's drivers into path. CSV keeps
+ * the columns of the hits layer in order, then the footprint as OGR's WKT in a column
+ * footprint_wkt (GDAL 3.6's GEOMETRY=AS_WKT would put it first and name it WKT). */
+static int write_hits_ogr_quiet(const duch_hits *h, int csv, const char *path);
+
+/* ... with GDAL's messages kept for the caller's (CPLGetLastErrorMsg), not printed. */
+static int write_hits_ogr(const duch_hits *h, int csv, const char *path)
 {
-    if (!strcmp(fmt, "csv")) {
-        fprintf(f, "rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,footprint_wkt\n");
-        for (int i = 0; i < h->n; i++) {
-            const duch_search_hit *x = &h->hits[i];
-            fprintf(f, "%d,%d,%lld,%lld,", x->rank, x->distance, (long long)x->tile_id,
-                    (long long)x->scene_id);
-            csv_str(f, x->scene_path);
-            fprintf(f, ",%d,%d,%d,%d,", x->x_off, x->y_off, x->width, x->height);
-            ring_wkt_csv(f, x->footprint, x->footprint_npoints);
-            fputc('\n', f);
-        }
-    } else if (!strcmp(fmt, "geojson")) {
-        fprintf(f, "{\"type\":\"FeatureCollection\",\"name\":\"duch_hits\",\"features\":[\n");
-        for (int i = 0; i < h->n; i++) {
-            const duch_search_hit *x = &h->hits[i];
-            fprintf(f, "{\"type\":\"Feature\",\"properties\":{\"rank\":%d,\"distance\":%d,"
-                       "\"tile_id\":%lld,\"scene_id\":%lld,\"scene\":",
-                    x->rank, x->distance, (long long)x->tile_id, (long long)x->scene_id);
-            duch_cli_json_str(f, x->scene_path);
-            fprintf(f, ",\"x_off\":%d,\"y_off\":%d,\"width\":%d,\"height\":%d},\"geometry\":",
-                    x->x_off, x->y_off, x->width, x->height);
-            ring_geojson(f, x->footprint, x->footprint_npoints);
-            fprintf(f, "}%s\n", i + 1 < h->n ? "," : "");
-        }
-        fprintf(f, "]}\n");
-    } else {
-        fprintf(f, "%4s %5s %9s  %-21s %s\n", "rank", "dist", "tile_id", "window", "scene");
-        for (int i = 0; i < h->n; i++) {
-            const duch_search_hit *x = &h->hits[i];
-            char win[64];
-            snprintf(win, sizeof win, "%d,%d %dx%d", x->x_off, x->y_off, x->width, x->height);
-            fprintf(f, "%4d %5d %9lld  %-21s %s\n", x->rank, x->distance,
-                    (long long)x->tile_id, win, x->scene_path ? x->scene_path : "");
-        }
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    int rc = write_hits_ogr_quiet(h, csv, path);
+    CPLPopErrorHandler();
+    return rc;
+}
+
+static int write_hits_ogr_quiet(const duch_hits *h, int csv, const char *path)
+{
+    GDALDriverH drv = GDALGetDriverByName(csv ? "CSV" : "GeoJSON");
+    if (!drv) {
+        CPLError(CE_Failure, CPLE_AppDefined, "GDAL has no %s driver", csv ? "CSV" : "GeoJSON");
+        return -1;
     }
+    CPLErrorReset();
+    GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
+    if (!ds)
+        return -1;
+    OGRSpatialReferenceH wgs84 = OSRNewSpatialReference(NULL);
+    if (wgs84) {
+        OSRImportFromEPSG(wgs84, 4326);
+        OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    }
+    char *csv_opts[] = {"STRING_QUOTING=IF_NEEDED", NULL}; /* numbers as numbers */
+    char *json_opts[] = {"RFC7946=YES", NULL};
+    OGRLayerH lyr = GDALDatasetCreateLayer(ds, "duch_hits", csv ? NULL : wgs84,
+                                           csv ? wkbNone : wkbPolygon, csv ? csv_opts : json_opts);
+    OSRRelease(wgs84);
+    int rc = lyr ? 0 : -1;
+    for (int i = 0; rc == 0 && i < NHIT_FIELDS + csv; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(i < NHIT_FIELDS ? hit_fields[i].name : "footprint_wkt",
+                                          i < NHIT_FIELDS ? hit_fields[i].type : OFTString);
+        rc = OGR_L_CreateField(lyr, fd, TRUE) == OGRERR_NONE ? 0 : -1;
+        OGR_Fld_Destroy(fd);
+    }
+    for (int i = 0; rc == 0 && i < h->n; i++)
+        rc = write_hit(lyr, &h->hits[i], csv);
+    GDALClose(ds); /* void in GDAL 3.6: a failed flush shows as an error raised */
+    if (CPLGetLastErrorType() >= CE_Failure)
+        rc = -1;
+    return rc;
+}
+
+/* Write the hits in fmt to outpath (NULL, "-" or /dev/stdout: standard output). A file is
+ * written under a name beside it and renamed over it, so that an error leaves no half
+ * result behind (and OGR's CSV driver sees a .csv name: another makes it a folder). */
+static int write_hits(const duch_hits *h, const char *fmt, const char *outpath)
+{
+    int to_stdout = !outpath || !strcmp(outpath, "-") || !strcmp(outpath, "/dev/stdout");
+    if (!strcmp(fmt, "text")) {
+        FILE *f = to_stdout ? stdout : fopen(outpath, "w");
+        if (!f) {
+            duch_cli_error("cannot write %s: %s", outpath, strerror(errno));
+            return -1;
+        }
+        print_text(f, h);
+        if (f != stdout && fclose(f) != 0) {
+            duch_cli_error("error writing %s", outpath);
+            return -1;
+        }
+        return 0;
+    }
+    int csv = !strcmp(fmt, "csv");
+    if (to_stdout) {
+        fflush(stdout);
+        if (write_hits_ogr(h, csv, "/vsistdout/")) {
+            duch_cli_error("writing the hits as %s: %s", fmt, CPLGetLastErrorMsg());
+            return -1;
+        }
+        return 0;
+    }
+    size_t len = strlen(outpath) + 48;
+    char *tmp = malloc(len);
+    if (!tmp) {
+        duch_cli_error("out of memory");
+        return -1;
+    }
+    snprintf(tmp, len, "%s.part%ld.%s", outpath, (long)getpid(), csv ? "csv" : "geojson");
+    int rc = write_hits_ogr(h, csv, tmp);
+    if (rc)
+        duch_cli_error("cannot write %s: %s", outpath, CPLGetLastErrorMsg());
+    else if (rename(tmp, outpath) != 0) {
+        duch_cli_error("cannot write %s: %s", outpath, strerror(errno));
+        rc = -1;
+    }
+    if (rc)
+        VSIUnlink(tmp);
+    free(tmp);
+    return rc;
 }
 
 /* Contact sheet: the hits' source windows, `cell` px each, `cols` across, as PNG. */
@@ -311,16 +411,9 @@ int duch_cmd_query(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    FILE *f = stdout;
-    if (outpath && !(f = fopen(outpath, "w"))) {
-        duch_cli_error("cannot write %s", outpath);
+    if (write_hits(h, fmt, outpath)) {
         duch_hits_free(h);
         return 1;
-    }
-    print_hits(f, h, fmt);
-    if (f != stdout && fclose(f) != 0) {
-        duch_cli_error("error writing %s", outpath);
-        rc = 1;
     }
     if (png && quicklook(h, png))
         rc = 1;

@@ -15,3 +15,5 @@ check_PROGRAMS += tests/pipeline_kill
 tests_pipeline_kill_SOURCES = tests/pipeline_kill.c
 tests_pipeline_kill_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 tests_pipeline_kill_LDADD = libduch.la $(SQLITE_LIBS)
+TESTS += tests/cli_query_output.sh
+EXTRA_DIST += tests/cli_query_output.sh
