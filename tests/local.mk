@@ -17,3 +17,9 @@ tests_pipeline_kill_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 tests_pipeline_kill_LDADD = libduch.la $(SQLITE_LIBS)
 TESTS += tests/cli_query_output.sh
 EXTRA_DIST += tests/cli_query_output.sh
+# The ingest and search API of libduch, as a C program calls it.
+check_PROGRAMS += tests/pipeline_api
+TESTS += tests/pipeline_api
+tests_pipeline_api_SOURCES = tests/pipeline_api.c tests/tiler_fixtures.h
+tests_pipeline_api_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS)
+tests_pipeline_api_LDADD = libduch.la $(GDAL_LIBS) -lm
