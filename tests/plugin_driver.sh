@@ -6,7 +6,7 @@
 set -u
 : "${top_builddir:?}" "${GDAL_DRIVER_PATH:?}"
 plugin=${DUCH_GDAL_PLUGIN:-$top_builddir/.libs/gdal_DUCH.so}
-for tool in gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr; do
+for tool in gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr gdalmanage ldd nm; do
     command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
 done
 [ -f "$plugin" ] || { echo "FAIL: $plugin was not built"; exit 1; }
@@ -45,17 +45,13 @@ grep -q 'Supports: CreateCopy()' "$tmp/fmt" || bad "CreateCopy not advertised"
 grep -q 'Supports: Vector' "$tmp/fmt" || bad "vector capability not advertised"
 
 # --- links: libduch and GDAL, never libtorch nor the model library (dlopen'ed on use)
-if command -v ldd >/dev/null 2>&1; then
-    ldd "$plugin" >"$tmp/ldd" 2>&1 || bad "ldd $plugin failed"
-    grep -Eqi 'torch|libc10|duch_model' "$tmp/ldd" && { bad "$plugin links libtorch / the model library:"; cat "$tmp/ldd"; }
-    grep -q 'not found' "$tmp/ldd" && { bad "$plugin has unresolved libraries:"; cat "$tmp/ldd"; }
-    grep -q 'libduch\.so' "$tmp/ldd" || bad "$plugin does not link libduch"
-fi
-if command -v nm >/dev/null 2>&1; then
-    # Only the entry point GDAL looks for is exported (C functions and C++ classes hidden).
-    nm -D --defined-only "$plugin" | awk '$2 ~ /^[TDRB]$/ {print $3}' | grep -v '^_' >"$tmp/syms"
-    [ "$(cat "$tmp/syms")" = GDALRegister_DUCH ] || { bad "exported symbols:"; cat "$tmp/syms"; }
-fi
+ldd "$plugin" >"$tmp/ldd" 2>&1 || bad "ldd $plugin failed"
+grep -Eqi 'torch|libc10|duch_model' "$tmp/ldd" && { bad "$plugin links libtorch / the model library:"; cat "$tmp/ldd"; }
+grep -q 'not found' "$tmp/ldd" && { bad "$plugin has unresolved libraries:"; cat "$tmp/ldd"; }
+grep -q 'libduch\.so' "$tmp/ldd" || bad "$plugin does not link libduch"
+# Only the entry point GDAL looks for is exported (C functions and C++ classes hidden).
+nm -D --defined-only "$plugin" | awk '$2 ~ /^[TDRB]$/ {print $3}' | grep -v '^_' >"$tmp/syms"
+[ "$(cat "$tmp/syms")" = GDALRegister_DUCH ] || { bad "exported symbols:"; cat "$tmp/syms"; }
 
 # --- Identify: plain files that are not duch archives stay with GDAL's own drivers
 gdal_create -q -of GTiff -outsize 64 64 -bands 3 -burn 7 -a_srs EPSG:32610 \
@@ -65,10 +61,8 @@ ogr2ogr -q -f SQLite -dsco SPATIALITE=YES "$tmp/plain.sqlite" "$tmp/p.geojson" |
 ogrinfo -ro -so "$tmp/plain.sqlite" >"$tmp/out" 2>&1 || bad "ogrinfo plain.sqlite failed"
 grep -q "using driver \`SQLite'" "$tmp/out" || { bad "plain.sqlite is not opened by the SQLite driver"; cat "$tmp/out"; }
 gdalinfo "$tmp/scene.tif" >"$tmp/out" 2>&1 && grep -q '^Driver: GTiff' "$tmp/out" || { bad "scene.tif not opened by GTiff"; cat "$tmp/out"; }
-if command -v gdalmanage >/dev/null 2>&1; then
-    gdalmanage identify "$tmp/plain.sqlite" | grep -q ': SQLite$' || bad "gdalmanage identify plain.sqlite is not SQLite"
-    gdalmanage identify "$tmp/scene.tif" | grep -q ': GTiff$' || bad "gdalmanage identify scene.tif is not GTiff"
-fi
+gdalmanage identify "$tmp/plain.sqlite" | grep -q ': SQLite$' || bad "gdalmanage identify plain.sqlite is not SQLite"
+gdalmanage identify "$tmp/scene.tif" | grep -q ': GTiff$' || bad "gdalmanage identify scene.tif is not GTiff"
 
 # --- open options, checked before the archive is touched
 a="DUCH:$tmp/plain.sqlite"
