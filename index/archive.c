@@ -213,6 +213,11 @@ static int table_exists(duch_archive *a, const char *name) { return schema_has(a
 static int create_schema(duch_archive *a)
 {
     int rc;
+    /* 64 KiB pages: the first query of a connection reads the packed code blocks in
+     * 64 KiB reads instead of 4 KiB ones (80 MB of codes: ~1 200 reads, not 20 000).
+     * Only an empty file takes it; an existing one keeps its page size. */
+    if ((rc = exec(a, "PRAGMA page_size=65536", "setting the page size")))
+        return rc;
     if ((rc = exec(a, "PRAGMA journal_mode=WAL", "setting WAL mode")))
         return rc;
     if ((rc = exec(a, "BEGIN IMMEDIATE", "starting the schema transaction")))

@@ -12,9 +12,12 @@
  *                    code_bytes INTEGER, codes BLOB, tile_ids BLOB)
  *     ntiles codes of code_bytes each, of tiles in ascending tile_id; tile_ids is NULL
  *     when those are first_tile, first_tile+1, ..., else ntiles little-endian int64.
- *   duch_box_blocks(block_id INTEGER PRIMARY KEY, boxes BLOB)
+ *   duch_box_blocks(block_id INTEGER PRIMARY KEY, minx, miny, maxx, maxy REAL,
+ *                   boxes BLOB)
  *     per tile of that block the exact bounding box of its footprint, 4 little-endian
- *     doubles (minx, miny, maxx, maxy), NaN when it has none.
+ *     doubles (minx, miny, maxx, maxy), NaN when it has none; minx..maxy is the box of
+ *     them all (NULL when no tile has a footprint), so that a box query reads only the
+ *     boxes of the blocks it touches.
  *   duch_blocks_version(id = 0, tiles INTEGER, blocks INTEGER)
  *     triggers on tiles (insert, update, delete: duch_tiles_changed_*) add 1 to tiles
  *     for every changed row; blocks is the value of tiles at which the blocks were
@@ -46,6 +49,7 @@ SQLITE_EXTENSION_INIT3
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "duch_index.h"
@@ -67,6 +71,7 @@ SQLITE_EXTENSION_INIT3
     "  tile_ids BLOB);\n"                                                                  \
     "CREATE TABLE IF NOT EXISTS duch_box_blocks (\n"                                       \
     "  block_id INTEGER PRIMARY KEY,\n"                                                    \
+    "  minx REAL, miny REAL, maxx REAL, maxy REAL,\n"                                      \
     "  boxes BLOB NOT NULL);\n"                                                            \
     "CREATE TABLE IF NOT EXISTS duch_blocks_version (\n"                                   \
     "  id INTEGER PRIMARY KEY CHECK (id = 0),\n"                                           \
@@ -319,13 +324,28 @@ static int insert_block(sqlite3 *db, const int64_t *ids, const unsigned char *co
             nan_boxes[i] = NAN;
         boxes = nan_boxes;
     }
-    if (sqlite3_prepare_v2(db, "INSERT INTO main.duch_box_blocks(block_id, boxes) VALUES (?,?)", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "INSERT INTO main.duch_box_blocks(block_id, minx, miny, maxx, maxy,"
+                           " boxes) VALUES (?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) {
         free(nan_boxes);
         goto fail;
     }
     sqlite3_bind_int64(st, 1, block);
-    sqlite3_bind_blob64(st, 2, boxes, (sqlite3_uint64)n * 32, SQLITE_STATIC);
+    double ext[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+    for (size_t i = 0; i < n; i++) {
+        const double *b = boxes + 4 * i;
+        if (!(b[0] <= b[2] && b[1] <= b[3]))
+            continue; /* NaN: no footprint */
+        if (b[0] < ext[0]) ext[0] = b[0];
+        if (b[1] < ext[1]) ext[1] = b[1];
+        if (b[2] > ext[2]) ext[2] = b[2];
+        if (b[3] > ext[3]) ext[3] = b[3];
+    }
+    for (int j = 0; j < 4; j++)
+        if (ext[0] <= ext[2])
+            sqlite3_bind_double(st, 2 + j, ext[j]);
+        else
+            sqlite3_bind_null(st, 2 + j);
+    sqlite3_bind_blob64(st, 6, boxes, (sqlite3_uint64)n * 32, SQLITE_STATIC);
     int r = sqlite3_step(st);
     free(nan_boxes);
     if (r != SQLITE_DONE)
@@ -501,6 +521,8 @@ typedef struct segment {
     int64_t first_id;       /* ids first_id.. when ids is NULL */
     int64_t *ids;           /* else n explicit ids */
     sqlite3_int64 block_id; /* the block it came from */
+    double ext[4];          /* the box of its tiles' boxes; NaN when none has one */
+    int boxes_loaded;       /* its boxes are in engine.boxes */
 } segment;
 
 struct duch_engine {
@@ -511,17 +533,42 @@ struct duch_engine {
     int schema;
     int from_blocks;
     size_t n, nbytes;
-    unsigned char *codes;   /* n * nbytes, 64-byte aligned */
+    unsigned char *codes;   /* n * nbytes, 64-byte aligned (block path: mapped, codes_map) */
+    size_t codes_map;       /* bytes mapped for codes, 0 when malloc'ed */
     int64_t *ids;           /* row path: n ids, rowid order (NULL in the block path) */
     int64_t *rowids;        /* row path: rowids when they differ from the ids */
     segment *segs;          /* block path */
     size_t nseg;
-    double *boxes;          /* 4 per code, loaded on the first box query */
+    double *boxes;          /* 4 per code (mapped, boxes_map bytes); rows: all loaded on the
+                               first box query; blocks: a block's when a box touches it */
+    size_t boxes_map;
     size_t *subset;         /* scratch for box queries */
     double load_s;
     char why_rows[256];
     char msg[768];
 };
+
+/* Large arrays are mapped, not malloc'ed: pages come in 2 MiB huge pages where the
+ * kernel allows (a fresh 80 MB array faults 40 times instead of 20 000), and the pages
+ * of a box array that no query touches cost nothing. */
+static void *big_alloc(size_t bytes)
+{
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= (2u << 20))
+        madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void big_free(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
+}
 
 static int eset(duch_engine *e, int rc, const char *f, ...) __attribute__((format(printf, 3, 4)));
 static int eset(duch_engine *e, int rc, const char *f, ...)
@@ -535,15 +582,19 @@ static int eset(duch_engine *e, int rc, const char *f, ...)
 
 static void engine_clear(duch_engine *e)
 {
-    free(e->codes);
+    if (e->codes_map)
+        big_free(e->codes, e->codes_map);
+    else
+        free(e->codes);
     free(e->ids);
     free(e->rowids);
     for (size_t i = 0; i < e->nseg; i++)
         free(e->segs[i].ids);
     free(e->segs);
-    free(e->boxes);
+    big_free(e->boxes, e->boxes_map);
     free(e->subset);
     e->codes = NULL;
+    e->codes_map = e->boxes_map = 0;
     e->ids = e->rowids = NULL;
     e->segs = NULL;
     e->boxes = NULL;
@@ -603,94 +654,106 @@ static unsigned char *alloc_codes(size_t n, size_t nbytes)
     return aligned_alloc(64, bytes ? bytes : 64);
 }
 
-/* the codes from the blocks; DUCH_NOTFOUND (why in e->why_rows) when they cannot serve */
+/* the codes from the blocks; DUCH_NOTFOUND (why in e->why_rows) when they cannot serve.
+ * The block list comes first (without the codes), then each block's codes are read
+ * with incremental BLOB I/O straight into the packed array: one sequential pass. */
 static int load_blocks(duch_engine *e)
 {
     sqlite3_stmt *st = NULL;
+    sqlite3_blob *blob = NULL;
     int rc = DUCH_OK;
-    size_t n = 0, nbytes = 0, nblocks = 0;
-    if (sqlite3_prepare_v2(e->db, "SELECT count(*), sum(ntiles), min(code_bytes), max(code_bytes)"
-                           " FROM main.duch_code_blocks", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        rc = eset(e, st_rc(e->db), "reading duch_code_blocks: %s", sqlite3_errmsg(e->db));
-        sqlite3_finalize(st);
-        return rc;
-    }
-    nblocks = (size_t)sqlite3_column_int64(st, 0);
-    n = (size_t)sqlite3_column_int64(st, 1);
-    nbytes = (size_t)sqlite3_column_int64(st, 2);
-    int one_len = sqlite3_column_int64(st, 2) == sqlite3_column_int64(st, 3);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (nblocks && (!one_len || nbytes < DUCH_CODE_MIN_BITS / 8 || nbytes > DUCH_CODE_MAX_BITS / 8)) {
-        fmt(e->why_rows, sizeof e->why_rows, "the code blocks hold codes of more than one length");
-        return DUCH_NOTFOUND;
-    }
-    e->codes = alloc_codes(n, nbytes ? nbytes : 1);
-    e->segs = calloc(nblocks ? nblocks : 1, sizeof *e->segs);
-    if (!e->codes || !e->segs)
-        return eset(e, DUCH_NOMEM, "out of memory (%zu codes)", n);
-    if (sqlite3_prepare_v2(e->db, "SELECT block_id, first_tile, ntiles, codes, tile_ids FROM"
-                           " main.duch_code_blocks ORDER BY block_id", -1, &st, NULL) != SQLITE_OK)
-        return eset(e, st_rc(e->db), "reading duch_code_blocks: %s", sqlite3_errmsg(e->db));
-    size_t pos = 0;
-    int64_t last = INT64_MIN;
-    int r;
+    size_t n = 0, nbytes = 0, cap = 0;
     const char *bad = NULL;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(e->db, "SELECT c.block_id, c.first_tile, c.ntiles, c.code_bytes,"
+                           " length(c.codes), c.tile_ids, b.minx, b.miny, b.maxx, b.maxy"
+                           " FROM main.duch_code_blocks c LEFT JOIN main.duch_box_blocks b"
+                           " USING (block_id) ORDER BY c.block_id", -1, &st, NULL) != SQLITE_OK)
+        return eset(e, st_rc(e->db), "reading duch_code_blocks: %s", sqlite3_errmsg(e->db));
+    int64_t last = INT64_MIN;
+    int r = SQLITE_DONE;
+    while (!bad && (r = sqlite3_step(st)) == SQLITE_ROW) {
         size_t bn = (size_t)sqlite3_column_int64(st, 2);
+        size_t cb = (size_t)sqlite3_column_int64(st, 3);
         int64_t first = sqlite3_column_int64(st, 1);
-        const void *cb = sqlite3_column_blob(st, 3);
-        size_t clen = (size_t)sqlite3_column_bytes(st, 3);
-        if (e->nseg >= nblocks || bn == 0 || pos + bn > n || clen != bn * nbytes) {
-            bad = "a code block does not hold the codes it says";
+        if (!nbytes)
+            nbytes = cb;
+        if (bn == 0 || bn > (1u << 24) || cb != nbytes || cb < DUCH_CODE_MIN_BITS / 8 ||
+            cb > DUCH_CODE_MAX_BITS / 8 || (size_t)sqlite3_column_int64(st, 4) != bn * nbytes) {
+            bad = "a code block does not hold the codes it says, or codes of another length";
             break;
         }
-        segment *s = &e->segs[e->nseg];
-        s->pos = pos;
-        s->n = bn;
-        s->first_id = first;
-        s->block_id = sqlite3_column_int64(st, 0);
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-            size_t ilen = (size_t)sqlite3_column_bytes(st, 4);
+        if (e->nseg == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            segment *ns = realloc(e->segs, ncap * sizeof *ns);
+            if (!ns) {
+                sqlite3_finalize(st);
+                return eset(e, DUCH_NOMEM, "out of memory");
+            }
+            e->segs = ns;
+            cap = ncap;
+        }
+        segment *sg = &e->segs[e->nseg++];
+        memset(sg, 0, sizeof *sg);
+        sg->pos = n;
+        sg->n = bn;
+        sg->first_id = first;
+        sg->block_id = sqlite3_column_int64(st, 0);
+        for (int j = 0; j < 4; j++)
+            sg->ext[j] = sqlite3_column_type(st, 6 + j) == SQLITE_NULL ? NAN
+                                                                     : sqlite3_column_double(st, 6 + j);
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            size_t ilen = (size_t)sqlite3_column_bytes(st, 5);
             if (ilen != bn * 8) {
                 bad = "a code block's tile ids do not match its codes";
                 break;
             }
-            s->ids = malloc(ilen);
-            if (!s->ids) {
+            if (!(sg->ids = malloc(ilen))) {
                 sqlite3_finalize(st);
                 return eset(e, DUCH_NOMEM, "out of memory");
             }
-            memcpy(s->ids, sqlite3_column_blob(st, 4), ilen);
+            memcpy(sg->ids, sqlite3_column_blob(st, 5), ilen);
             for (size_t i = 0; i < bn && !bad; i++)
-                if (s->ids[i] <= (i ? s->ids[i - 1] : last))
+                if (sg->ids[i] <= (i ? sg->ids[i - 1] : last))
                     bad = "the code blocks' tile ids are not ascending";
-            if (!bad)
-                last = s->ids[bn - 1];
+            last = sg->ids[bn - 1];
         } else {
             if (first <= last || first > INT64_MAX - (int64_t)bn)
                 bad = "the code blocks' tile ids are not ascending";
             last = first + (int64_t)bn - 1;
         }
-        e->nseg++;
-        if (bad)
-            break;
-        memcpy(e->codes + pos * nbytes, cb, clen);
-        pos += bn;
+        n += bn;
     }
-    if (!bad && r != SQLITE_ROW && r != SQLITE_DONE) {
+    if (!bad && r != SQLITE_DONE) {
         rc = eset(e, st_rc(e->db), "reading duch_code_blocks: %s", sqlite3_errmsg(e->db));
         sqlite3_finalize(st);
         return rc;
     }
     sqlite3_finalize(st);
-    if (!bad && pos != n)
-        bad = "the code blocks changed while they were read";
     if (bad) {
         fmt(e->why_rows, sizeof e->why_rows, "%s (run duch optimize)", bad);
         return DUCH_NOTFOUND;
     }
+    e->codes_map = (n * nbytes + 63) / 64 * 64 + 64;
+    e->codes = big_alloc(e->codes_map);
+    if (!e->codes) {
+        e->codes_map = 0;
+        return eset(e, DUCH_NOMEM, "out of memory (%zu codes)", n);
+    }
+    for (size_t i = 0; i < e->nseg; i++) {
+        segment *sg = &e->segs[i];
+        int orc = blob ? sqlite3_blob_reopen(blob, sg->block_id)
+                       : sqlite3_blob_open(e->db, "main", "duch_code_blocks", "codes", sg->block_id,
+                                           0, &blob);
+        if (orc != SQLITE_OK || sqlite3_blob_bytes(blob) != (int)(sg->n * nbytes) ||
+            sqlite3_blob_read(blob, e->codes + sg->pos * nbytes, (int)(sg->n * nbytes), 0) !=
+                SQLITE_OK) {
+            rc = eset(e, st_rc(e->db), "reading code block %lld: %s", (long long)sg->block_id,
+                      sqlite3_errmsg(e->db));
+            sqlite3_blob_close(blob);
+            return rc;
+        }
+    }
+    sqlite3_blob_close(blob);
     e->n = n;
     e->nbytes = nbytes;
     e->from_blocks = 1;
@@ -853,77 +916,111 @@ static ptrdiff_t row_find(const duch_engine *e, int64_t key)
     return lo < e->n && keys[lo] == key ? (ptrdiff_t)lo : -1;
 }
 
-static int load_boxes(duch_engine *e)
+static int boxes_array(duch_engine *e)
 {
     if (e->boxes)
         return DUCH_OK;
-    double *boxes = malloc((e->n ? e->n : 1) * 4 * sizeof *boxes);
-    if (!boxes)
+    e->boxes_map = (e->n ? e->n : 1) * 4 * sizeof *e->boxes;
+    e->boxes = big_alloc(e->boxes_map);
+    if (!e->boxes) {
+        e->boxes_map = 0;
         return eset(e, DUCH_NOMEM, "out of memory (%zu boxes)", e->n);
+    }
+    return DUCH_OK;
+}
+
+/* the boxes of one block, read when a query box first touches its extent */
+static int load_segment_boxes(duch_engine *e, segment *sg, sqlite3_blob **blob)
+{
+    int orc = *blob ? sqlite3_blob_reopen(*blob, sg->block_id)
+                    : sqlite3_blob_open(e->db, "main", "duch_box_blocks", "boxes", sg->block_id, 0,
+                                        blob);
+    if (orc != SQLITE_OK || sqlite3_blob_bytes(*blob) != (int)(sg->n * 32))
+        return eset(e, DUCH_CORRUPT, "the box block of code block %lld is missing or of the wrong"
+                    " size (run duch optimize)", (long long)sg->block_id);
+    if (sqlite3_blob_read(*blob, e->boxes + 4 * sg->pos, (int)(sg->n * 32), 0) != SQLITE_OK)
+        return eset(e, st_rc(e->db), "reading box block %lld: %s", (long long)sg->block_id,
+                    sqlite3_errmsg(e->db));
+    sg->boxes_loaded = 1;
+    return DUCH_OK;
+}
+
+/* row path: every footprint's box, read once */
+static int load_row_boxes(duch_engine *e)
+{
+    int rc = boxes_array(e);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < 4 * e->n; i++)
-        boxes[i] = NAN;
+        e->boxes[i] = NAN;
     sqlite3_stmt *st = NULL;
-    int r, rc = DUCH_OK;
-    if (e->from_blocks) {
-        if (sqlite3_prepare_v2(e->db, "SELECT block_id, boxes FROM main.duch_box_blocks ORDER BY"
-                               " block_id", -1, &st, NULL) != SQLITE_OK) {
-            rc = eset(e, st_rc(e->db), "reading duch_box_blocks: %s", sqlite3_errmsg(e->db));
-            goto finish;
-        }
-        size_t si = 0;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW && si < e->nseg) {
-            segment *s = &e->segs[si];
-            sqlite3_int64 b = sqlite3_column_int64(st, 0);
-            if (b < s->block_id)
-                continue;
-            if (b > s->block_id || (size_t)sqlite3_column_bytes(st, 1) != s->n * 32) {
-                rc = eset(e, DUCH_CORRUPT, "the box block of code block %lld is missing or of the"
-                          " wrong size (run duch optimize)", (long long)s->block_id);
-                goto finish;
-            }
-            memcpy(boxes + 4 * s->pos, sqlite3_column_blob(st, 1), s->n * 32);
-            si++;
-        }
-        if (si < e->nseg) {
-            rc = r == SQLITE_ROW || r == SQLITE_DONE
-                     ? eset(e, DUCH_CORRUPT, "box blocks are missing (run duch optimize)")
-                     : eset(e, st_rc(e->db), "reading duch_box_blocks: %s", sqlite3_errmsg(e->db));
-            goto finish;
-        }
-    } else {
-        if (sqlite3_prepare_v2(e->db, "SELECT rowid, footprint FROM main.tiles", -1, &st, NULL) !=
+    int r;
+    if (sqlite3_prepare_v2(e->db, "SELECT rowid, footprint FROM main.tiles", -1, &st, NULL) !=
+        SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+        if (sqlite3_prepare_v2(e->db, "SELECT tile_id, footprint FROM main.tiles", -1, &st, NULL) !=
             SQLITE_OK) {
-            sqlite3_finalize(st);
-            st = NULL;
-            if (sqlite3_prepare_v2(e->db, "SELECT tile_id, footprint FROM main.tiles", -1, &st,
-                                   NULL) != SQLITE_OK) {
-                rc = eset(e, DUCH_INVALID, "a bounding box needs a footprint column in tiles: %s",
-                          sqlite3_errmsg(e->db));
-                goto finish;
-            }
-        }
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            ptrdiff_t pos = row_find(e, sqlite3_column_int64(st, 0));
-            if (pos < 0 || sqlite3_column_type(st, 1) != SQLITE_BLOB)
-                continue;
-            double box[4];
-            if (duch_geometry_blob_box(sqlite3_column_blob(st, 1),
-                                       (size_t)sqlite3_column_bytes(st, 1), box))
-                memcpy(boxes + 4 * pos, box, sizeof box);
-        }
-        if (r != SQLITE_DONE) {
-            rc = eset(e, st_rc(e->db), "reading footprints: %s", sqlite3_errmsg(e->db));
+            rc = eset(e, DUCH_INVALID, "a bounding box needs a footprint column in tiles: %s",
+                      sqlite3_errmsg(e->db));
             goto finish;
         }
     }
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        ptrdiff_t pos = row_find(e, sqlite3_column_int64(st, 0));
+        if (pos < 0 || sqlite3_column_type(st, 1) != SQLITE_BLOB)
+            continue;
+        double box[4];
+        if (duch_geometry_blob_box(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+                                   box))
+            memcpy(e->boxes + 4 * pos, box, sizeof box);
+    }
+    if (r != SQLITE_DONE)
+        rc = eset(e, st_rc(e->db), "reading footprints: %s", sqlite3_errmsg(e->db));
 finish:
     sqlite3_finalize(st);
     if (rc) {
-        free(boxes);
-        return rc;
+        big_free(e->boxes, e->boxes_map);
+        e->boxes = NULL;
+        e->boxes_map = 0;
     }
-    e->boxes = boxes;
-    return DUCH_OK;
+    return rc;
+}
+
+/* positions (ascending) of the tiles whose box intersects bbox, into e->subset */
+static int select_box(duch_engine *e, const double bbox[4], size_t *nsel)
+{
+    *nsel = 0;
+    if (!e->subset && !(e->subset = malloc((e->n ? e->n : 1) * sizeof *e->subset)))
+        return eset(e, DUCH_NOMEM, "out of memory");
+    if (!e->from_blocks) {
+        int rc = e->boxes ? DUCH_OK : load_row_boxes(e);
+        if (rc)
+            return rc;
+        *nsel = duch_bbox_select(e->boxes, e->n, bbox, e->subset);
+        return DUCH_OK;
+    }
+    int rc = boxes_array(e);
+    if (rc)
+        return rc;
+    sqlite3_blob *blob = NULL;
+    size_t m = 0;
+    for (size_t i = 0; i < e->nseg; i++) {
+        segment *sg = &e->segs[i];
+        const double *x = sg->ext;
+        /* written so that a NaN extent (no footprints) never matches */
+        if (!(x[0] <= bbox[2] && x[2] >= bbox[0] && x[1] <= bbox[3] && x[3] >= bbox[1]))
+            continue;
+        if (!sg->boxes_loaded && (rc = load_segment_boxes(e, sg, &blob)))
+            break;
+        size_t k = duch_bbox_select(e->boxes + 4 * sg->pos, sg->n, bbox, e->subset + m);
+        for (size_t j = 0; j < k; j++)
+            e->subset[m + j] += sg->pos;
+        m += k;
+    }
+    sqlite3_blob_close(blob);
+    *nsel = m;
+    return rc;
 }
 
 static int64_t tile_id_at(const duch_engine *e, size_t pos)
@@ -969,11 +1066,8 @@ int duch_engine_search(duch_engine *e, const unsigned char *query, size_t qlen,
     const size_t *subset = NULL;
     size_t nsubset = 0;
     if (bbox) {
-        if ((rc = load_boxes(e)))
+        if ((rc = select_box(e, bbox, &nsubset)))
             return rc;
-        if (!e->subset && !(e->subset = malloc(e->n * sizeof *e->subset)))
-            return eset(e, DUCH_NOMEM, "out of memory");
-        nsubset = duch_bbox_select(e->boxes, e->n, bbox, e->subset);
         subset = e->subset;
         if (nsubset == 0)
             return DUCH_OK;
