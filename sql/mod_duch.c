@@ -30,35 +30,28 @@
 **
 **   CREATE TABLE tiles(tile_id INTEGER PRIMARY KEY, code BLOB);
 **
-** SPEED. Going through SQLite for each code costs ~170 ns a row, 30x a 64-bit popcount.
-** So the first duch_knn call of a connection loads every code into one packed array
-** (the per-connection cache, struct knn_cache) and later calls scan that array with the
-** fastest Hamming kernel this CPU has (index/hamming.c) and a heap top-k
-** (index/topk.c). The cache is keyed by the database's data version
-** (SQLITE_FCNTL_DATA_VERSION: commits of other connections), this connection's
-** sqlite3_total_changes64() and the schema cookie, so any write shows in the next call;
-** a change reloads the whole array (about 0.4 s per million rows). Inside a write
-** transaction the array is reloaded on every call, since a ROLLBACK leaves no trace in
-** those counters.
-** The box form asks the spatial index (the R*Tree idx_tiles_footprint that SpatiaLite's
-** CreateSpatialIndex makes) for candidates and checks them against the footprints' exact
-** bounding boxes (cached too); without a spatial index it checks every cached box. A
-** tile matches when its footprint's bounding box intersects the query box.
+** SPEED. duch_knn runs the one search engine of index/engine.c (compiled into this
+** extension against the host's sqlite3_api), the same that `duch query` and the DUCH:
+** layer run: the first call of a connection loads every code into one packed array,
+** from the archive's packed code blocks when they are current (one sequential pass),
+** else from the rows; later calls scan that array with the fastest Hamming kernel and a
+** heap top-k (index/topk.c), until the database changes. A tile matches a box when the
+** exact bounding box of its footprint intersects it. duch_optimize() rebuilds the
+** blocks after other SQL changed the tiles.
 **
 ** TEXT AND IMAGES. A text query, duch_text_code(text) and duch_image_code(path, ...)
 ** need the model that made the codes: the one stored in the archive's duch_model table.
 ** Texts go through the C text encoder (model/textenc.c, compiled into this extension:
 ** the text half of the network is small, and loading libtorch costs 0.8-2 s per
-** connection): it is opened from the stored BLOB on the first text query, kept per
-** connection while the model id stays the same, and gives the same codes as libtorch.
-** Only if it cannot open the model (a text architecture it does not implement, or a
-** damaged BLOB) do texts go to the model library. Images always do: the model library
-** (libtorch inside) is dlopen'ed on first use through duch_model_load()
-** (model/duch_model.h, $DUCH_MODEL_LIB overrides where it is), the model is opened from
-** the stored BLOB, kept per connection while its id stays the same, and freed when the
-** connection closes. duch_image_code reads rasters with the tiler of libduch.so (GDAL
-** inside), dlopen'ed on its first call ($DUCH_LIB overrides where). So loading this
-** extension loads neither libtorch nor GDAL, and a text query loads neither either.
+** connection), the only text inference path: it is opened from the stored BLOB on the
+** first text query and kept per connection while the model id stays the same; a model
+** it cannot open is an error that says why. Images go to the model library (libtorch
+** inside), dlopen'ed on first use through duch_model_load() (model/duch_model.h,
+** $DUCH_MODEL_LIB overrides where it is); the model is opened from the stored BLOB,
+** kept per connection while its id stays the same, and freed when the connection
+** closes. duch_image_code reads rasters with the tiler of libduch.so (GDAL inside),
+** dlopen'ed on its first call ($DUCH_LIB overrides where). So loading this extension
+** loads neither libtorch nor GDAL, and a text query loads neither either.
 **
 ** STATE. All state hangs off the connection: one struct duch_conn, shared by the
 ** functions and the module through their user data, freed by the last destructor
