@@ -392,6 +392,12 @@ int duch_blocks_rebuild(struct sqlite3 *db, duch_progress_fn progress, void *arg
 {
     if (ntiles_out)
         *ntiles_out = 0;
+    /* made anew, so that tables of another shape (changed by hand) are replaced too */
+    if (sqlite3_exec(db, "DROP TABLE IF EXISTS main.duch_code_blocks;"
+                         " DROP TABLE IF EXISTS main.duch_box_blocks;", NULL, NULL, NULL) != SQLITE_OK) {
+        fmt(err, errlen, "dropping the old code blocks: %s", sqlite3_errmsg(db));
+        return st_rc(db);
+    }
     int rc = duch_blocks_install(db, err, errlen);
     if (rc)
         return rc;
@@ -402,11 +408,6 @@ int duch_blocks_rebuild(struct sqlite3 *db, duch_progress_fn progress, void *arg
         total = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_exec(db, "DELETE FROM main.duch_code_blocks; DELETE FROM main.duch_box_blocks;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        fmt(err, errlen, "clearing the code blocks: %s", sqlite3_errmsg(db));
-        return st_rc(db);
-    }
     int has_fp = 0;
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('tiles') WHERE name = 'footprint'",
                            -1, &st, NULL) == SQLITE_OK)
@@ -667,8 +668,13 @@ static int load_blocks(duch_engine *e)
     if (sqlite3_prepare_v2(e->db, "SELECT c.block_id, c.first_tile, c.ntiles, c.code_bytes,"
                            " length(c.codes), c.tile_ids, b.minx, b.miny, b.maxx, b.maxy"
                            " FROM main.duch_code_blocks c LEFT JOIN main.duch_box_blocks b"
-                           " USING (block_id) ORDER BY c.block_id", -1, &st, NULL) != SQLITE_OK)
-        return eset(e, st_rc(e->db), "reading duch_code_blocks: %s", sqlite3_errmsg(e->db));
+                           " USING (block_id) ORDER BY c.block_id", -1, &st, NULL) != SQLITE_OK) {
+        /* tables of another shape (an older duch, or changed by hand): the rows serve */
+        fmt(e->why_rows, sizeof e->why_rows, "the code block tables are not as this duch writes"
+            " them (%s; run duch optimize)", sqlite3_errmsg(e->db));
+        sqlite3_finalize(st);
+        return DUCH_NOTFOUND;
+    }
     int64_t last = INT64_MIN;
     int r = SQLITE_DONE;
     while (!bad && (r = sqlite3_step(st)) == SQLITE_ROW) {

@@ -19,3 +19,5 @@ EXTRA_DIST += docs/sql/README.md docs/sql/duch_version.md docs/sql/duch_hamming.
 # one engine: duch query, the DUCH: layer and duch_knn agree (boxes, blocks, rows)
 TESTS += tests/cli_search_agree.sh
 EXTRA_DIST += tests/cli_search_agree.sh tests/search_agree.py
+TESTS += tests/cli_optimize.sh
+EXTRA_DIST += tests/cli_optimize.sh
