@@ -501,17 +501,9 @@ static int ingest_scene(ingest_run *r, int si, duch_model *model, unsigned char 
     *ntiles = 0;
     *nskipped_tiles = 0;
     msg[0] = '\0';
-    scene_job j;
-    memset(&j, 0, sizeof j);
-    j.r = r;
-    j.si = si;
-    j.model = model;
-    j.batch_rgb = batch_rgb;
-    j.msg = msg;
-    j.msglen = msglen;
-    j.wctx[0] = r;
-    j.wctx[1] = (void *)r->scenes[si];
-    j.key = scene_key(r->scenes[si]);
+    scene_job j = {.r = r, .si = si, .model = model, .batch_rgb = batch_rgb, .msg = msg,
+                   .msglen = msglen, .wctx = {r, (void *)r->scenes[si]},
+                   .key = scene_key(r->scenes[si])};
     int rc = DUCH_NOMEM;
     if (!j.key)
         pl_set_err(msg, msglen, "out of memory");

@@ -4,16 +4,9 @@
 # saved, codes that do not fit the stored model are reported by every front end and
 # refused by `duch index`, a read-only archive is not written even by root, and a first
 # run that fails leaves no archive behind.
-set -u
-: "${top_builddir:?}"
-duch="$top_builddir/duch"
-model=${DUCH_DEFAULT_MODEL:-}
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model at '$model'"; exit 77; }
-command -v gdal_create >/dev/null || { echo "SKIP: gdal_create missing"; exit 77; }
-export DUCH_QUIET=1
-tmp=$(mktemp -d); trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-sq() { sqlite3 "$1" "$2"; }
+. "${top_srcdir:?}/tests/cli_common.sh"
+need_model
+need_tools gdal_create
 
 # Small UTM scenes, 0.3 m pixels: 260 px tiles, a 3x2 grid each.
 for i in 1 2 3; do

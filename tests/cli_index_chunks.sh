@@ -3,17 +3,10 @@
 # SIGTERM, then the same command again, gives exactly the rows of one clean run; the
 # incomplete scene is visible as such in between; a resume with another grid is refused;
 # the same long scene twice with -j 2 is stored once.
-set -u
-: "${top_builddir:?}"
-duch="$top_builddir/duch"
-model=${DUCH_DEFAULT_MODEL:-}
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model at '$model'"; exit 77; }
+. "${top_srcdir:?}/tests/cli_common.sh"
+need_model
 py=/usr/bin/python3
-$py -c 'from osgeo import gdal_array' 2>/dev/null || { echo "SKIP: python3-gdal (numpy) missing"; exit 77; }
-export DUCH_QUIET=1
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-sq() { sqlite3 "$1" "$2"; }
+$py -c 'from osgeo import gdal_array' 2>/dev/null || skip "python3-gdal (numpy) missing"
 
 # Textured UTM scenes at 0.3 m (260 px tiles): big.tif 2600 px square = 10 x 10 tiles,
 # huge.tif 3900 px = 15 x 15 tiles (long enough to be signalled while it runs).

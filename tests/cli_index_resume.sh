@@ -2,16 +2,9 @@
 # duch index end to end: create, append, skip, refuse another model, and survive kill -9
 # in the middle of a scene's transaction (the rerun resumes and the result equals a
 # clean run's).
-set -u
-: "${top_builddir:?}"
-duch="$top_builddir/duch"
-model=${DUCH_DEFAULT_MODEL:-}
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model at '$model'"; exit 77; }
-command -v gdal_translate >/dev/null || { echo "SKIP: gdal_translate missing"; exit 77; }
-export DUCH_QUIET=1
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-sq() { sqlite3 "$1" "$2"; }
+. "${top_srcdir:?}/tests/cli_common.sh"
+need_model
+need_tools gdal_create
 
 # Four small UTM scenes with different content (a gradient VRT shifted per scene).
 for i in 1 2 3 4; do

@@ -2,16 +2,10 @@
 # Index every raster of ../shared/data/scenes with the shipped model: all succeed, the
 # ucm_mosaic grid lines up with the 256x256 cells of ucm_mosaic.truth.csv (384 tiles, each
 # tile's offsets a cell), ogrinfo sees the right count, and a query returns hits.
-set -u
-: "${top_builddir:?}"
-duch="$top_builddir/duch"
+. "${top_srcdir:?}/tests/cli_common.sh"
 data=${DUCH_SHARED_DATA:-}/scenes
-model=${DUCH_DEFAULT_MODEL:-}
-[ -f "$data/ucm_mosaic.tif" ] || { echo "SKIP: no ../shared/data/scenes"; exit 77; }
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model at '$model'"; exit 77; }
-export DUCH_QUIET=1
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+[ -f "$data/ucm_mosaic.tif" ] || skip "no ../shared/data/scenes"
+need_model
 scenes=$(ls "$data"/*.tif "$data"/*.TIF 2>/dev/null)
 # shellcheck disable=SC2086
 "$duch" index -j 2 --model "$model" "$tmp/all.sqlite" $scenes 2>"$tmp/err" || fail "index: $(cat "$tmp/err")"

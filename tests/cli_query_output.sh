@@ -3,17 +3,11 @@
 # columns users read (names and order), quoting, footprints as WKT and as RFC 7946
 # polygons, -o under any name (a file, never a folder), an existing file replaced, and a
 # failed write that leaves nothing behind.
-set -u
-: "${top_builddir:?}"
-duch="$top_builddir/duch"
-model=${DUCH_DEFAULT_MODEL:-}
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model at '$model'"; exit 77; }
-command -v gdal_create >/dev/null || { echo "SKIP: gdal_create missing"; exit 77; }
+. "${top_srcdir:?}/tests/cli_common.sh"
+need_model
+need_tools gdal_create ogrinfo sqlite3
 py=/usr/bin/python3
-$py -c 'from osgeo import ogr' 2>/dev/null || { echo "SKIP: python3-gdal missing"; exit 77; }
-export DUCH_QUIET=1
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+$py -c 'from osgeo import ogr' 2>/dev/null || skip "python3-gdal missing"
 
 # Two small UTM scenes (0.3 m pixels: 260 px tiles, 4 valid tiles each); one has a comma
 # and a quote in its name.

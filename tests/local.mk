@@ -23,3 +23,5 @@ TESTS += tests/pipeline_api
 tests_pipeline_api_SOURCES = tests/pipeline_api.c tests/tiler_fixtures.h
 tests_pipeline_api_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS)
 tests_pipeline_api_LDADD = libduch.la $(GDAL_LIBS) -lm
+# What the shell tests of the front ends share (sourced).
+EXTRA_DIST += tests/cli_common.sh

@@ -3,31 +3,18 @@
 # options, no libtorch in its links, Identify that leaves plain files other than duch
 # archives to GDAL's own drivers, and clear errors for bad creation and open options (all
 # checked before any model is loaded or any file created).
-set -u
-: "${top_builddir:?}" "${GDAL_DRIVER_PATH:?}"
+. "${top_srcdir:?}/tests/cli_common.sh"
+: "${GDAL_DRIVER_PATH:?}"
 plugin=${DUCH_GDAL_PLUGIN:-$top_builddir/.libs/gdal_DUCH.so}
-for tool in gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr gdalmanage ldd nm; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[ -f "$plugin" ] || { echo "FAIL: $plugin was not built"; exit 1; }
+need_tools gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr gdalmanage ldd nm
+[ -f "$plugin" ] || fail "$plugin was not built"
 export GDAL_DRIVER_PATH
 # Not a model: options must be refused before any model is loaded.
 DUCH_MODEL_LIB=/nonexistent/libduch_model.so
 DUCH_DEFAULT_MODEL=/nonexistent/default.duchm
 export DUCH_MODEL_LIB DUCH_DEFAULT_MODEL
-
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 # expect_error WHAT PATTERN COMMAND...: the command fails and its output matches PATTERN.
-expect_error() {
-    what=$1 pattern=$2; shift 2
-    if "$@" >"$tmp/out" 2>&1; then
-        bad "$what: succeeded"; cat "$tmp/out"
-    elif ! grep -q -- "$pattern" "$tmp/out"; then
-        bad "$what: no message matching '$pattern'"; cat "$tmp/out"
-    fi
-}
+expect_error() { refused "$@"; }
 
 # --- registration and option lists
 gdalinfo --formats >"$tmp/formats" 2>&1 || bad "gdalinfo --formats failed"
@@ -113,5 +100,5 @@ rm -f "$tmp/new.sqlite" "$tmp/new.sqlite-wal" "$tmp/new.sqlite-shm"
 # Without a model library, indexing says how to find one.
 expect_error "no model" "DUCH_MODEL_LIB\|DUCH_DEFAULT_MODEL" gdal_translate -q -of DUCH "$tmp/scene.tif" "$d"
 
-[ "$fail" = 0 ] && echo "ok: DUCH driver registered, documented, no libtorch, plain files left to GDAL's drivers, option errors clear and before any file"
-exit "$fail"
+[ "$failed" = 0 ] && echo "ok: DUCH driver registered, documented, no libtorch, plain files left to GDAL's drivers, option errors clear and before any file"
+exit "$failed"

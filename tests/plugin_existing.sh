@@ -6,33 +6,14 @@
 # DUCH:<path> and -co APPEND_SUBDATASET=YES append; a refused creation option leaves no
 # file behind; the archive still opens with GDAL's SQLite driver. Skips (77) without a
 # model.
-set -u
-: "${top_builddir:?}" "${GDAL_DRIVER_PATH:?}"
-for tool in gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr gdalmanage; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
-model=${DUCH_DEFAULT_MODEL:-}
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model (DUCH_DEFAULT_MODEL=$model)"; exit 77; }
-[ -n "${DUCH_MODEL_LIB:-}" ] && [ -f "$DUCH_MODEL_LIB" ] || { echo "SKIP: no model library (DUCH_MODEL_LIB=${DUCH_MODEL_LIB:-})"; exit 77; }
+. "${top_srcdir:?}/tests/cli_common.sh"
+: "${GDAL_DRIVER_PATH:?}"
+need_tools gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr gdalmanage
+need_model
+[ -n "${DUCH_MODEL_LIB:-}" ] && [ -f "$DUCH_MODEL_LIB" ] || fail "no model library (DUCH_MODEL_LIB=${DUCH_MODEL_LIB:-}): it is built with duch"
 export GDAL_DRIVER_PATH DUCH_MODEL_LIB DUCH_DEFAULT_MODEL
-
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
-# run WHAT COMMAND...: must succeed.
-run() {
-    what=$1; shift
-    "$@" >"$tmp/out" 2>&1 || { bad "$what: exit status $?"; cat "$tmp/out"; }
-}
-# refused WHAT PATTERN COMMAND...: must fail with a message matching PATTERN.
-refused() {
-    what=$1 pattern=$2; shift 2
-    if "$@" >"$tmp/out" 2>&1; then
-        bad "$what: succeeded"; cat "$tmp/out"
-    elif ! grep -q -- "$pattern" "$tmp/out"; then
-        bad "$what: no message matching '$pattern'"; cat "$tmp/out"
-    fi
-}
+# run WHAT COMMAND...: must succeed; refused WHAT PATTERN COMMAND...: must fail with a
+# message matching PATTERN (tests/cli_common.sh).
 # sql FILE QUERY: one value through GDAL's SQLite driver (the archive as a plain file).
 sql() {
     ogrinfo -ro -q "$1" -sql "$2" 2>/dev/null | sed -n 's/^ *[A-Za-z_(*)0-9]* ([A-Za-z0-9]*) = //p' | head -n 1
@@ -146,5 +127,5 @@ ogr2ogr -q -f SQLite "$tmp/other.sqlite" "$tmp/p.geojson" || bad "ogr2ogr -f SQL
 run "plain name of another SQLite file" gdal_translate -q -of DUCH "$tmp/s1.tif" "$tmp/other.sqlite" -co TILE_SIZE=256
 [ "$(sql "$tmp/other.sqlite" "SELECT COUNT(*) AS n FROM scenes")" = 1 ] || bad "another SQLite file was not replaced by a new archive"
 
-[ "$fail" = 0 ] && echo "ok: an existing archive is refused (once, unchanged) under a plain name; DUCH: and APPEND_SUBDATASET=YES append; bad options create nothing"
-exit "$fail"
+[ "$failed" = 0 ] && echo "ok: an existing archive is refused (once, unchanged) under a plain name; DUCH: and APPEND_SUBDATASET=YES append; bad options create nothing"
+exit "$failed"

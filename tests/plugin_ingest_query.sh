@@ -3,19 +3,13 @@
 # georeferenced GeoTIFFs (create, skip on rerun, append), the archive stays a
 # SpatiaLite file for GDAL's SQLite driver, and DUCH:archive opens the hits of a text or
 # image query in ogrinfo and ogr2ogr. Skips (77) without a model.
-set -u
-: "${top_builddir:?}" "${GDAL_DRIVER_PATH:?}"
-for tool in gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
-model=${DUCH_DEFAULT_MODEL:-}
-[ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model (DUCH_DEFAULT_MODEL=$model)"; exit 77; }
-[ -n "${DUCH_MODEL_LIB:-}" ] && [ -f "$DUCH_MODEL_LIB" ] || { echo "SKIP: no model library (DUCH_MODEL_LIB=${DUCH_MODEL_LIB:-})"; exit 77; }
+. "${top_srcdir:?}/tests/cli_common.sh"
+: "${GDAL_DRIVER_PATH:?}"
+need_tools gdalinfo ogrinfo gdal_translate gdal_create ogr2ogr
+need_model
+[ -n "${DUCH_MODEL_LIB:-}" ] && [ -f "$DUCH_MODEL_LIB" ] || fail "no model library (DUCH_MODEL_LIB=${DUCH_MODEL_LIB:-}): it is built with duch"
 export GDAL_DRIVER_PATH DUCH_MODEL_LIB
 
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*"; fail=1; }
 # run WHAT COMMAND...: must succeed and print no error or warning.
 run() {
     what=$1; shift
@@ -142,5 +136,5 @@ fi
 grep -q "DUCH:$arch" "$tmp/out" || { bad "plain name: no message naming DUCH:$arch"; cat "$tmp/out"; }
 [ "$(sql "$arch" "SELECT COUNT(*) AS n FROM scenes")" = 2 ] || bad "plain name: the archive no longer holds its 2 scenes"
 
-[ "$fail" = 0 ] && echo "ok: gdal_translate -of DUCH indexes, skips, appends; DUCH: opens query hits in ogrinfo and ogr2ogr"
-exit "$fail"
+[ "$failed" = 0 ] && echo "ok: gdal_translate -of DUCH indexes, skips, appends; DUCH: opens query hits in ogrinfo and ogr2ogr"
+exit "$failed"

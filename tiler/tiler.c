@@ -1057,19 +1057,29 @@ static int take_options(duch_tiler *t)
     return check_options(t);
 }
 
-int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler **out)
+/* Both ways to open: a new handle (*out, even on failure), its options checked, then
+ * body with GDAL's errors captured into the handle's message. */
+static int open_with(const duch_tiler_options *opt, duch_tiler **out,
+                     int (*body)(duch_tiler *, const void *), const void *arg)
 {
     duch_tiler *t = new_tiler(opt);
-    int rc;
     *out = t;
     if (!t)
         return DUCH_NOMEM;
     enter(t);
-    if ((rc = take_options(t)) != DUCH_OK)
-        return leave(t, rc);
+    int rc = take_options(t);
+    if (rc == DUCH_OK)
+        rc = body(t, arg);
+    return leave(t, rc);
+}
+
+/* The opening of a raster path, under enter(): see duch_tiler_open. */
+static int open_path(duch_tiler *t, const void *arg)
+{
+    const char *path = arg;
     if (!path || !*path) {
         set_err(t, "no raster path given");
-        return leave(t, DUCH_INVALID);
+        return DUCH_INVALID;
     }
     /* Only regular files: GDAL would block forever reading a FIFO (or a terminal), and a
      * device or a directory is no scene. GDAL virtual paths (/vsi...) and connection
@@ -1086,7 +1096,7 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
                 S_ISDIR(st.st_mode) ? " (for a dataset stored as a folder, the file inside "
                                       "it or a GDAL connection string such as ZARR:\"dir\")"
                                     : "");
-        return leave(t, DUCH_INVALID);
+        return DUCH_INVALID;
     }
     if (GDALGetDriverCount() == 0)
         GDALAllRegister();
@@ -1099,29 +1109,32 @@ int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler 
         set_err(t, exists ? "%s: not a raster GDAL can read" : "%s: no such file", path);
         if (exists)
             add_gdal_reason(t);
-        return leave(t, exists ? DUCH_IO : DUCH_NOTFOUND);
+        return exists ? DUCH_IO : DUCH_NOTFOUND;
     }
-    return leave(t, setup(t, path));
+    return setup(t, path);
 }
 
-int duch_tiler_open_gdal(void *dataset, const duch_tiler_options *opt, duch_tiler **out)
+/* The taking of a caller's dataset, under enter(): see duch_tiler_open_gdal. */
+static int open_dataset(duch_tiler *t, const void *dataset)
 {
-    duch_tiler *t = new_tiler(opt);
-    int rc;
-    *out = t;
-    if (!t)
-        return DUCH_NOMEM;
-    enter(t);
-    if ((rc = take_options(t)) != DUCH_OK)
-        return leave(t, rc);
     if (!dataset) {
         set_err(t, "no GDAL dataset given");
-        return leave(t, DUCH_INVALID);
+        return DUCH_INVALID;
     }
     t->ds = (GDALDatasetH)dataset;
     t->borrowed = 1;
     const char *name = GDALGetDescription(t->ds);
-    return leave(t, setup(t, name && *name ? name : "(dataset)"));
+    return setup(t, name && *name ? name : "(dataset)");
+}
+
+int duch_tiler_open(const char *path, const duch_tiler_options *opt, duch_tiler **out)
+{
+    return open_with(opt, out, open_path, path);
+}
+
+int duch_tiler_open_gdal(void *dataset, const duch_tiler_options *opt, duch_tiler **out)
+{
+    return open_with(opt, out, open_dataset, dataset);
 }
 
 void duch_tiler_close(duch_tiler *t)
