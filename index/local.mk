@@ -37,3 +37,10 @@ tests_index_mkarchive_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS)
 	$(DL_LIBS) $(PTHREAD_LIBS) -lm
 TESTS += tests/index_ogr.sh
 EXTRA_DIST += tests/index_ogr.sh docs/archive.md
+
+# the one search engine against a brute force (blocks, rows, optimize, a live writer)
+check_PROGRAMS += tests/index_engine
+TESTS += tests/index_engine
+tests_index_engine_SOURCES = tests/index_engine.c
+tests_index_engine_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
+tests_index_engine_LDADD = libduch_index.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
