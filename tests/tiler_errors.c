@@ -130,34 +130,23 @@ int main(void)
 
     /* bad options */
     tf_make("/vsimem/e_ok.tif", 600, 500, 3, "EPSG:32610", gt);
-    duch_tiler_options_init(&o);
-    o.band_count = 2;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "1 band (gray) or 3");
-    duch_tiler_options_init(&o);
-    o.overlap_px = 256;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "overlap 256 px must be smaller");
-    o.tile_size_px = 100;
-    o.overlap_px = 100;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "overlap 100 px must be smaller");
-    duch_tiler_options_init(&o);
-    o.out_size = 0;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "output tile size");
-    duch_tiler_options_init(&o);
-    o.resampling = "sinc";
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "unknown resampling 'sinc'");
-    duch_tiler_options_init(&o);
-    o.min_valid = 1.5;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "min_valid");
-    duch_tiler_options_init(&o);
-    o.stretch_low = 50;
-    o.stretch_high = 10;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "stretch percentiles");
-    duch_tiler_options_init(&o);
-    o.densify = 0;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "densify");
-    duch_tiler_options_init(&o);
-    o.tile_ground_m = -1;
-    expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, "ground size");
+/* each option out of range alone, on top of the defaults */
+#define BAD_OPTION(assign, msg)                                                           \
+    do {                                                                                  \
+        duch_tiler_options_init(&o);                                                      \
+        assign;                                                                           \
+        expect_fail("/vsimem/e_ok.tif", &o, DUCH_INVALID, msg);                           \
+    } while (0)
+    BAD_OPTION(o.band_count = 2, "1 band (gray) or 3");
+    BAD_OPTION(o.overlap_px = 256, "overlap 256 px must be smaller");
+    BAD_OPTION((o.tile_size_px = 100, o.overlap_px = 100), "overlap 100 px must be smaller");
+    BAD_OPTION(o.out_size = 0, "output tile size");
+    BAD_OPTION(o.resampling = "sinc", "unknown resampling 'sinc'");
+    BAD_OPTION(o.min_valid = 1.5, "min_valid");
+    BAD_OPTION((o.stretch_low = 50, o.stretch_high = 10), "stretch percentiles");
+    BAD_OPTION(o.densify = 0, "densify");
+    BAD_OPTION(o.tile_ground_m = -1, "ground size");
+#undef BAD_OPTION
 
     /* opt NULL = defaults; resampling string is copied */
     t = NULL;

@@ -401,14 +401,9 @@ int duch_tiler_pixel_to_geo(duch_tiler *t, double col, double row, double *x, do
 
 /* ------------------------------------------------------------------ open: georeferencing */
 
-/* allow_pixel: tile in pixel space, no footprints. Keeps a usable geotransform for
- * duch_tiler_pixel_to_geo. */
-static int pixel_mode(duch_tiler *t, int keep_gt)
+/* Free the scene's CRS and its transformation to EPSG:4326 (none: pixel mode). */
+static void drop_transform(duch_tiler *t)
 {
-    double *gt = t->info.geotransform;
-    if (!keep_gt) {
-        gt[0] = 0; gt[1] = 1; gt[2] = 0; gt[3] = 0; gt[4] = 0; gt[5] = 1;
-    }
     if (t->ct)
         OCTDestroyCoordinateTransformation(t->ct);
     if (t->srs)
@@ -417,6 +412,17 @@ static int pixel_mode(duch_tiler *t, int keep_gt)
         OSRDestroySpatialReference(t->wgs84);
     t->ct = NULL;
     t->srs = t->wgs84 = NULL;
+}
+
+/* allow_pixel: tile in pixel space, no footprints. Keeps a usable geotransform for
+ * duch_tiler_pixel_to_geo. */
+static int pixel_mode(duch_tiler *t, int keep_gt)
+{
+    double *gt = t->info.geotransform;
+    if (!keep_gt) {
+        gt[0] = 0; gt[1] = 1; gt[2] = 0; gt[3] = 0; gt[4] = 0; gt[5] = 1;
+    }
+    drop_transform(t);
     free(t->crs_wkt);
     free(t->crs_name);
     t->info.georeferenced = 0;
@@ -1146,12 +1152,7 @@ void duch_tiler_close(duch_tiler *t)
         GDALClose(t->ds);
         CPLPopErrorHandler();
     }
-    if (t->ct)
-        OCTDestroyCoordinateTransformation(t->ct);
-    if (t->srs)
-        OSRDestroySpatialReference(t->srs);
-    if (t->wgs84)
-        OSRDestroySpatialReference(t->wgs84);
+    drop_transform(t);
     for (int i = 0; i < 3; i++)
         free(t->plane[i]);
     free(t->mask);
