@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ struct duch_archive {
     int64_t scene_id;         /* scene of the open write transaction, 0 when none */
     int has_writer;           /* scenes has the writer / updated_at columns */
     int version;              /* schema version of the file */
+    int splite_on;            /* spatialite_init_ex done on db */
     char token[192];          /* this handle's writer token (see writer_token) */
     sqlite3_stmt *ins_tile;
     /* the open chunk's tiles, for its code block (duch_blocks_append) */
@@ -47,7 +49,8 @@ struct duch_archive {
     double *chunk_boxes;
     duch_engine *engine;      /* search (duch_archive_search), made on first use */
     /* memory handed out by the getters */
-    void *model_blob;
+    void *model_blob;         /* mapped, model_map bytes */
+    size_t model_map;
     char *model_id;
     char *meta_value;
     char msg[1024];
@@ -100,6 +103,8 @@ struct duch_archive {
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int query_int64(duch_archive *a, const char *sql, int64_t *out);
+static void free_model_blob(duch_archive *a);
+static void need_spatialite(duch_archive *a);
 
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
 {
@@ -454,6 +459,16 @@ static int is_wal(duch_archive *a)
     return wal;
 }
 
+static void need_spatialite(duch_archive *a)
+{
+    if (!a->splite)
+        a->splite = spatialite_alloc_connection(); /* ~30 ms: GEOS, PROJ, ... */
+    if (!a->splite_on && a->db && a->splite) {
+        spatialite_init_ex(a->db, a->splite, 0);
+        a->splite_on = 1;
+    }
+}
+
 static int open_db(duch_archive *a, const char *uri_or_path, int oflags)
 {
     if (a->db) {
@@ -468,7 +483,12 @@ static int open_db(duch_archive *a, const char *uri_or_path, int oflags)
     }
     sqlite3_extended_result_codes(a->db, 0);
     sqlite3_busy_timeout(a->db, 10000);
-    spatialite_init_ex(a->db, a->splite, 0);
+    a->splite_on = 0;
+    /* A writer needs SpatiaLite's SQL functions (the spatial index triggers call them);
+     * a reader only where it asks for them (need_spatialite): registering them costs
+     * more than a whole search. */
+    if (!(oflags & SQLITE_OPEN_READONLY))
+        need_spatialite(a);
     return DUCH_OK;
 }
 
@@ -549,9 +569,6 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     }
     free(dir);
 
-    a->splite = spatialite_alloc_connection();
-    if (!a->splite)
-        return set_msg(a, DUCH_NOMEM, "out of memory (spatialite_alloc_connection)");
     int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (flags & DUCH_ARCHIVE_CREATE)
         oflags |= SQLITE_OPEN_CREATE;
@@ -626,7 +643,7 @@ void duch_archive_close(duch_archive *a)
     if (a->splite)
         spatialite_cleanup_ex(a->splite);
     free(a->path);
-    free(a->model_blob);
+    free_model_blob(a);
     free(a->model_id);
     free(a->meta_value);
     free(a);
@@ -642,6 +659,14 @@ static int check_writable(duch_archive *a, const char *what)
 }
 
 /* ---------------------------------------------------------------- model */
+
+static void free_model_blob(duch_archive *a)
+{
+    if (a->model_blob)
+        munmap(a->model_blob, a->model_map);
+    a->model_blob = NULL;
+    a->model_map = 0;
+}
 
 int duch_archive_set_model(duch_archive *a, const void *blob, size_t size, const char *id,
                            int bits)
@@ -719,8 +744,8 @@ int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size, con
         return set_msg(a, DUCH_INVALID, "get_model: the archive is not open");
     sqlite3_stmt *st = NULL;
     int rc;
-    if (sqlite3_prepare_v2(a->db, "SELECT model_id, bits, data FROM duch_model LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(a->db, "SELECT model_id, bits, rowid, length(data) FROM duch_model LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
         return sql_fail(a, "reading the model");
     int r = sqlite3_step(st);
     if (r == SQLITE_DONE) {
@@ -732,16 +757,32 @@ int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size, con
         goto finish;
     }
     free(a->model_id);
-    free(a->model_blob);
-    a->model_blob = NULL;
+    free_model_blob(a);
     a->model_id = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
     size_t n = 0;
     if (blob || size) {
-        n = (size_t)sqlite3_column_bytes(st, 2);
-        const void *p = sqlite3_column_blob(st, 2);
-        a->model_blob = malloc(n ? n : 1);
-        if (a->model_blob && n)
-            memcpy(a->model_blob, p, n);
+        /* straight from the file into a mapped buffer (huge pages where the kernel
+         * allows): a model is megabytes, read by every query process */
+        n = (size_t)sqlite3_column_int64(st, 3);
+        a->model_map = n ? n : 1;
+        void *p = mmap(NULL, a->model_map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        a->model_blob = p == MAP_FAILED ? NULL : p;
+        if (!a->model_blob)
+            a->model_map = 0;
+#ifdef MADV_HUGEPAGE
+        else if (n >= (2u << 20))
+            madvise(a->model_blob, a->model_map, MADV_HUGEPAGE);
+#endif
+        sqlite3_blob *b = NULL;
+        if (a->model_blob && n &&
+            (sqlite3_blob_open(a->db, "main", "duch_model", "data", sqlite3_column_int64(st, 2), 0,
+                               &b) != SQLITE_OK ||
+             sqlite3_blob_read(b, a->model_blob, (int)n, 0) != SQLITE_OK)) {
+            rc = sql_fail(a, "reading the model");
+            sqlite3_blob_close(b);
+            goto finish;
+        }
+        sqlite3_blob_close(b);
     }
     if (!a->model_id || ((blob || size) && !a->model_blob)) {
         rc = set_msg(a, DUCH_NOMEM, "out of memory");
@@ -1349,6 +1390,7 @@ int duch_archive_extent(duch_archive *a, double extent[4])
     if (!a->db || !extent)
         return set_msg(a, DUCH_INVALID, "extent: bad arguments");
     sqlite3_stmt *st = NULL;
+    need_spatialite(a);
     /* MbrMinX & co read the BLOB header: exact, unlike the float R*Tree */
     if (sqlite3_prepare_v2(a->db,
                            "SELECT min(MbrMinX(footprint)), min(MbrMinY(footprint)),"
