@@ -3,8 +3,11 @@
  * Scope: api->encode_images on 256x256 RGB tiles (the UCM tile size; they are
  * resampled to the model's input size inside, as in production), NTILES per call, in
  * rounds that alternate the baseline (1 thread) and the measured setting (THREADS
- * threads), so drifts in machine load hit both alike. Prints the median tiles/s of each
- * and the ratio. The model library comes from $DUCH_MODEL_LIB.
+ * threads), so drifts in machine load hit both alike. The model library sets libtorch's
+ * thread count once per process, so every measurement runs in a child process of its
+ * own (fork after the model is open; the child warms up, times one call and reports
+ * through a pipe). Prints the median tiles/s of each and the ratio. The model library
+ * comes from $DUCH_MODEL_LIB.
  *
  *   model_encode MODEL [THREADS] [NTILES] [ROUNDS]     (default 2, 256, 5)
  */
@@ -14,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void)
 {
@@ -64,18 +69,30 @@ int main(int argc, char **argv)
         ptr[i] = pix + (size_t)i * side * side * 3;
         ws[i] = hs[i] = side;
     }
-    api->set_threads(m, threads);
-    api->encode_images(m, n < 32 ? n : 32, ptr, ws, hs, codes); /* warm-up */
     double *base = malloc(rounds * sizeof *base), *meas = malloc(rounds * sizeof *meas);
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < 2; k++) {
-            api->set_threads(m, k == 0 ? 1 : threads);
-            double t0 = now();
-            if (api->encode_images(m, n, ptr, ws, hs, codes) != DUCH_OK) {
-                fprintf(stderr, "encode: %s\n", api->errmsg(m));
+            int fd[2];
+            if (pipe(fd) != 0)
                 return 1;
+            pid_t pid = fork();
+            if (pid == 0) {
+                close(fd[0]);
+                api->set_threads(m, k == 0 ? 1 : threads);
+                api->encode_images(m, n < 32 ? n : 32, ptr, ws, hs, codes); /* warm-up */
+                double t0 = now();
+                double rate = api->encode_images(m, n, ptr, ws, hs, codes) == DUCH_OK
+                                  ? n / (now() - t0) : -1;
+                if (rate < 0)
+                    fprintf(stderr, "encode: %s\n", api->errmsg(m));
+                _exit(write(fd[1], &rate, sizeof rate) == sizeof rate && rate > 0 ? 0 : 1);
             }
-            double rate = n / (now() - t0);
+            close(fd[1]);
+            double rate = -1;
+            if (pid < 0 || read(fd[0], &rate, sizeof rate) != sizeof rate || rate <= 0)
+                return 1;
+            close(fd[0]);
+            waitpid(pid, NULL, 0);
             (k == 0 ? base : meas)[r] = rate;
         }
     }
