@@ -201,16 +201,7 @@ static int count_tables(duch_archive *a)
 /* 1 when the schema holds an object of that type ('table', 'index') and name */
 static int schema_has(duch_archive *a, const char *type, const char *name)
 {
-    sqlite3_stmt *st = NULL;
-    int found = 0;
-    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
+    return duch_db_has_object(a->db, type, name);
 }
 
 static int table_exists(duch_archive *a, const char *name) { return schema_has(a, "table", name); }

@@ -53,6 +53,7 @@ SQLITE_EXTENSION_INIT3
 #include <time.h>
 
 #include "duch_index.h"
+#include "archive_internal.h"
 #include "duch_utf8.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -214,7 +215,7 @@ static int st_rc(sqlite3 *db)
     return DUCH_IO;
 }
 
-static int has_object(sqlite3 *db, const char *type, const char *name)
+int duch_db_has_object(sqlite3 *db, const char *type, const char *name)
 {
     sqlite3_stmt *st = NULL;
     int found = 0;
@@ -227,6 +228,7 @@ static int has_object(sqlite3 *db, const char *type, const char *name)
     sqlite3_finalize(st);
     return found;
 }
+#define has_object duch_db_has_object
 
 /* 1 when the blocks are installed and complete (tiles = blocks, triggers in place),
  * 0 when not (why in err), -1 on an SQL error. */

@@ -19,7 +19,7 @@ pkginclude_HEADERS += index/duch_index.h index/duch_common.h
 
 check_PROGRAMS += tests/index_hamming tests/index_archive
 TESTS += tests/index_hamming tests/index_archive
-tests_index_hamming_SOURCES = tests/index_hamming.c
+tests_index_hamming_SOURCES = tests/index_hamming.c tests/index_common.h
 tests_index_hamming_LDADD = libduch_knn.la
 check_PROGRAMS += tests/index_utf8
 TESTS += tests/index_utf8

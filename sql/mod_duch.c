@@ -159,29 +159,38 @@ static const char *text_arg(sqlite3_value *v, const char *fn, const char *what, 
 
 /* ------------------------------------------------------------------ the model */
 
-/* Open (or reuse) the model stored in the archive. */
-static int conn_model(duch_conn *dc, const char *fn, char **err)
+/* The stored model's row (model_id, bits, data), stepped: SQLITE_OK and *out, or an
+ * error with the message in *err. */
+static int stored_model(duch_conn *dc, const char *fn, sqlite3_stmt **out, char **err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = SQLITE_OK;
+    *out = NULL;
     if (sqlite3_prepare_v2(dc->db, "SELECT model_id, bits, data FROM main.duch_model LIMIT 1", -1,
                            &st, NULL) != SQLITE_OK) {
         *err = MPRINTF("%s: this database is not a duch archive: it has no duch_model table"
                        " holding the model that made its codes", fn);
-        rc = SQLITE_ERROR;
-        goto finish;
+        sqlite3_finalize(st);
+        return SQLITE_ERROR;
     }
     int r = sqlite3_step(st);
-    if (r == SQLITE_DONE) {
-        *err = MPRINTF("%s: the archive holds no model (index a scene with duch index first)", fn);
-        rc = SQLITE_ERROR;
-        goto finish;
-    }
     if (r != SQLITE_ROW) {
-        *err = MPRINTF("%s: reading duch_model: %s", fn, sqlite3_errmsg(dc->db));
-        rc = SQLITE_ERROR;
-        goto finish;
+        *err = r == SQLITE_DONE
+                   ? MPRINTF("%s: the archive holds no model (index a scene with duch index first)", fn)
+                   : MPRINTF("%s: reading duch_model: %s", fn, sqlite3_errmsg(dc->db));
+        sqlite3_finalize(st);
+        return SQLITE_ERROR;
     }
+    *out = st;
+    return SQLITE_OK;
+}
+
+/* Open (or reuse) the model stored in the archive. */
+static int conn_model(duch_conn *dc, const char *fn, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stored_model(dc, fn, &st, err);
+    if (rc)
+        return rc;
     const char *id = (const char *)sqlite3_column_text(st, 0);
     int bits = sqlite3_column_int(st, 1);
     if (!id)
@@ -254,21 +263,8 @@ static int conn_textenc(duch_conn *dc, const char *fn, char **err)
         sqlite3_finalize(st);
         st = NULL;
     }
-    if (sqlite3_prepare_v2(dc->db, "SELECT model_id, bits, data FROM main.duch_model LIMIT 1", -1,
-                           &st, NULL) != SQLITE_OK) {
-        *err = MPRINTF("%s: this database is not a duch archive: it has no duch_model table"
-                       " holding the model that made its codes", fn);
-        rc = SQLITE_ERROR;
+    if ((rc = stored_model(dc, fn, &st, err)))
         goto finish;
-    }
-    int r = sqlite3_step(st);
-    if (r != SQLITE_ROW) {
-        *err = r == SQLITE_DONE
-                   ? MPRINTF("%s: the archive holds no model (index a scene with duch index first)", fn)
-                   : MPRINTF("%s: reading duch_model: %s", fn, sqlite3_errmsg(dc->db));
-        rc = SQLITE_ERROR;
-        goto finish;
-    }
     const char *id = (const char *)sqlite3_column_text(st, 0);
     int bits = sqlite3_column_int(st, 1);
     if (!id)

@@ -2,6 +2,7 @@
  * transactions (rollback, kill -9 mid-scene), read while writing (WAL), bad input. */
 #include "config.h"
 #include "duch_index.h"
+#include "index_common.h"
 #include "archive_internal.h"
 
 #include <signal.h>
@@ -13,16 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fputc('\n', stderr);                                      \
-        }                                                             \
-    } while (0)
 
 static char dir[64];
 static char *path_in(const char *name)

@@ -6,6 +6,7 @@
  * keeps its engine while a writer commits chunks (it must see every commit). */
 #include "config.h"
 #include "duch_index.h"
+#include "index_common.h"
 #include "archive_internal.h"
 
 #include <math.h>
@@ -15,25 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fputc('\n', stderr);                                      \
-        }                                                             \
-    } while (0)
 
 #define NB 8 /* 64-bit codes */
 static const unsigned char model_blob[] = "not a real model, only bytes";
-static uint64_t rng = 88172645463325252ULL;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return test_rand(); }
 
 typedef struct tile {
     int64_t id;
