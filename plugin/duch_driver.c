@@ -281,20 +281,12 @@ int duch_gdal_is_archive(const char *path, const unsigned char *header, int nhea
     return yes;
 }
 
-/* The one piece of state: which path this thread has refused last (FNV-1a 64 of it).
- * gdal_translate asks to delete its destination twice (GDALTranslate(), then
- * GDALDriver::CreateCopy(), errors reset in between), and CreateCopy refuses it a third
- * time; the user is told once. duch_gdal_refusal_done() ends the episode. */
-static _Thread_local uint64_t refused_hash;
-static _Thread_local int refused_set;
-
-static uint64_t path_hash(const char *s)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
-    return h;
-}
+/* The one piece of state: which path this thread has refused last (a path longer than
+ * the buffer is never remembered, so it is said each time). gdal_translate asks to
+ * delete its destination twice (GDALTranslate(), then GDALDriver::CreateCopy(), errors
+ * reset in between), and CreateCopy refuses it a third time; the user is told once.
+ * duch_gdal_refusal_done() ends the episode. */
+static _Thread_local char refused_path[1024];
 
 void duch_gdal_refuse_existing(const char *path)
 {
@@ -303,22 +295,24 @@ void duch_gdal_refuse_existing(const char *path)
         "replaces. To add scenes to it, name the destination DUCH:%s or give "
         "-co APPEND_SUBDATASET=YES; to start a new archive, choose another name or "
         "remove the file yourself", path, path));
-    uint64_t h = path_hash(path);
-    if (refused_set && refused_hash == h) {
+    if (refused_path[0] && !strcmp(refused_path, path)) {
         /* Said already: keep it as the last error (what API callers read), quietly. */
         CPLErrorSetState(CE_Failure, CPLE_NotSupported, msg);
         CPLDebug("DUCH", "refused '%s' again", path);
     } else {
         CPLError(CE_Failure, CPLE_NotSupported, "%s", msg);
-        refused_hash = h;
-        refused_set = 1;
+        size_t n = strlen(path);
+        if (n < sizeof refused_path)
+            memcpy(refused_path, path, n + 1);
+        else
+            refused_path[0] = '\0';
     }
     CPLFree(msg);
 }
 
 void duch_gdal_refusal_done(void)
 {
-    refused_set = 0;
+    refused_path[0] = '\0';
 }
 
 /* ------------------------------------------------------------------ reading */

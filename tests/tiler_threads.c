@@ -6,24 +6,17 @@
 #include <unistd.h>
 
 #include "tiler_fixtures.h"
+#include "sha256.h" /* tiler/: the tiler's own hash */
 
 #define NTHREADS 4
 
 static char path[512];
 
 struct result {
-    uint64_t hash;
+    unsigned char digest[32]; /* SHA-256 (the tiler's) of everything the thread read */
     long long kept;
     int rc;
 };
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 1099511628211ULL;
-    return h;
-}
 
 static void *run(void *arg)
 {
@@ -40,14 +33,16 @@ static void *run(void *arg)
         return NULL;
     }
     duch_tile tile;
-    r->hash = 1469598103934665603ULL;
-    r->hash = fnv(r->hash, duch_tiler_info(t)->checksum, 64);
+    duch_sha256 h;
+    duch_sha256_init(&h);
+    duch_sha256_update(&h, duch_tiler_info(t)->checksum, 64);
     while ((r->rc = duch_tiler_next(t, &tile)) == DUCH_OK) {
         r->kept++;
-        r->hash = fnv(r->hash, tile.rgb, 64 * 64 * 3);
-        r->hash = fnv(r->hash, tile.ring, sizeof(double) * 2 * tile.ring_points);
-        r->hash = fnv(r->hash, &tile.valid, sizeof tile.valid);
+        duch_sha256_update(&h, tile.rgb, 64 * 64 * 3);
+        duch_sha256_update(&h, tile.ring, sizeof(double) * 2 * tile.ring_points);
+        duch_sha256_update(&h, &tile.valid, sizeof tile.valid);
     }
+    duch_sha256_final(&h, r->digest);
     duch_tiler_close(t);
     return NULL;
 }
@@ -86,9 +81,9 @@ int main(void)
     for (int i = 0; i < NTHREADS; i++) {
         pthread_join(th[i], NULL);
         CHECK(r[i].rc == DUCH_TILER_DONE, "thread %d rc %d", i, r[i].rc);
-        CHECK(r[i].kept == one.kept && r[i].hash == one.hash,
-              "thread %d saw %lld tiles (hash %llx), single thread %lld (%llx)", i, r[i].kept,
-              (unsigned long long)r[i].hash, one.kept, (unsigned long long)one.hash);
+        CHECK(r[i].kept == one.kept && !memcmp(r[i].digest, one.digest, sizeof one.digest),
+              "thread %d saw %lld tiles (digest %02x%02x...), single thread %lld (%02x%02x...)", i,
+              r[i].kept, r[i].digest[0], r[i].digest[1], one.kept, one.digest[0], one.digest[1]);
     }
     unlink(path);
     rmdir(dir);
