@@ -68,7 +68,12 @@ void duch_ingest_options_init(duch_ingest_options *o);
  * is DUCH_OK when all scenes succeeded or were skipped, DUCH_ERROR when some failed, or
  * the status of a fatal error (archive cannot be opened or written, model mismatch, codes
  * that do not fit the stored model, DUCH_INTERRUPTED when progress returned 0: the
- * chunks encoded so far are kept and the next run resumes). stats may be NULL. */
+ * chunks encoded so far are kept and the next run resumes). stats may be NULL.
+ *
+ * Callbacks (progress, on_scene, on_warning) are called one at a time, from the calling
+ * thread or a worker, never while the run holds its own lock: a callback may take its
+ * time, and may call into other duch functions (not duch_ingest on the same archive).
+ * progress is monotonic and ends at 1 when the run completes. */
 int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
                 const duch_ingest_options *opt, duch_progress_fn progress, void *progress_arg,
                 duch_ingest_stats *stats, char *err, size_t errlen);

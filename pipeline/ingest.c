@@ -690,12 +690,9 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
         return DUCH_INVALID;
     }
     double t_start = pl_now();
-    char lerr[2600];
-    const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
-    if (!api) {
-        pl_set_err(err, errlen, "%s", lerr);
+    const duch_model_api *api = pl_model_api(err, errlen);
+    if (!api)
         return DUCH_NOTFOUND;
-    }
     /* An existing archive is opened now (its model, its codes' check); a new one is made
      * at the first write, so that a run that writes nothing leaves nothing behind. */
     duch_archive *a = NULL;

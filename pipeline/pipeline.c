@@ -82,3 +82,12 @@ int pl_model_from_blob(const duch_model_api *api, const void *blob, size_t size,
     return DUCH_OK;
 }
 
+
+const duch_model_api *pl_model_api(char *err, size_t errlen)
+{
+    char lerr[2600];
+    const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
+    if (!api)
+        pl_set_err(err, errlen, "%s", lerr);
+    return api;
+}

@@ -17,6 +17,8 @@ PL_HIDDEN double pl_now(void);
 /* a whole file, malloc'ed; messages name it as a model */
 PL_HIDDEN int pl_read_file(const char *path, unsigned char **data, size_t *size, char *err,
                            size_t errlen);
+/* the model library (dlopen'ed once), or NULL with the loader's message in err */
+PL_HIDDEN const duch_model_api *pl_model_api(char *err, size_t errlen);
 /* a model opened from bytes; on failure "what: message" goes to err */
 PL_HIDDEN int pl_model_from_blob(const duch_model_api *api, const void *blob, size_t size,
                                  const char *what, duch_model **out, char *err, size_t errlen);

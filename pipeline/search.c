@@ -80,12 +80,9 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
         duch_textenc_close(te);
         return rc;
     }
-    char lerr[2600];
-    const duch_model_api *api = duch_model_load(lerr, sizeof lerr);
-    if (!api) {
-        pl_set_err(err, errlen, "%s", lerr);
+    const duch_model_api *api = pl_model_api(err, errlen);
+    if (!api)
         return DUCH_NOTFOUND;
-    }
     duch_model *m = NULL;
     rc = pl_model_from_blob(api, blob, size, "the archive's model", &m, err, errlen);
     if (rc != DUCH_OK)
