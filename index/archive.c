@@ -508,6 +508,63 @@ static int upgrade_to_v2(duch_archive *a)
     return DUCH_OK;
 }
 
+/* "file:" URI of a path for sqlite3_open_v2(SQLITE_OPEN_URI), with ?immutable=1.
+ * sqlite3_free() it; NULL when out of memory. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *esc = sqlite3_malloc64(3 * (sqlite3_uint64)n + 1);
+    if (!esc)
+        return NULL;
+    char *e = esc;
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#') {
+            static const char hex[] = "0123456789ABCDEF";
+            *e++ = '%';
+            *e++ = hex[(unsigned char)*p >> 4];
+            *e++ = hex[(unsigned char)*p & 15];
+        } else {
+            *e++ = *p;
+        }
+    }
+    *e = 0;
+    /* "file:///abs" (empty authority), "file:rel" */
+    char *uri = sqlite3_mprintf("file:%s%s?immutable=1", path[0] == '/' ? "//" : "", esc);
+    sqlite3_free(esc);
+    return uri;
+}
+
+int duch_archive_identify(const char *path)
+{
+    struct stat sb;
+    if (!path || !*path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    /* With a -wal file someone may be writing: a normal read-only connection (the -wal
+     * and -shm files exist already). Without one the main file is complete and nobody
+     * is writing it: read it as immutable, which takes no lock and creates no file
+     * (a read-only connection to a WAL database would leave -wal and -shm behind). */
+    char *wal = sqlite3_mprintf("%s-wal", path);
+    if (!wal)
+        return -1;
+    int has_wal = stat(wal, &sb) == 0;
+    sqlite3_free(wal);
+    char *uri = has_wal ? NULL : immutable_uri(path);
+    if (!has_wal && !uri)
+        return -1;
+    sqlite3 *db = NULL;
+    int r = sqlite3_open_v2(has_wal ? path : uri, &db,
+                            SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (has_wal ? 0 : SQLITE_OPEN_URI),
+                            NULL);
+    sqlite3_free(uri);
+    int yes = 0;
+    if (r == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        yes = duch_db_has_object(db, "table", "duch_metadata");
+    }
+    sqlite3_close(db);
+    return yes;
+}
+
 int duch_archive_open(const char *path, int flags, duch_archive **out)
 {
     if (!out)
@@ -572,7 +629,7 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     if (rc && rc != DUCH_VERSION && ro && !dir_writable) {
         /* a WAL file in a read-only directory: SQLite cannot create the -shm file.
          * Nobody can be writing it then, so read it as immutable. */
-        char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
+        char *uri = immutable_uri(path);
         if (!uri)
             return set_msg(a, DUCH_NOMEM, "out of memory");
         a->msg[0] = 0;

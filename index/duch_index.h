@@ -220,6 +220,10 @@ typedef struct duch_archive duch_archive;
  *   (READWRITE asked for a file or folder that cannot be written); DUCH_IO, DUCH_CORRUPT.
  * The connection has SpatiaLite initialised (spatialite_init_ex) for its own use. */
 int duch_archive_open(const char *path, int flags, duch_archive **out);
+/* 1 when path is a regular SQLite file holding a duch archive (its duch_metadata table),
+ * 0 when not, -1 when out of memory. Takes no lock and creates no file (a file without a
+ * -wal file is read as immutable). For "is this mine?" checks (the GDAL driver). */
+int duch_archive_identify(const char *path);
 /* Whether an archive could be created at path: its folder exists and can be written
  * (also by root: a folder without any write bit counts as read-only). DUCH_OK,
  * DUCH_NOTFOUND or DUCH_READONLY with a message in err (errlen bytes). Creates nothing. */

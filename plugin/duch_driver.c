@@ -45,7 +45,7 @@
 #endif
 #include "config.h"
 #include "duch_driver.h"
-#include "duch_index.h" /* duch_bbox_parse */
+#include "duch_index.h" /* duch_bbox_parse, duch_archive_identify */
 
 #include <errno.h>
 #include <limits.h>
@@ -59,7 +59,6 @@
 #include "cpl_vsi.h"
 #include "ogr_srs_api.h"
 
-#include <sqlite3.h>
 
 /* ------------------------------------------------------------------ option lists */
 
@@ -206,32 +205,6 @@ const char *duch_gdal_archive_path(const char *name)
 
 static const char sqlite_magic[16] = "SQLite format 3"; /* with its NUL: 16 bytes */
 
-/* "file:" URI of a path for sqlite3_open_v2(SQLITE_OPEN_URI), with ?immutable=1.
- * sqlite3_free() it; NULL when out of memory. */
-static char *immutable_uri(const char *path)
-{
-    size_t n = strlen(path);
-    char *esc = sqlite3_malloc64(3 * (sqlite3_uint64)n + 1);
-    if (!esc)
-        return NULL;
-    char *e = esc;
-    for (const char *p = path; *p; p++) {
-        if (*p == '%' || *p == '?' || *p == '#') {
-            static const char hex[] = "0123456789ABCDEF";
-            *e++ = '%';
-            *e++ = hex[(unsigned char)*p >> 4];
-            *e++ = hex[(unsigned char)*p & 15];
-        } else {
-            *e++ = *p;
-        }
-    }
-    *e = 0;
-    /* "file:///abs" (empty authority), "file:rel" */
-    char *uri = sqlite3_mprintf("file:%s%s?immutable=1", path[0] == '/' ? "//" : "", esc);
-    sqlite3_free(esc);
-    return uri;
-}
-
 int duch_gdal_is_archive(const char *path, const unsigned char *header, int nheader)
 {
     if (!path || !*path || STARTS_WITH_CI(path, "/vsi"))
@@ -253,32 +226,7 @@ int duch_gdal_is_archive(const char *path, const unsigned char *header, int nhea
     if (VSIStatL(path, &st) != 0 || !VSI_ISREG(st.st_mode))
         return 0;
 
-    /* With a -wal file someone may be writing: a normal read-only connection (the -wal
-     * and -shm files exist already). Without one the main file is complete and nobody
-     * is writing it: read it as immutable, which takes no lock and creates no file
-     * (a read-only connection to a WAL database would leave -wal and -shm behind). */
-    char *wal = CPLStrdup(CPLSPrintf("%s-wal", path));
-    int has_wal = VSIStatL(wal, &st) == 0;
-    CPLFree(wal);
-    char *uri = has_wal ? NULL : immutable_uri(path);
-    if (!has_wal && !uri)
-        return 0;
-    sqlite3 *db = NULL;
-    int r = sqlite3_open_v2(has_wal ? path : uri, &db,
-                            SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
-                                (has_wal ? 0 : SQLITE_OPEN_URI), NULL);
-    sqlite3_free(uri);
-    int yes = 0;
-    if (r == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 2000);
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                               "name = 'duch_metadata'", -1, &q, NULL) == SQLITE_OK)
-            yes = sqlite3_step(q) == SQLITE_ROW;
-        sqlite3_finalize(q);
-    }
-    sqlite3_close(db);
-    return yes;
+    return duch_archive_identify(path) == 1;
 }
 
 /* The one piece of state: which path this thread has refused last (a path longer than

@@ -3,8 +3,8 @@
 # GDAL loads every plugin at every start. Installed into $(gdalplugindir).
 gdalplugin_LTLIBRARIES += gdal_DUCH.la
 gdal_DUCH_la_SOURCES = plugin/gdal_DUCH.cpp plugin/duch_driver.c plugin/duch_driver.h
-gdal_DUCH_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(GDAL_CFLAGS) $(SQLITE_CFLAGS)
-gdal_DUCH_la_LIBADD = libduch.la $(GDAL_LIBS) $(SQLITE_LIBS)
+gdal_DUCH_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugin $(GDAL_CFLAGS)
+gdal_DUCH_la_LIBADD = libduch.la $(GDAL_LIBS)
 gdal_DUCH_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 gdal_DUCH_la_CXXFLAGS = $(AM_CXXFLAGS) -fvisibility=hidden
 gdal_DUCH_la_LDFLAGS = -module -avoid-version -shared -no-undefined
