@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,9 +48,7 @@ struct duch_archive {
     double *chunk_boxes;
     duch_engine *engine;      /* search (duch_archive_search), made on first use */
     /* memory handed out by the getters */
-    void *model_blob;         /* mapped, model_map bytes */
-    size_t model_map;
-    char *model_id;
+    duch_stored_model model;  /* handed out by get_model */
     char *meta_value;
     char msg[1024];
 };
@@ -103,7 +100,6 @@ struct duch_archive {
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int query_int64(duch_archive *a, const char *sql, int64_t *out);
-static void free_model_blob(duch_archive *a);
 static void need_spatialite(duch_archive *a);
 
 static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
@@ -691,8 +687,7 @@ void duch_archive_close(duch_archive *a)
     if (a->splite)
         spatialite_cleanup_ex(a->splite);
     free(a->path);
-    free_model_blob(a);
-    free(a->model_id);
+    duch_stored_model_clear(&a->model);
     free(a->meta_value);
     free(a);
 }
@@ -708,13 +703,6 @@ static int check_writable(duch_archive *a, const char *what)
 
 /* ---------------------------------------------------------------- model */
 
-static void free_model_blob(duch_archive *a)
-{
-    if (a->model_blob)
-        munmap(a->model_blob, a->model_map);
-    a->model_blob = NULL;
-    a->model_map = 0;
-}
 
 int duch_archive_set_model(duch_archive *a, const void *blob, size_t size, const char *id,
                            int bits)
@@ -790,64 +778,22 @@ int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size, con
         return DUCH_INVALID;
     if (!a->db)
         return set_msg(a, DUCH_INVALID, "get_model: the archive is not open");
-    sqlite3_stmt *st = NULL;
-    int rc;
-    if (sqlite3_prepare_v2(a->db, "SELECT model_id, bits, rowid, length(data) FROM duch_model LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sql_fail(a, "reading the model");
-    int r = sqlite3_step(st);
-    if (r == SQLITE_DONE) {
-        rc = set_msg(a, DUCH_NOTFOUND, "%s holds no model yet", a->path);
-        goto finish;
-    }
-    if (r != SQLITE_ROW) {
-        rc = sql_fail(a, "reading the model");
-        goto finish;
-    }
-    free(a->model_id);
-    free_model_blob(a);
-    a->model_id = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
-    size_t n = 0;
-    if (blob || size) {
-        /* straight from the file into a mapped buffer (huge pages where the kernel
-         * allows): a model is megabytes, read by every query process */
-        n = (size_t)sqlite3_column_int64(st, 3);
-        a->model_map = n ? n : 1;
-        void *p = mmap(NULL, a->model_map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        a->model_blob = p == MAP_FAILED ? NULL : p;
-        if (!a->model_blob)
-            a->model_map = 0;
-#ifdef MADV_HUGEPAGE
-        else if (n >= (2u << 20))
-            madvise(a->model_blob, a->model_map, MADV_HUGEPAGE);
-#endif
-        sqlite3_blob *b = NULL;
-        if (a->model_blob && n &&
-            (sqlite3_blob_open(a->db, "main", "duch_model", "data", sqlite3_column_int64(st, 2), 0,
-                               &b) != SQLITE_OK ||
-             sqlite3_blob_read(b, a->model_blob, (int)n, 0) != SQLITE_OK)) {
-            rc = sql_fail(a, "reading the model");
-            sqlite3_blob_close(b);
-            goto finish;
-        }
-        sqlite3_blob_close(b);
-    }
-    if (!a->model_id || ((blob || size) && !a->model_blob)) {
-        rc = set_msg(a, DUCH_NOMEM, "out of memory");
-        goto finish;
-    }
+    duch_stored_model_clear(&a->model);
+    char why[600];
+    int rc = duch_db_stored_model(a->db, blob || size, &a->model, why, sizeof why);
+    if (rc == DUCH_NOTFOUND && duch_db_has_object(a->db, "table", "duch_model"))
+        return set_msg(a, DUCH_NOTFOUND, "%s holds no model yet", a->path);
+    if (rc)
+        return set_msg(a, rc, "%s: %s", a->path, why);
     if (blob)
-        *blob = a->model_blob;
+        *blob = a->model.data;
     if (size)
-        *size = n;
+        *size = a->model.size;
     if (id)
-        *id = a->model_id;
+        *id = a->model.id;
     if (bits)
-        *bits = sqlite3_column_int(st, 1);
-    rc = DUCH_OK;
-finish:
-    sqlite3_finalize(st);
-    return rc;
+        *bits = a->model.bits;
+    return DUCH_OK;
 }
 
 int duch_archive_bits(duch_archive *a) { return a ? a->bits : 0; }

@@ -199,6 +199,21 @@ int duch_blocks_append(struct sqlite3 *db, int was_current, const int64_t *ids,
 int duch_blocks_rebuild(struct sqlite3 *db, duch_progress_fn progress, void *arg,
                         int64_t *ntiles, char *err, size_t errlen);
 
+/* The model stored in a connection's duch_model table (an archive's; docs/archive.md).
+ * with_data 0 reads its id and bits only. DUCH_OK; DUCH_NOTFOUND (no duch_model table,
+ * or no model yet: err says which); DUCH_IO, DUCH_NOMEM. Free with
+ * duch_stored_model_clear. */
+typedef struct duch_stored_model {
+    char id[128];
+    int bits;
+    void *data;            /* the .duchm file (with_data), size bytes; owned */
+    size_t size;
+    size_t map_bytes;      /* internal */
+} duch_stored_model;
+int duch_db_stored_model(struct sqlite3 *db, int with_data, duch_stored_model *out, char *err,
+                         size_t errlen);
+void duch_stored_model_clear(duch_stored_model *m);
+
 /* ---------------------------------------------------------------- archive */
 
 #define DUCH_ARCHIVE_SCHEMA_VERSION 2

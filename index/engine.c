@@ -1107,3 +1107,69 @@ int duch_engine_stats(duch_engine *e, duch_engine_info *out)
     snprintf(out->why_rows, sizeof out->why_rows, "%s", e->from_blocks ? "" : e->why_rows);
     return DUCH_OK;
 }
+
+/* ------------------------------------------------------------ stored model */
+
+void duch_stored_model_clear(duch_stored_model *m)
+{
+    if (!m)
+        return;
+    big_free(m->data, m->map_bytes);
+    memset(m, 0, sizeof *m);
+}
+
+int duch_db_stored_model(struct sqlite3 *db, int with_data, duch_stored_model *out, char *err,
+                         size_t errlen)
+{
+    if (!out)
+        return DUCH_INVALID;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT model_id, bits, rowid, length(data) FROM main.duch_model"
+                           " LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        fmt(err, errlen, "this database is not a duch archive: it has no duch_model table holding"
+            " the model that made its codes");
+        sqlite3_finalize(st);
+        return DUCH_NOTFOUND;
+    }
+    int r = sqlite3_step(st), rc = DUCH_OK;
+    if (r != SQLITE_ROW) {
+        if (r == SQLITE_DONE) {
+            fmt(err, errlen, "the archive holds no model (index a scene with duch index first)");
+            rc = DUCH_NOTFOUND;
+        } else {
+            fmt(err, errlen, "reading duch_model: %s", sqlite3_errmsg(db));
+            rc = st_rc(db);
+        }
+        goto finish;
+    }
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    fmt(out->id, sizeof out->id, "%s", id ? id : "");
+    out->bits = sqlite3_column_int(st, 1);
+    if (!with_data)
+        goto finish;
+    /* straight from the file into a mapped buffer (huge pages where the kernel allows):
+     * a model is megabytes, and every query process reads it */
+    out->size = (size_t)sqlite3_column_int64(st, 3);
+    out->map_bytes = out->size ? out->size : 1;
+    out->data = big_alloc(out->map_bytes);
+    if (!out->data) {
+        out->map_bytes = 0;
+        fmt(err, errlen, "out of memory (a model of %zu bytes)", out->size);
+        rc = DUCH_NOMEM;
+        goto finish;
+    }
+    sqlite3_blob *b = NULL;
+    if (out->size && (sqlite3_blob_open(db, "main", "duch_model", "data", sqlite3_column_int64(st, 2),
+                                        0, &b) != SQLITE_OK ||
+                      sqlite3_blob_read(b, out->data, (int)out->size, 0) != SQLITE_OK)) {
+        fmt(err, errlen, "reading duch_model: %s", sqlite3_errmsg(db));
+        rc = st_rc(db);
+    }
+    sqlite3_blob_close(b);
+finish:
+    sqlite3_finalize(st);
+    if (rc)
+        duch_stored_model_clear(out);
+    return rc;
+}

@@ -159,51 +159,34 @@ static const char *text_arg(sqlite3_value *v, const char *fn, const char *what, 
 
 /* ------------------------------------------------------------------ the model */
 
-/* The stored model's row (model_id, bits, data), stepped: SQLITE_OK and *out, or an
- * error with the message in *err. */
-static int stored_model(duch_conn *dc, const char *fn, sqlite3_stmt **out, char **err)
+/* The stored model (index/: duch_db_stored_model); SQLITE_OK, or an error with
+ * "fn: why" in *err. */
+static int stored_model(duch_conn *dc, const char *fn, int with_data, duch_stored_model *m,
+                        char **err)
 {
-    sqlite3_stmt *st = NULL;
-    *out = NULL;
-    if (sqlite3_prepare_v2(dc->db, "SELECT model_id, bits, data FROM main.duch_model LIMIT 1", -1,
-                           &st, NULL) != SQLITE_OK) {
-        *err = MPRINTF("%s: this database is not a duch archive: it has no duch_model table"
-                       " holding the model that made its codes", fn);
-        sqlite3_finalize(st);
-        return SQLITE_ERROR;
-    }
-    int r = sqlite3_step(st);
-    if (r != SQLITE_ROW) {
-        *err = r == SQLITE_DONE
-                   ? MPRINTF("%s: the archive holds no model (index a scene with duch index first)", fn)
-                   : MPRINTF("%s: reading duch_model: %s", fn, sqlite3_errmsg(dc->db));
-        sqlite3_finalize(st);
-        return SQLITE_ERROR;
-    }
-    *out = st;
-    return SQLITE_OK;
+    char why[600];
+    int rc = duch_db_stored_model(dc->db, with_data, m, why, sizeof why);
+    if (rc == DUCH_OK)
+        return SQLITE_OK;
+    *err = MPRINTF("%s: %s", fn, why);
+    return rc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
 }
 
 /* Open (or reuse) the model stored in the archive. */
 static int conn_model(duch_conn *dc, const char *fn, char **err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = stored_model(dc, fn, &st, err);
+    duch_stored_model sm;
+    int rc = stored_model(dc, fn, 0, &sm, err);
     if (rc)
         return rc;
-    const char *id = (const char *)sqlite3_column_text(st, 0);
-    int bits = sqlite3_column_int(st, 1);
-    if (!id)
-        id = "";
-    if (dc->model && dc->model_id && !strcmp(dc->model_id, id))
-        goto finish; /* same model as last time */
+    if (dc->model && dc->model_id && !strcmp(dc->model_id, sm.id))
+        return SQLITE_OK; /* same model as last time */
     if (!dc->api) {
         char msg[2048];
         dc->api = duch_model_load(msg, sizeof msg);
         if (!dc->api) {
             *err = MPRINTF("%s: %s", fn, msg);
-            rc = SQLITE_ERROR;
-            goto finish;
+            return SQLITE_ERROR;
         }
     }
     if (dc->model)
@@ -211,97 +194,79 @@ static int conn_model(duch_conn *dc, const char *fn, char **err)
     dc->model = NULL;
     sqlite3_free(dc->model_id);
     dc->model_id = NULL;
+    if ((rc = stored_model(dc, fn, 1, &sm, err)))
+        return rc;
     duch_model *m = NULL;
-    const void *data = sqlite3_column_blob(st, 2);
-    int size = sqlite3_column_bytes(st, 2);
-    int mrc = data ? dc->api->open_blob(data, (size_t)size, &m) : DUCH_CORRUPT;
+    int mrc = dc->api->open_blob(sm.data, sm.size, &m);
     if (mrc != DUCH_OK) {
-        *err = MPRINTF("%s: the archive's model %s cannot be opened: %s", fn, id,
-                       m ? dc->api->errmsg(m) : data ? "out of memory" : "its data is NULL");
+        *err = MPRINTF("%s: the archive's model %s cannot be opened: %s", fn, sm.id,
+                       m ? dc->api->errmsg(m) : "out of memory");
         if (m)
             dc->api->close(m);
-        rc = SQLITE_ERROR;
-        goto finish;
+        duch_stored_model_clear(&sm);
+        return SQLITE_ERROR;
     }
     const char *mid = dc->api->id(m);
-    if (dc->api->bits(m) != bits || !mid || strcmp(mid, id)) {
+    if (dc->api->bits(m) != sm.bits || !mid || strcmp(mid, sm.id)) {
         *err = MPRINTF("%s: the archive's model does not match its record: duch_model says id %s,"
-                       " %d bits; the stored file is id %s, %d bits", fn, id, bits,
+                       " %d bits; the stored file is id %s, %d bits", fn, sm.id, sm.bits,
                        mid ? mid : "?", dc->api->bits(m));
         dc->api->close(m);
-        rc = SQLITE_ERROR;
-        goto finish;
+        duch_stored_model_clear(&sm);
+        return SQLITE_ERROR;
     }
     /* One query is one text or one image: a single thread is fastest (two threads
      * cost ~30x more in OpenMP hand-offs on a busy 2-core machine: 29 ms against
      * 0.6 ms a text). */
     dc->api->set_threads(m, 1);
     dc->model = m;
-    dc->model_id = MPRINTF("%s", id);
-    dc->model_bits = bits;
-    if (!dc->model_id)
-        rc = SQLITE_NOMEM;
-finish:
-    sqlite3_finalize(st);
-    return rc;
+    dc->model_id = MPRINTF("%s", sm.id);
+    dc->model_bits = sm.bits;
+    duch_stored_model_clear(&sm);
+    return dc->model_id ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* Open (or reuse) the C text encoder of the model stored in the archive: the only text
  * inference path (it reads every architecture the model library writes). */
 static int conn_textenc(duch_conn *dc, const char *fn, char **err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = SQLITE_OK;
-    if (dc->tenc) {
-        /* the usual case, the same model as last time: read the id only (reading the
-         * data column too would copy the whole model, ~7 MB, on every query) */
-        if (sqlite3_prepare_v2(dc->db, "SELECT model_id FROM main.duch_model LIMIT 1", -1, &st,
-                               NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-            !strcmp((const char *)sqlite3_column_text(st, 0), dc->tenc_id))
-            goto finish;
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    if ((rc = stored_model(dc, fn, &st, err)))
-        goto finish;
-    const char *id = (const char *)sqlite3_column_text(st, 0);
-    int bits = sqlite3_column_int(st, 1);
-    if (!id)
-        id = "";
+    duch_stored_model sm;
+    int rc = stored_model(dc, fn, 0, &sm, err);
+    if (rc)
+        return rc;
+    if (dc->tenc && !strcmp(sm.id, dc->tenc_id))
+        return SQLITE_OK; /* the usual case: the same model as last time */
     duch_textenc_close(dc->tenc);
     dc->tenc = NULL;
     sqlite3_free(dc->tenc_id);
     dc->tenc_id = NULL;
-    const void *data = sqlite3_column_blob(st, 2);
-    int size = sqlite3_column_bytes(st, 2);
+    if ((rc = stored_model(dc, fn, 1, &sm, err)))
+        return rc;
     duch_textenc *e = NULL;
-    int trc = data ? duch_textenc_open_blob(data, (size_t)size, &e) : DUCH_CORRUPT;
+    int trc = duch_textenc_open_blob(sm.data, sm.size, &e);
     if (trc != DUCH_OK) {
-        *err = MPRINTF("%s: the archive's model %s cannot be opened: %s", fn, id,
-                       e ? duch_textenc_errmsg(e) : data ? "out of memory" : "its data is NULL");
+        *err = MPRINTF("%s: the archive's model %s cannot be opened: %s", fn, sm.id,
+                       e ? duch_textenc_errmsg(e) : "out of memory");
         duch_textenc_close(e);
-        rc = trc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
-        goto finish;
+        duch_stored_model_clear(&sm);
+        return trc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
     }
-    if (duch_textenc_bits(e) != bits || strcmp(duch_textenc_id(e), id)) {
+    if (duch_textenc_bits(e) != sm.bits || strcmp(duch_textenc_id(e), sm.id)) {
         *err = MPRINTF("%s: the archive's model does not match its record: duch_model says id %s,"
-                       " %d bits; the stored file is id %s, %d bits", fn, id, bits,
+                       " %d bits; the stored file is id %s, %d bits", fn, sm.id, sm.bits,
                        duch_textenc_id(e), duch_textenc_bits(e));
         duch_textenc_close(e);
-        rc = SQLITE_ERROR;
-        goto finish;
+        duch_stored_model_clear(&sm);
+        return SQLITE_ERROR;
     }
-    dc->tenc_id = MPRINTF("%s", id);
+    dc->tenc_id = MPRINTF("%s", sm.id);
+    duch_stored_model_clear(&sm);
     if (!dc->tenc_id) {
         duch_textenc_close(e);
-        rc = SQLITE_NOMEM;
-        goto finish;
+        return SQLITE_NOMEM;
     }
     dc->tenc = e;
-finish:
-    sqlite3_finalize(st);
-    return rc;
+    return SQLITE_OK;
 }
 
 /* Encode a text with the archive's model into code (room for 128 bytes). */
