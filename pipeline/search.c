@@ -36,6 +36,45 @@ void duch_hits_free(duch_hits *h)
     free(h);
 }
 
+/* Query by example: one window of a raster, through the tiler, encoded by m. */
+static int image_code(const duch_model_api *api, duch_model *m, const duch_search_query *q,
+                      unsigned char *code, char *err, size_t errlen)
+{
+    int in = api->input_size(m);
+    duch_tiler_options to;
+    duch_tiler_options_init(&to);
+    to.allow_pixel = 1;
+    to.out_size = in;
+    to.tile_ground_m = api->tile_ground_m(m);
+    duch_tiler *t = NULL;
+    int rc = duch_tiler_open(q->image_path, &to, &t);
+    unsigned char *rgb = malloc((size_t)in * in * 3);
+    if (rc != DUCH_OK)
+        pl_set_err(err, errlen, "%s", duch_tiler_errmsg(t));
+    else if (!rgb) {
+        rc = DUCH_NOMEM;
+        pl_set_err(err, errlen, "out of memory");
+    } else {
+        const duch_scene_info *si = duch_tiler_info(t);
+        int xo = q->image_xoff, yo = q->image_yoff;
+        int xs = q->image_xsize > 0 ? q->image_xsize : si->width - xo;
+        int ys = q->image_ysize > 0 ? q->image_ysize : si->height - yo;
+        rc = duch_tiler_read_window(t, xo, yo, xs, ys, in, in, rgb, NULL);
+        if (rc != DUCH_OK)
+            pl_set_err(err, errlen, "%s: %s", q->image_path, duch_tiler_errmsg(t));
+        else {
+            const unsigned char *p[1] = {rgb};
+            int w[1] = {in}, h[1] = {in};
+            rc = api->encode_images(m, 1, p, w, h, code);
+            if (rc != DUCH_OK)
+                pl_set_err(err, errlen, "%s", api->errmsg(m));
+        }
+    }
+    free(rgb);
+    duch_tiler_close(t);
+    return rc;
+}
+
 /* The query's code, computed with the archive's model. */
 static int query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
                       char **model_id, char *err, size_t errlen)
@@ -94,54 +133,14 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
         api->close(m);
         return DUCH_MISMATCH;
     }
-    /* query by example: one window of a raster, through the tiler */
-    int in = api->input_size(m);
-    duch_tiler_options to;
-    duch_tiler_options_init(&to);
-    to.allow_pixel = 1;
-    to.out_size = in;
-    to.tile_ground_m = api->tile_ground_m(m);
-    duch_tiler *t = NULL;
-    rc = duch_tiler_open(q->image_path, &to, &t);
-    unsigned char *rgb = malloc((size_t)in * in * 3);
-    if (rc != DUCH_OK)
-        pl_set_err(err, errlen, "%s", duch_tiler_errmsg(t));
-    else if (!rgb) {
-        rc = DUCH_NOMEM;
-        pl_set_err(err, errlen, "out of memory");
-    } else {
-        const duch_scene_info *si = duch_tiler_info(t);
-        int xo = q->image_xoff, yo = q->image_yoff;
-        int xs = q->image_xsize > 0 ? q->image_xsize : si->width - xo;
-        int ys = q->image_ysize > 0 ? q->image_ysize : si->height - yo;
-        rc = duch_tiler_read_window(t, xo, yo, xs, ys, in, in, rgb, NULL);
-        if (rc != DUCH_OK)
-            pl_set_err(err, errlen, "%s: %s", q->image_path, duch_tiler_errmsg(t));
-        else {
-            const unsigned char *p[1] = {rgb};
-            int w[1] = {in}, h[1] = {in};
-            rc = api->encode_images(m, 1, p, w, h, code);
-            if (rc != DUCH_OK)
-                pl_set_err(err, errlen, "%s", api->errmsg(m));
-        }
-    }
-    free(rgb);
-    duch_tiler_close(t);
+    rc = image_code(api, m, q, code, err, errlen);
     api->close(m);
     return rc;
 }
 
-int duch_search(const char *archive, const duch_search_query *q, duch_hits **out,
-                char *err, size_t errlen)
+/* The query's own checks, before anything is opened. */
+static int check_query(const duch_search_query *q, char *err, size_t errlen)
 {
-    if (out)
-        *out = NULL;
-    if (err && errlen)
-        err[0] = '\0';
-    if (!archive || !q || !out) {
-        pl_set_err(err, errlen, "duch_search: NULL argument");
-        return DUCH_INVALID;
-    }
     int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->code != NULL);
     if (kinds != 1) {
         pl_set_err(err, errlen, "a query is one of: a text, an image, or a code");
@@ -160,15 +159,55 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
         pl_set_err(err, errlen, "k must be between 1 and 1000000, got %d", q->k);
         return DUCH_INVALID;
     }
-    if (q->has_bbox) {
-        char why[300];
-        if (duch_bbox_check(q->bbox, why, sizeof why)) {
-            pl_set_err(err, errlen, "%s", why);
-            return DUCH_INVALID;
-        }
+    char why[300];
+    if (q->has_bbox && duch_bbox_check(q->bbox, why, sizeof why)) {
+        pl_set_err(err, errlen, "%s", why);
+        return DUCH_INVALID;
     }
+    return DUCH_OK;
+}
+
+/* res->hits from the engine's hits: each tile's scene, window and footprint ring. */
+static int fill_hits(duch_archive *a, const duch_hit *hits, size_t nhits, duch_hits *res,
+                     char *err, size_t errlen)
+{
+    res->hits = calloc(nhits ? nhits : 1, sizeof *res->hits);
+    if (!res->hits) {
+        pl_set_err(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    for (size_t i = 0; i < nhits; i++) {
+        duch_tile_record t;
+        int rc = duch_archive_tile(a, hits[i].id, &t);
+        if (rc != DUCH_OK) {
+            pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
+            return rc;
+        }
+        res->hits[res->n++] = (duch_search_hit){
+            .tile_id = hits[i].id, .rank = (int)i + 1, .distance = (int)hits[i].distance,
+            .scene_id = t.scene_id, .scene_path = t.scene, .x_off = t.x_off, .y_off = t.y_off,
+            .width = t.width, .height = t.height, .footprint = t.footprint,
+            .footprint_npoints = t.footprint_npoints};
+    }
+    return DUCH_OK;
+}
+
+int duch_search(const char *archive, const duch_search_query *q, duch_hits **out,
+                char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!archive || !q || !out) {
+        pl_set_err(err, errlen, "duch_search: NULL argument");
+        return DUCH_INVALID;
+    }
+    int rc = check_query(q, err, errlen);
+    if (rc != DUCH_OK)
+        return rc;
     duch_archive *a = NULL;
-    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
+    rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
     if (rc != DUCH_OK) {
         pl_set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
         duch_archive_close(a);
@@ -177,57 +216,25 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
     int bits = duch_archive_bits(a);
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
     char *model_id = NULL;
-    duch_hit *hits = NULL;
-    duch_hits *res = NULL;
-    size_t nbytes = (size_t)bits / 8;
-    rc = query_code(a, q, bits, code, &model_id, err, errlen);
-    if (rc != DUCH_OK)
-        goto finish;
-
     size_t k = (size_t)q->k, nhits = 0;
-    hits = calloc(k, sizeof *hits);
-    res = calloc(1, sizeof *res);
+    duch_hit *hits = calloc(k, sizeof *hits);
+    duch_hits *res = calloc(1, sizeof *res);
     if (!hits || !res) {
         rc = DUCH_NOMEM;
         pl_set_err(err, errlen, "out of memory");
         goto finish;
     }
+    if ((rc = query_code(a, q, bits, code, &model_id, err, errlen)) != DUCH_OK)
+        goto finish;
     res->bits = bits;
     res->model_id = model_id;
     model_id = NULL;
-    rc = duch_archive_search(a, code, nbytes, q->has_bbox ? q->bbox : NULL, k, hits, &nhits);
-    if (rc != DUCH_OK) {
+    rc = duch_archive_search(a, code, (size_t)bits / 8, q->has_bbox ? q->bbox : NULL, k, hits,
+                             &nhits);
+    if (rc != DUCH_OK)
         pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
-        goto finish;
-    }
-    res->hits = calloc(nhits ? nhits : 1, sizeof *res->hits);
-    if (!res->hits) {
-        rc = DUCH_NOMEM;
-        pl_set_err(err, errlen, "out of memory");
-        goto finish;
-    }
-    for (size_t i = 0; i < nhits; i++) {
-        duch_search_hit *h = &res->hits[res->n];
-        duch_tile_record t;
-        rc = duch_archive_tile(a, hits[i].id, &t);
-        if (rc != DUCH_OK) {
-            pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
-            goto finish;
-        }
-        h->tile_id = hits[i].id;
-        h->rank = (int)i + 1;
-        h->distance = (int)hits[i].distance;
-        h->scene_id = t.scene_id;
-        h->scene_path = t.scene;
-        h->x_off = t.x_off;
-        h->y_off = t.y_off;
-        h->width = t.width;
-        h->height = t.height;
-        h->footprint = t.footprint;
-        h->footprint_npoints = t.footprint_npoints;
-        res->n++;
-    }
-    rc = DUCH_OK;
+    else
+        rc = fill_hits(a, hits, nhits, res, err, errlen);
 finish:
     free(hits);
     free(model_id);
