@@ -536,9 +536,11 @@ struct duch_engine {
     int schema;
     int from_blocks;
     size_t n, nbytes;
-    unsigned char *codes;   /* n * nbytes, 64-byte aligned (block path: mapped, codes_map) */
-    size_t codes_map;       /* bytes mapped for codes, 0 when malloc'ed */
-    int64_t *ids;           /* row path: n ids, rowid order (NULL in the block path) */
+    unsigned char *codes;   /* n * nbytes, 64-byte aligned (block path: mapped, codes_map;
+                               row path: the data of rows) */
+    size_t codes_map;       /* bytes mapped for codes, 0 in the row path */
+    duch_codes *rows;       /* row path: (tile_id, code) in rowid order */
+    int64_t *ids;           /* row path: the ids of rows (NULL in the block path) */
     int64_t *rowids;        /* row path: rowids when they differ from the ids */
     segment *segs;          /* block path */
     size_t nseg;
@@ -587,9 +589,8 @@ static void engine_clear(duch_engine *e)
 {
     if (e->codes_map)
         big_free(e->codes, e->codes_map);
-    else
-        free(e->codes);
-    free(e->ids);
+    duch_codes_free(e->rows); /* row path: codes and ids point into it */
+    e->rows = NULL;
     free(e->rowids);
     for (size_t i = 0; i < e->nseg; i++)
         free(e->segs[i].ids);
@@ -649,12 +650,6 @@ static int engine_key(duch_engine *e, unsigned int *dv, sqlite3_int64 *changes, 
         rc = eset(e, st_rc(e->db), "%s", sqlite3_errmsg(e->db));
     sqlite3_finalize(st);
     return rc;
-}
-
-static unsigned char *alloc_codes(size_t n, size_t nbytes)
-{
-    size_t bytes = (n * nbytes + 63) / 64 * 64;
-    return aligned_alloc(64, bytes ? bytes : 64);
 }
 
 /* the codes from the blocks; DUCH_NOTFOUND (why in e->why_rows) when they cannot serve.
@@ -822,28 +817,24 @@ static int load_rows(duch_engine *e)
                       (long long)id);
             goto finish;
         }
+        if (!e->rows && duch_codes_new(nbytes, &e->rows) != DUCH_OK) {
+            rc = eset(e, DUCH_NOMEM, "out of memory");
+            goto finish;
+        }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 4096;
-            unsigned char *c = alloc_codes(ncap, nbytes);
-            int64_t *ids = realloc(e->ids, ncap * sizeof *ids);
-            int64_t *rowids = ids ? realloc(e->rowids, ncap * sizeof *rowids) : NULL;
-            if (ids)
-                e->ids = ids;
-            if (rowids)
-                e->rowids = rowids;
-            if (!c || !ids || !rowids) {
-                free(c);
+            int64_t *rowids = realloc(e->rowids, ncap * sizeof *rowids);
+            if (!rowids) {
                 rc = eset(e, DUCH_NOMEM, "out of memory (%zu codes)", ncap);
                 goto finish;
             }
-            if (n)
-                memcpy(c, e->codes, n * nbytes);
-            free(e->codes);
-            e->codes = c;
+            e->rowids = rowids;
             cap = ncap;
         }
-        memcpy(e->codes + n * nbytes, sqlite3_column_blob(st, 2), nbytes);
-        e->ids[n] = id;
+        if (duch_codes_append(e->rows, id, sqlite3_column_blob(st, 2)) != DUCH_OK) {
+            rc = eset(e, DUCH_NOMEM, "out of memory (%zu codes)", n + 1);
+            goto finish;
+        }
         e->rowids[n] = sqlite3_column_int64(st, 0);
         if (e->rowids[n] != id)
             same_ids = 0;
@@ -861,6 +852,8 @@ finish:
     }
     e->n = n;
     e->nbytes = nbytes;
+    e->codes = (unsigned char *)duch_codes_data(e->rows);
+    e->ids = (int64_t *)duch_codes_ids(e->rows);
     return DUCH_OK;
 }
 
