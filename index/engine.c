@@ -858,27 +858,34 @@ finish:
 }
 
 /* (Re)load the codes when the database changed since they were loaded. */
-static int engine_load(duch_engine *e)
+/* One statement left stepped holds a read transaction: while it lives, everything a
+ * search reads (the key, the codes, the boxes of the blocks a box touches) comes from one
+ * snapshot of the file, whatever other connections commit meanwhile (an optimize drops
+ * and renumbers the blocks). Finalize it with sqlite3_finalize. */
+static int hold_snapshot(duch_engine *e, sqlite3_stmt **anchor)
 {
-    /* One statement stays stepped while everything is read, so that all of it comes from
-     * one read transaction (one snapshot of the file). */
-    sqlite3_stmt *anchor = NULL;
-    if (sqlite3_prepare_v2(e->db, "SELECT count(*) FROM main.sqlite_master", -1, &anchor, NULL) !=
+    *anchor = NULL;
+    if (sqlite3_prepare_v2(e->db, "SELECT count(*) FROM main.sqlite_master", -1, anchor, NULL) !=
             SQLITE_OK ||
-        sqlite3_step(anchor) != SQLITE_ROW) {
+        sqlite3_step(*anchor) != SQLITE_ROW) {
         int rc = eset(e, st_rc(e->db), "%s", sqlite3_errmsg(e->db));
-        sqlite3_finalize(anchor);
+        sqlite3_finalize(*anchor);
+        *anchor = NULL;
         return rc;
     }
+    return DUCH_OK;
+}
+
+/* call with a snapshot held (hold_snapshot) */
+static int engine_load(duch_engine *e)
+{
     unsigned int dv;
     sqlite3_int64 changes;
     int schema = 0;
     int rc = engine_key(e, &dv, &changes, &schema);
     if (rc || (e->valid && !e->provisional && e->data_version == dv && e->changes == changes &&
-               e->schema == schema)) {
-        sqlite3_finalize(anchor);
+               e->schema == schema))
         return rc;
-    }
     double t0 = mono_s();
     engine_clear(e);
     e->why_rows[0] = 0;
@@ -888,7 +895,6 @@ static int engine_load(duch_engine *e)
         engine_clear(e);
         rc = load_rows(e);
     }
-    sqlite3_finalize(anchor);
     if (rc) {
         engine_clear(e);
         return rc;
@@ -1038,6 +1044,9 @@ static int64_t tile_id_at(const duch_engine *e, size_t pos)
     return s->ids ? s->ids[pos - s->pos] : s->first_id + (int64_t)(pos - s->pos);
 }
 
+static int search_loaded(duch_engine *e, const unsigned char *query, size_t qlen,
+                         const double *bbox, size_t k, duch_hit *hits, size_t *nhits);
+
 int duch_engine_search(duch_engine *e, const unsigned char *query, size_t qlen,
                        const double *bbox, size_t k, duch_hit *hits, size_t *nhits)
 {
@@ -1056,9 +1065,20 @@ int duch_engine_search(duch_engine *e, const unsigned char *query, size_t qlen,
         if (duch_bbox_check(bbox, why, sizeof why))
             return eset(e, DUCH_INVALID, "%s", why);
     }
-    int rc = engine_load(e);
-    if (rc)
-        return rc;
+    sqlite3_stmt *anchor = NULL;
+    int rc = hold_snapshot(e, &anchor);
+    if (!rc)
+        rc = engine_load(e);
+    if (!rc)
+        rc = search_loaded(e, query, qlen, bbox, k, hits, nhits);
+    sqlite3_finalize(anchor);
+    return rc;
+}
+
+static int search_loaded(duch_engine *e, const unsigned char *query, size_t qlen,
+                         const double *bbox, size_t k, duch_hit *hits, size_t *nhits)
+{
+    int rc;
     if (e->n == 0)
         return DUCH_OK;
     if (qlen != e->nbytes)
@@ -1090,7 +1110,11 @@ int duch_engine_stats(duch_engine *e, duch_engine_info *out)
     if (!e || !out)
         return DUCH_INVALID;
     memset(out, 0, sizeof *out);
-    int rc = engine_load(e);
+    sqlite3_stmt *anchor = NULL;
+    int rc = hold_snapshot(e, &anchor);
+    if (!rc)
+        rc = engine_load(e);
+    sqlite3_finalize(anchor);
     if (rc)
         return rc;
     out->tiles = e->n;
