@@ -2,6 +2,8 @@
  * Archives (SQLite files) are described by duch_info_archive() in cmd_info_archive.c. */
 #include "config.h"
 #include "cli.h"
+#include "duch_index.h"
+#include "duch_textenc.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: duch info [--json] MODEL|ARCHIVE\n"
+        "usage: duch info [--json | --vocabulary] MODEL|ARCHIVE\n"
         "\n"
         "Describe a model file (.duchm: format version, id, code bits, CNN input size, ground\n"
         "width of a training image, vocabulary size, architecture, training hyper-parameters)\n"
@@ -19,18 +21,56 @@ static void usage(FILE *f)
         "\n"
         "options:\n"
         "  --json       for a model, print its description as one JSON object\n"
+        "  --vocabulary print the words the model knows (of an archive: its stored model),\n"
+        "               one per line; a query's other words are ignored\n"
         "  -h, --help   this help\n");
+}
+
+/* duch info --vocabulary: the words of a model (or of an archive's stored model), one per
+ * line, through the C text encoder (no libtorch). */
+static int print_vocabulary(const char *path, int is_archive)
+{
+    duch_textenc *te = NULL;
+    int rc;
+    if (is_archive) {
+        duch_archive *a = NULL;
+        const void *blob = NULL;
+        size_t size = 0;
+        rc = duch_archive_open(path, DUCH_ARCHIVE_READONLY, &a);
+        if (rc == DUCH_OK)
+            rc = duch_archive_get_model(a, &blob, &size, NULL, NULL);
+        if (rc != DUCH_OK) {
+            duch_cli_error("%s", duch_archive_errmsg(a));
+            duch_archive_close(a);
+            return 1;
+        }
+        rc = duch_textenc_open_blob(blob, size, &te);
+        duch_archive_close(a);
+    } else {
+        rc = duch_textenc_open(path, &te);
+    }
+    if (rc != DUCH_OK) {
+        duch_cli_error("%s: %s", path, te ? duch_textenc_errmsg(te) : "out of memory");
+        duch_textenc_close(te);
+        return 1;
+    }
+    for (int i = 0; i < duch_textenc_vocab_size(te); i++)
+        printf("%s\n", duch_textenc_vocab_word(te, i));
+    duch_textenc_close(te);
+    return 0;
 }
 
 int duch_cmd_info(int argc, char **argv)
 {
-    static const struct option lo[] = {{"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    int json = 0, c;
+    static const struct option lo[] = {{"json", 0, 0, 'j'}, {"vocabulary", 0, 0, 'v'},
+                                       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, vocabulary = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'j': json = 1; break;
+        case 'v': vocabulary = 1; break;
         default: usage(stderr); return 2;
         }
     }
@@ -47,7 +87,10 @@ int duch_cmd_info(int argc, char **argv)
     char head[16] = {0};
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (got == 16 && !memcmp(head, "SQLite format 3", 16))
+    int is_archive = got == 16 && !memcmp(head, "SQLite format 3", 16);
+    if (vocabulary)
+        return print_vocabulary(path, is_archive);
+    if (is_archive)
         return duch_info_archive(path);
     const duch_model_api *api = duch_cli_model_api();
     if (!api)

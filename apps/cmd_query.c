@@ -39,7 +39,13 @@ static void usage(FILE *f)
         "                    right, top to bottom)\n"
         "  --save NAME       also store the hits in the archive as table NAME with a\n"
         "                    registered POLYGON geometry (open it in QGIS as a layer)\n"
-        "  -h, --help        this help\n");
+        "  -q, --quiet       no line on standard error about the words of TEXT that the\n"
+        "                    model does not know and ignored\n"
+        "  -h, --help        this help\n"
+        "\n"
+        "A text is searched for with the words of the model's vocabulary (duch info\n"
+        "--vocabulary MODEL lists them); words it does not know are ignored, and a line on\n"
+        "standard error says which.\n");
 }
 
 static int parse_doubles(const char *s, double *v, int n)
@@ -322,7 +328,8 @@ int duch_cmd_query(int argc, char **argv)
         {"image", required_argument, NULL, 'i'},  {"window", required_argument, NULL, 'w'},
         {"code", required_argument, NULL, 'c'},   {"quicklook", required_argument, NULL, 'Q'},
         {"save", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"quiet", no_argument, NULL, 'q'},        {NULL, 0, NULL, 0}};
+    int quiet = 0;
     duch_search_query q;
     memset(&q, 0, sizeof q);
     q.k = 10;
@@ -332,8 +339,9 @@ int duch_cmd_query(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:o:hq", longopts, NULL)) != -1) {
         switch (c) {
+        case 'q': quiet = 1; break;
         case 'k':
             if (duch_cli_int("-k", optarg, 1, 1000000, &v)) return 2;
             q.k = (int)v;
@@ -410,6 +418,8 @@ int duch_cmd_query(int argc, char **argv)
         duch_cli_error("%s", err);
         return 1;
     }
+    if (h->text_summary && !quiet)
+        fprintf(stderr, "duch: %s\n", h->text_summary);
     int rc = 0;
     if (write_hits(h, fmt, outpath)) {
         duch_hits_free(h);

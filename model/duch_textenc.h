@@ -70,6 +70,24 @@ int duch_textenc_encode(duch_textenc *e, const char *text, unsigned char *code);
 int duch_textenc_encode_values(duch_textenc *e, const char *text, unsigned char *code,
                                float *values);
 
+/* What the encoder makes of a text, as one JSON object (malloc'ed; free() it):
+ *   {"used": ["dense", "residential"], "mapped": {}, "ignored": ["golf"]}
+ * in text order: used, the words of the vocabulary the network sees (the first
+ * max_tokens of them); ignored, every other word (not in the vocabulary, or past
+ * max_tokens); mapped, words taken for a vocabulary word (from word to the word it
+ * stands for; empty while the model has no such table). A text of no word gives empty
+ * lists. DUCH_OK, DUCH_INVALID, DUCH_NOMEM. */
+int duch_textenc_explain(duch_textenc *e, const char *text, char **json);
+
+/* The same for people: *line gets one sentence (malloc'ed) naming the ignored words and
+ * what was searched for, or NULL when every word was used. */
+int duch_textenc_summary(duch_textenc *e, const char *text, char **line);
+
+/* The vocabulary: its number of entries, and entry i (0-based; NULL out of range),
+ * owned by e. */
+int duch_textenc_vocab_size(const duch_textenc *e);
+const char *duch_textenc_vocab_word(const duch_textenc *e, int i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -483,3 +483,149 @@ int duch_textenc_encode(duch_textenc *e, const char *text, unsigned char *code)
         return set_err(e, DUCH_INVALID, "encode: NULL code");
     return duch_textenc_encode_values(e, text, code, NULL);
 }
+
+/* ------------------------------------------------------------------ explain */
+
+int duch_textenc_vocab_size(const duch_textenc *e) { return e && e->open ? e->vocab_n : 0; }
+
+const char *duch_textenc_vocab_word(const duch_textenc *e, int i)
+{
+    if (!e || !e->open || i < 0 || i >= e->vocab_n)
+        return NULL;
+    return e->words + e->word_off[i];
+}
+
+/* a growing string */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+/* a JSON string of a word (the tokenizer's words hold no quote, backslash or control
+ * character; escaped anyway) */
+static void sb_word(sbuf *b, const char *w, size_t n)
+{
+    sb_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sb_put(b, esc, 2);
+        } else if (c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            sb_put(b, esc, 6);
+        } else {
+            sb_put(b, w + i, 1);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+/* The words of text split into the used ones and the ignored ones, each list written
+ * as JSON strings (json = 1: "a", "b") or plain words (json = 0: a, b). */
+static int split_words(duch_textenc *e, const char *text, int json, sbuf *used, sbuf *ignored,
+                       int *nused, int *nign)
+{
+    size_t n = strlen(text), pos = 0, len;
+    char *word = malloc(n + 1);
+    if (!word)
+        return set_err(e, DUCH_NOMEM, "out of memory");
+    *nused = *nign = 0;
+    while (duch_token_next(text, n, &pos, word, n, &len)) {
+        int id = *nused < e->max_tokens && len <= e->max_word ? vocab_find(e, word, len) : 0;
+        sbuf *b = id ? used : ignored;
+        if ((id ? *nused : *nign) > 0)
+            sb_put(b, ", ", 2);
+        if (json)
+            sb_word(b, word, len);
+        else
+            sb_put(b, word, len);
+        if (id)
+            (*nused)++;
+        else
+            (*nign)++;
+    }
+    free(word);
+    return used->oom || ignored->oom ? set_err(e, DUCH_NOMEM, "out of memory") : DUCH_OK;
+}
+
+int duch_textenc_explain(duch_textenc *e, const char *text, char **json)
+{
+    if (json)
+        *json = NULL;
+    if (!e)
+        return DUCH_INVALID;
+    if (!e->open)
+        return set_err(e, DUCH_INVALID, "the text encoder is not open");
+    if (!text || !json)
+        return set_err(e, DUCH_INVALID, "explain: NULL argument");
+    sbuf used = {0}, ignored = {0}, out = {0};
+    int nu, ni, rc = split_words(e, text, 1, &used, &ignored, &nu, &ni);
+    if (rc == DUCH_OK) {
+        sb_put(&out, "{\"used\": [", 10);
+        if (used.p)
+            sb_put(&out, used.p, used.n);
+        sb_put(&out, "], \"mapped\": {}, \"ignored\": [", 29);
+        if (ignored.p)
+            sb_put(&out, ignored.p, ignored.n);
+        sb_put(&out, "]}", 2);
+        if (out.oom)
+            rc = set_err(e, DUCH_NOMEM, "out of memory");
+    }
+    free(used.p);
+    free(ignored.p);
+    if (rc) {
+        free(out.p);
+        return rc;
+    }
+    *json = out.p;
+    return DUCH_OK;
+}
+
+int duch_textenc_summary(duch_textenc *e, const char *text, char **line)
+{
+    if (line)
+        *line = NULL;
+    if (!e)
+        return DUCH_INVALID;
+    if (!e->open)
+        return set_err(e, DUCH_INVALID, "the text encoder is not open");
+    if (!text || !line)
+        return set_err(e, DUCH_INVALID, "summary: NULL argument");
+    sbuf used = {0}, ignored = {0};
+    int nu, ni, rc = split_words(e, text, 0, &used, &ignored, &nu, &ni);
+    if (rc == DUCH_OK && ni > 0) {
+        char *s = malloc(used.n + ignored.n + 160);
+        if (!s)
+            rc = set_err(e, DUCH_NOMEM, "out of memory");
+        else {
+            sprintf(s, "the model ignored %s (not among its %d words); it searched for: %s",
+                    ignored.p, e->vocab_n, nu ? used.p : "(nothing)");
+            *line = s;
+        }
+    }
+    free(used.p);
+    free(ignored.p);
+    return rc;
+}

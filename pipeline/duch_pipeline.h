@@ -109,6 +109,11 @@ typedef struct duch_hits {
     int bits;
     duch_search_hit *hits;
     char *model_id;          /* the archive's model */
+    char *text_explain;      /* a text query: what the model made of it, JSON
+                                {"used": [...], "mapped": {...}, "ignored": [...]}
+                                (duch_textenc_explain); NULL for other queries */
+    char *text_summary;      /* the same in a sentence when words were ignored, else
+                                NULL (duch_textenc_summary) */
 } duch_hits;
 
 /* Run a query against ARCHIVE (opened read-only) with its stored model. *out gets a

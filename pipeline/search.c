@@ -33,6 +33,8 @@ void duch_hits_free(duch_hits *h)
     }
     free(h->hits);
     free(h->model_id);
+    free(h->text_explain);
+    free(h->text_summary);
     free(h);
 }
 
@@ -77,7 +79,8 @@ static int image_code(const duch_model_api *api, duch_model *m, const duch_searc
 
 /* The query's code, computed with the archive's model. */
 static int query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
-                      char **model_id, char *err, size_t errlen)
+                      char **model_id, char **explain, char **summary, char *err,
+                      size_t errlen)
 {
     const void *blob = NULL;
     size_t size = 0;
@@ -113,6 +116,10 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
             rc = DUCH_MISMATCH;
         } else {
             rc = duch_textenc_encode(te, q->text, code);
+            if (rc == DUCH_OK)
+                rc = duch_textenc_explain(te, q->text, explain);
+            if (rc == DUCH_OK)
+                rc = duch_textenc_summary(te, q->text, summary);
             if (rc != DUCH_OK)
                 pl_set_err(err, errlen, "%s", duch_textenc_errmsg(te));
         }
@@ -224,7 +231,8 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
         pl_set_err(err, errlen, "out of memory");
         goto finish;
     }
-    if ((rc = query_code(a, q, bits, code, &model_id, err, errlen)) != DUCH_OK)
+    if ((rc = query_code(a, q, bits, code, &model_id, &res->text_explain, &res->text_summary,
+                          err, errlen)) != DUCH_OK)
         goto finish;
     res->bits = bits;
     res->model_id = model_id;

@@ -188,6 +188,7 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
     }
     const int nBits = psHits->bits;
     const CPLString osModelId(psHits->model_id ? psHits->model_id : "");
+    const CPLString osExplain(psHits->text_explain ? psHits->text_explain : "");
     duch_hits_free(psHits);
     poSRS->Release();
     if (!bOK)
@@ -204,6 +205,8 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
     poDS->SetMetadataItem("BITS", CPLSPrintf("%d", nBits));
     if (!osModelId.empty())
         poDS->SetMetadataItem("MODEL_ID", osModelId.c_str());
+    if (!osExplain.empty()) /* what the model made of QUERY: used, mapped, ignored words */
+        poDS->SetMetadataItem("QUERY_WORDS", osExplain.c_str());
     poDS->m_poLayer = std::move(poLayer);
     return poDS;
 }

@@ -15,7 +15,7 @@ EXTRA_DIST += tests/sql_cases.sh tests/sql_knn.sh tests/sql_text.sh tests/sql_ut
 	tests/sql_basic.cases tests/sql_errors.cases tests/sql_bbox.cases
 EXTRA_DIST += docs/sql/README.md docs/sql/duch_version.md docs/sql/duch_hamming.md \
 	docs/sql/duch_knn.md docs/sql/duch_text_code.md docs/sql/duch_image_code.md \
-	docs/sql/duch_optimize.md
+	docs/sql/duch_optimize.md docs/sql/duch_text_explain.md
 # one engine: duch query, the DUCH: layer and duch_knn agree (boxes, blocks, rows)
 TESTS += tests/cli_search_agree.sh
 EXTRA_DIST += tests/cli_search_agree.sh tests/search_agree.py

@@ -356,6 +356,44 @@ static void duch_text_code_func(sqlite3_context *ctx, int argc, sqlite3_value **
     sqlite3_free(err);
 }
 
+/* duch_text_explain(text): what the archive's model makes of a text, as JSON
+ * {"used": [...], "mapped": {...}, "ignored": [...]} (model/duch_textenc.h) */
+static void duch_text_explain_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    duch_conn *dc = sqlite3_user_data(ctx);
+    int t = sqlite3_value_type(argv[0]);
+    if (t == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    if (t != SQLITE_TEXT) {
+        sqlite3_result_error(ctx, "duch_text_explain: the argument must be TEXT", -1);
+        return;
+    }
+    char *err = NULL, *json = NULL;
+    int rc;
+    const char *text = text_arg(argv[0], "duch_text_explain", "the text", &rc, &err);
+    if (text)
+        rc = conn_textenc(dc, "duch_text_explain", &err);
+    if (text && rc == SQLITE_OK) {
+        int trc = duch_textenc_explain(dc->tenc, text, &json);
+        if (trc != DUCH_OK) {
+            rc = trc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+            err = MPRINTF("duch_text_explain: %s", duch_textenc_errmsg(dc->tenc));
+        }
+    }
+    if (rc == SQLITE_OK)
+        sqlite3_result_text(ctx, json, -1, free);
+    else if (rc == SQLITE_NOMEM)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_error(ctx, err ? err : "duch_text_explain: failed", -1);
+    if (rc != SQLITE_OK)
+        free(json);
+    sqlite3_free(err);
+}
+
 /* dlopen libduch.so ($DUCH_LIB, then LIBDIR, then the loader's path) for the tiler */
 static int load_tiler(duch_conn *dc, char **err)
 {
@@ -809,6 +847,7 @@ static const struct {
     {"duch_hamming", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, duch_hamming_func},
     /* these read the archive's model and load a library (and a file): direct use only */
     {"duch_text_code", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_text_code_func},
+    {"duch_text_explain", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_text_explain_func},
     {"duch_image_code", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_image_code_func},
     {"duch_image_code", 5, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_image_code_func},
     {"duch_optimize", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, duch_optimize_func},

@@ -25,3 +25,5 @@ tests_pipeline_api_CPPFLAGS = $(AM_CPPFLAGS) $(GDAL_CFLAGS)
 tests_pipeline_api_LDADD = libduch.la $(GDAL_LIBS) -lm
 # What the shell tests of the front ends share (sourced).
 EXTRA_DIST += tests/cli_common.sh
+TESTS += tests/cli_query_words.sh
+EXTRA_DIST += tests/cli_query_words.sh

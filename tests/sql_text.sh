@@ -46,6 +46,14 @@ code=$("$mk" textcode "$model" "red stripes")
 check "duch_text_code is the model's code of the text" \
     "SELECT hex(duch_text_code('red stripes')), length(duch_text_code('red stripes'));" "$code|2"
 check "duch_text_code: NULL in, NULL out" "SELECT duch_text_code(NULL) IS NULL;" "1"
+check "duch_text_explain says which words were used and which ignored" \
+    "SELECT duch_text_explain('Red ZEBRA stripes, zebra!');" \
+    '{"used": ["red", "stripes"], "mapped": {}, "ignored": ["zebra", "zebra"]}'
+check "duch_text_explain of a text with no known word" \
+    "SELECT duch_text_explain('zebra');" '{"used": [], "mapped": {}, "ignored": ["zebra"]}'
+check "duch_text_explain: NULL in, NULL out" "SELECT duch_text_explain(NULL) IS NULL;" "1"
+check_error "duch_text_explain of a number" "SELECT duch_text_explain(3);" \
+    "duch_text_explain: the argument must be TEXT"
 for text in "red stripes" "blue water" "a green checkerboard"; do
     for k in 1 7 60; do
         check "duch_knn('$text', $k) = brute force" \
