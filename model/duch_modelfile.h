@@ -94,6 +94,10 @@ typedef struct duch_modelfile {
     double bn_eps;              /* architecture.bn_eps (default 1e-5) */
     const duch_json *vocab;     /* the array of words (strings); id of vocab->items[i] is i+1 */
     int vocab_n;
+    const duch_json *aliases;   /* optional object {"word": "vocabulary word", ...}: words
+                                   outside the vocabulary taken for one inside it (members
+                                   are strings; the encoders check the targets); NULL when
+                                   the file has none */
     const duch_json *training;  /* the training record (object), or NULL */
     /* the tensors, in file order */
     duch_modelfile_tensor *tensors;

@@ -166,6 +166,8 @@ struct Arch {
     int max_tokens = DUCH_MODELFILE_MAX_TOKENS_DEFAULT;
     double bn_eps = DUCH_MODELFILE_BN_EPS_DEFAULT;
     std::vector<std::string> vocab;
+    /* words outside the vocabulary taken for one in it (the header's "aliases") */
+    std::vector<std::pair<std::string, std::string>> aliases;
     std::string training_json = "{}"; /* hyper-parameters of the run, for info */
     uint32_t format_version = FORMAT_VERSION; /* of the file it was read from */
 };
@@ -186,10 +188,13 @@ TORCH_MODULE(Net);
 
 /* ------------------------------------------------------------------ the model */
 
+static void fail(int code, const std::string &msg); /* throws; defined below */
+
 struct Model {
     Arch arch;
     Net net{nullptr};
     std::unordered_map<std::string, int> word_id; /* 1-based ids */
+    std::unordered_map<std::string, int> alias_id; /* alias -> the id it stands for */
     uint64_t checksum = 0;
     size_t file_size = 0;
     int threads = 0;
@@ -200,13 +205,25 @@ struct Model {
         word_id.clear();
         for (size_t i = 0; i < arch.vocab.size(); i++)
             word_id[arch.vocab[i]] = (int)i + 1;
+        alias_id.clear();
+        for (const auto &al : arch.aliases) {
+            auto it = word_id.find(al.second);
+            if (it == word_id.end())
+                fail(DUCH_CORRUPT, "model header: alias '" + al.first + "' stands for '" + al.second +
+                                       "', which is not in the vocabulary");
+            alias_id[al.first] = it->second; /* a repeated alias keeps its last target */
+        }
     }
     std::vector<int64_t> ids_of(const std::string &text) const
     {
         std::vector<int64_t> ids;
         for (const std::string &w : tokenize(text)) {
+            if (ids.size() >= (size_t)arch.max_tokens)
+                break;
             auto it = word_id.find(w);
-            if (it != word_id.end() && ids.size() < (size_t)arch.max_tokens)
+            if (it != word_id.end())
+                ids.push_back(it->second);
+            else if ((it = alias_id.find(w)) != alias_id.end())
                 ids.push_back(it->second);
         }
         return ids;
@@ -316,6 +333,13 @@ static std::string arch_json(const Arch &a, bool with_vocab)
         for (size_t i = 0; i < a.vocab.size(); i++)
             o << (i ? "," : "") << json_escape(a.vocab[i]);
         o << "]";
+        if (!a.aliases.empty()) {
+            o << ",\"aliases\":{";
+            for (size_t i = 0; i < a.aliases.size(); i++)
+                o << (i ? "," : "") << json_escape(a.aliases[i].first) << ":"
+                  << json_escape(a.aliases[i].second);
+            o << "}";
+        }
     }
     o << "}";
     return o.str();
@@ -441,6 +465,9 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
     a.bn_eps = mf.bn_eps;
     for (size_t i = 0; i < mf.vocab->n; i++)
         a.vocab.emplace_back(mf.vocab->items[i].str, mf.vocab->items[i].len);
+    for (size_t i = 0; mf.aliases && i < mf.aliases->n; i++)
+        a.aliases.emplace_back(std::string(mf.aliases->items[i].key, mf.aliases->items[i].keylen),
+                               std::string(mf.aliases->items[i].str, mf.aliases->items[i].len));
     if (mf.training)
         a.training_json = training_json_of(mf.training);
     /* the header alone must not make this build a network larger than the file holds */

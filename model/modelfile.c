@@ -208,6 +208,20 @@ static int read_header(reader *r, duch_modelfile *mf)
         return set_err(r, DUCH_CORRUPT, "model vocabulary is too large");
     mf->vocab = vo;
     mf->vocab_n = (int)vo->n;
+    const duch_json *al = duch_json_get(h, "aliases");
+    mf->aliases = NULL;
+    if (al) {
+        if (al->type != DUCH_JSON_OBJ)
+            return set_err(r, DUCH_CORRUPT, "model header: aliases must be an object of"
+                           " word: vocabulary word");
+        for (size_t i = 0; i < al->n; i++)
+            if (al->items[i].type != DUCH_JSON_STR || !al->items[i].keylen || !al->items[i].len)
+                return set_err(r, DUCH_CORRUPT, "model header: alias %zu is not a word and the"
+                               " vocabulary word it stands for", i + 1);
+        if (al->n > 1u << 24)
+            return set_err(r, DUCH_CORRUPT, "model header: too many aliases");
+        mf->aliases = al;
+    }
     const duch_json *tr = duch_json_get(h, "training");
     mf->training = tr && tr->type == DUCH_JSON_OBJ ? tr : NULL;
     return DUCH_OK;

@@ -46,6 +46,13 @@ struct duch_textenc {
     size_t max_word;                /* bytes of the longest word */
     int *slot_id;                   /* per slot: a 1-based id, 0 = empty */
     size_t nslots;
+    /* aliases (the header's "aliases"): words outside the vocabulary taken for one in it */
+    int alias_n;
+    char *alias_words;              /* back to back, NUL-terminated */
+    size_t *alias_off, *alias_len;
+    int *alias_target;              /* per alias: the 1-based id it stands for */
+    int *alias_slot;                /* per slot: a 1-based alias index, 0 = empty */
+    size_t alias_nslots;
     /* weights */
     float *emb;                     /* (V+1) x D */
     float *conv_w;                  /* D x 3 x D: [o][k][i] (transposed from D x D x 3) */
@@ -117,6 +124,65 @@ static int vocab_build(duch_textenc *e, const duch_json *vocab)
     return e->word != NULL;
 }
 
+static int vocab_find(const duch_textenc *e, const char *w, size_t len);
+
+/* The aliases into a hash table of their own; each target must be a vocabulary word. */
+static int alias_build(duch_textenc *e, const duch_json *al)
+{
+    if (!al || al->n == 0)
+        return DUCH_OK;
+    size_t n = al->n, total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += al->items[i].keylen + 1;
+    size_t ns = 16;
+    while (ns < n * 2)
+        ns *= 2;
+    e->alias_nslots = ns;
+    e->alias_words = malloc(total);
+    e->alias_off = malloc(n * sizeof *e->alias_off);
+    e->alias_len = malloc(n * sizeof *e->alias_len);
+    e->alias_target = malloc(n * sizeof *e->alias_target);
+    e->alias_slot = calloc(ns, sizeof *e->alias_slot);
+    if (!e->alias_words || !e->alias_off || !e->alias_len || !e->alias_target || !e->alias_slot)
+        return set_err(e, DUCH_NOMEM, "out of memory");
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        const duch_json *m = &al->items[i];
+        int target = vocab_find(e, m->str, m->len);
+        if (!target)
+            return set_err(e, DUCH_CORRUPT, "model header: alias '%s' stands for '%s', which is not"
+                           " in the vocabulary", m->key, m->str);
+        memcpy(e->alias_words + off, m->key, m->keylen + 1);
+        e->alias_off[i] = off;
+        e->alias_len[i] = m->keylen;
+        e->alias_target[i] = target;
+        off += m->keylen + 1;
+        size_t s = (size_t)word_hash(m->key, m->keylen) & (ns - 1);
+        for (; e->alias_slot[s]; s = (s + 1) & (ns - 1)) {
+            size_t o = (size_t)e->alias_slot[s] - 1;
+            if (e->alias_len[o] == m->keylen && !memcmp(e->alias_words + e->alias_off[o], m->key, m->keylen))
+                break;
+        }
+        e->alias_slot[s] = (int)i + 1; /* a repeated alias keeps its last target */
+    }
+    e->alias_n = (int)n;
+    return DUCH_OK;
+}
+
+/* the vocabulary id an alias stands for, or 0 */
+static int alias_find(const duch_textenc *e, const char *w, size_t len)
+{
+    if (!e->alias_n)
+        return 0;
+    size_t s = (size_t)word_hash(w, len) & (e->alias_nslots - 1);
+    for (; e->alias_slot[s]; s = (s + 1) & (e->alias_nslots - 1)) {
+        size_t o = (size_t)e->alias_slot[s] - 1;
+        if (e->alias_len[o] == len && !memcmp(e->alias_words + e->alias_off[o], w, len))
+            return e->alias_target[o];
+    }
+    return 0;
+}
+
 static int vocab_find(const duch_textenc *e, const char *w, size_t len)
 {
     size_t s = (size_t)word_hash(w, len) & (e->nslots - 1);
@@ -136,6 +202,8 @@ static int text_ids(duch_textenc *e, const char *text)
     int nid = 0;
     while (nid < e->max_tokens && duch_token_next(text, n, &pos, e->word, e->max_word, &len)) {
         int id = len <= e->max_word ? vocab_find(e, e->word, len) : 0; /* longer: unknown */
+        if (!id && len <= e->max_word)
+            id = alias_find(e, e->word, len);
         if (id)
             e->ids[nid++] = id;
     }
@@ -242,8 +310,14 @@ static int build(duch_textenc *e, const duch_modelfile *mf)
         rc = fold_weights(e, conv_raw, bn_w, bn_bias, bn_mean, bn_var, (float)mf->bn_eps);
     if (rc == DUCH_OK)
         rc = alloc_scratch(e);
+    if (rc == DUCH_OK && mf->aliases)
+        for (size_t i = 0; i < mf->aliases->n; i++) /* the token buffer holds aliases too */
+            if (mf->aliases->items[i].keylen > e->max_word)
+                e->max_word = mf->aliases->items[i].keylen;
     if (rc == DUCH_OK && !vocab_build(e, mf->vocab))
         rc = set_err(e, DUCH_NOMEM, "out of memory");
+    if (rc == DUCH_OK)
+        rc = alias_build(e, mf->aliases);
     free(conv_raw);
     free(bn_w);
     free(bn_bias);
@@ -273,6 +347,11 @@ static void release(duch_textenc *e)
     free(e->word_off);
     free(e->word_len);
     free(e->slot_id);
+    free(e->alias_words);
+    free(e->alias_off);
+    free(e->alias_len);
+    free(e->alias_target);
+    free(e->alias_slot);
     free(e->word);
     free(e->ids);
     free(e->emb);
@@ -542,32 +621,45 @@ static void sb_word(sbuf *b, const char *w, size_t n)
     sb_put(b, "\"", 1);
 }
 
-/* The words of text split into the used ones and the ignored ones, each list written
- * as JSON strings (json = 1: "a", "b") or plain words (json = 0: a, b). */
-static int split_words(duch_textenc *e, const char *text, int json, sbuf *used, sbuf *ignored,
-                       int *nused, int *nign)
+/* The words of text split into the used ones (the vocabulary words the network sees:
+ * known words and the targets of mapped ones), the mapped ones (alias -> vocabulary word)
+ * and the ignored ones; lists as JSON (json = 1: "a", "b" / "x": "y") or plain words
+ * (json = 0: a, b / x -> y). */
+static int split_words(duch_textenc *e, const char *text, int json, sbuf *used, sbuf *mapped,
+                       sbuf *ignored, int *nused, int *nmap, int *nign)
 {
     size_t n = strlen(text), pos = 0, len;
     char *word = malloc(n + 1);
     if (!word)
         return set_err(e, DUCH_NOMEM, "out of memory");
-    *nused = *nign = 0;
+    *nused = *nmap = *nign = 0;
     while (duch_token_next(text, n, &pos, word, n, &len)) {
-        int id = *nused < e->max_tokens && len <= e->max_word ? vocab_find(e, word, len) : 0;
-        sbuf *b = id ? used : ignored;
-        if ((id ? *nused : *nign) > 0)
-            sb_put(b, ", ", 2);
-        if (json)
-            sb_word(b, word, len);
-        else
-            sb_put(b, word, len);
-        if (id)
-            (*nused)++;
-        else
-            (*nign)++;
+        int room = *nused < e->max_tokens && len <= e->max_word;
+        int id = room ? vocab_find(e, word, len) : 0, alias = 0;
+        if (room && !id && (id = alias_find(e, word, len)))
+            alias = 1;
+        if (!id) {
+            if ((*nign)++)
+                sb_put(ignored, ", ", 2);
+            (json ? sb_word : sb_put)(ignored, word, len);
+            continue;
+        }
+        const char *target = e->words + e->word_off[id - 1];
+        size_t tlen = e->word_len[id - 1];
+        if ((*nused)++)
+            sb_put(used, ", ", 2);
+        (json ? sb_word : sb_put)(used, target, tlen);
+        if (alias) {
+            if ((*nmap)++)
+                sb_put(mapped, ", ", 2);
+            (json ? sb_word : sb_put)(mapped, word, len);
+            sb_put(mapped, json ? ": " : " -> ", json ? 2 : 4);
+            (json ? sb_word : sb_put)(mapped, target, tlen);
+        }
     }
     free(word);
-    return used->oom || ignored->oom ? set_err(e, DUCH_NOMEM, "out of memory") : DUCH_OK;
+    return used->oom || mapped->oom || ignored->oom ? set_err(e, DUCH_NOMEM, "out of memory")
+                                                    : DUCH_OK;
 }
 
 int duch_textenc_explain(duch_textenc *e, const char *text, char **json)
@@ -580,13 +672,16 @@ int duch_textenc_explain(duch_textenc *e, const char *text, char **json)
         return set_err(e, DUCH_INVALID, "the text encoder is not open");
     if (!text || !json)
         return set_err(e, DUCH_INVALID, "explain: NULL argument");
-    sbuf used = {0}, ignored = {0}, out = {0};
-    int nu, ni, rc = split_words(e, text, 1, &used, &ignored, &nu, &ni);
+    sbuf used = {0}, mapped = {0}, ignored = {0}, out = {0};
+    int nu, nm, ni, rc = split_words(e, text, 1, &used, &mapped, &ignored, &nu, &nm, &ni);
     if (rc == DUCH_OK) {
         sb_put(&out, "{\"used\": [", 10);
         if (used.p)
             sb_put(&out, used.p, used.n);
-        sb_put(&out, "], \"mapped\": {}, \"ignored\": [", 29);
+        sb_put(&out, "], \"mapped\": {", 14);
+        if (mapped.p)
+            sb_put(&out, mapped.p, mapped.n);
+        sb_put(&out, "}, \"ignored\": [", 15);
         if (ignored.p)
             sb_put(&out, ignored.p, ignored.n);
         sb_put(&out, "]}", 2);
@@ -594,6 +689,7 @@ int duch_textenc_explain(duch_textenc *e, const char *text, char **json)
             rc = set_err(e, DUCH_NOMEM, "out of memory");
     }
     free(used.p);
+    free(mapped.p);
     free(ignored.p);
     if (rc) {
         free(out.p);
@@ -613,19 +709,34 @@ int duch_textenc_summary(duch_textenc *e, const char *text, char **line)
         return set_err(e, DUCH_INVALID, "the text encoder is not open");
     if (!text || !line)
         return set_err(e, DUCH_INVALID, "summary: NULL argument");
-    sbuf used = {0}, ignored = {0};
-    int nu, ni, rc = split_words(e, text, 0, &used, &ignored, &nu, &ni);
-    if (rc == DUCH_OK && ni > 0) {
-        char *s = malloc(used.n + ignored.n + 160);
-        if (!s)
-            rc = set_err(e, DUCH_NOMEM, "out of memory");
-        else {
-            sprintf(s, "the model ignored %s (not among its %d words); it searched for: %s",
-                    ignored.p, e->vocab_n, nu ? used.p : "(nothing)");
-            *line = s;
+    sbuf used = {0}, mapped = {0}, ignored = {0}, out = {0};
+    int nu, nm, ni, rc = split_words(e, text, 0, &used, &mapped, &ignored, &nu, &nm, &ni);
+    if (rc == DUCH_OK && (ni > 0 || nm > 0)) {
+        char num[64];
+        if (nm) {
+            sb_put(&out, "the model read ", 15);
+            sb_put(&out, mapped.p, mapped.n);
         }
+        if (ni) {
+            sb_put(&out, nm ? "; it ignored " : "the model ignored ", nm ? 13 : 18);
+            sb_put(&out, ignored.p, ignored.n);
+            snprintf(num, sizeof num, " (not among its %d words)", e->vocab_n);
+            sb_put(&out, num, strlen(num));
+        }
+        sb_put(&out, "; it searched for: ", 19);
+        if (nu)
+            sb_put(&out, used.p, used.n);
+        else
+            sb_put(&out, "(nothing)", 9);
+        if (out.oom) {
+            free(out.p);
+            out.p = NULL;
+            rc = set_err(e, DUCH_NOMEM, "out of memory");
+        }
+        *line = out.p;
     }
     free(used.p);
+    free(mapped.p);
     free(ignored.p);
     return rc;
 }

@@ -21,3 +21,5 @@ TESTS += tests/cli_search_agree.sh
 EXTRA_DIST += tests/cli_search_agree.sh tests/search_agree.py
 TESTS += tests/cli_optimize.sh
 EXTRA_DIST += tests/cli_optimize.sh
+TESTS += tests/model_aliases.sh
+EXTRA_DIST += tests/model_aliases.sh tests/model_aliases.py
