@@ -326,25 +326,40 @@ static void duch_hamming_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     sqlite3_result_int(ctx, na ? (int)duch_hamming(a, b, (size_t)na) : 0);
 }
 
+/* The TEXT argument of fn(text): NULL when the result is set already (NULL for a NULL
+ * argument, an error for a non-text one); else the text, or NULL with *rc and *err as
+ * text_arg sets them. */
+static const char *text_argument(sqlite3_context *ctx, sqlite3_value *v, const char *fn,
+                                 int *done, int *rc, char **err)
+{
+    int t = sqlite3_value_type(v);
+    *done = 1;
+    if (t == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return NULL;
+    }
+    if (t != SQLITE_TEXT) {
+        char *m = MPRINTF("%s: the argument must be TEXT", fn);
+        sqlite3_result_error(ctx, m ? m : fn, -1);
+        sqlite3_free(m);
+        return NULL;
+    }
+    *done = 0;
+    return text_arg(v, fn, "the text", rc, err);
+}
+
 /* duch_text_code(text): the code of a text under the archive's model */
 static void duch_text_code_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     duch_conn *dc = sqlite3_user_data(ctx);
-    int t = sqlite3_value_type(argv[0]);
-    if (t == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    if (t != SQLITE_TEXT) {
-        sqlite3_result_error(ctx, "duch_text_code: the argument must be TEXT", -1);
-        return;
-    }
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
     size_t nbytes = 0;
     char *err = NULL;
-    int rc;
-    const char *text = text_arg(argv[0], "duch_text_code", "the text", &rc, &err);
+    int rc = SQLITE_OK, done;
+    const char *text = text_argument(ctx, argv[0], "duch_text_code", &done, &rc, &err);
+    if (done)
+        return;
     if (text)
         rc = encode_text(dc, "duch_text_code", text, code, &nbytes, &err);
     if (rc == SQLITE_OK)
@@ -362,18 +377,11 @@ static void duch_text_explain_func(sqlite3_context *ctx, int argc, sqlite3_value
 {
     (void)argc;
     duch_conn *dc = sqlite3_user_data(ctx);
-    int t = sqlite3_value_type(argv[0]);
-    if (t == SQLITE_NULL) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    if (t != SQLITE_TEXT) {
-        sqlite3_result_error(ctx, "duch_text_explain: the argument must be TEXT", -1);
-        return;
-    }
     char *err = NULL, *json = NULL;
-    int rc;
-    const char *text = text_arg(argv[0], "duch_text_explain", "the text", &rc, &err);
+    int rc = SQLITE_OK, done;
+    const char *text = text_argument(ctx, argv[0], "duch_text_explain", &done, &rc, &err);
+    if (done)
+        return;
     if (text)
         rc = conn_textenc(dc, "duch_text_explain", &err);
     if (text && rc == SQLITE_OK) {
