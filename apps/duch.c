@@ -15,6 +15,7 @@ int duch_cmd_info(int argc, char **argv);
 int duch_cmd_index(int argc, char **argv);
 int duch_cmd_query(int argc, char **argv);
 int duch_cmd_optimize(int argc, char **argv);
+int duch_cmd_aliases(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -29,6 +30,7 @@ static const struct {
     {"index", duch_cmd_index, "tile scenes and add their codes to an archive"},
     {"query", duch_cmd_query, "rank an archive's tiles by distance to a text or image"},
     {"optimize", duch_cmd_optimize, "rebuild an archive's packed code blocks (fast first query)"},
+    {"aliases", duch_cmd_aliases, "add a WordNet alias table to a model (words it does not know)"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f)

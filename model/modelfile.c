@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -365,4 +366,78 @@ const duch_modelfile_tensor *duch_modelfile_tensor_named(const duch_modelfile *m
         if (mf->tensors[i].name_len == nl && !memcmp(mf->tensors[i].name, name, nl))
             return &mf->tensors[i];
     return NULL;
+}
+
+/* ------------------------------------------------------------ aliases */
+
+static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+
+int duch_modelfile_with_aliases(const void *data, size_t size, const char *aliases_json,
+                                unsigned char **out, size_t *outsize, char *err, size_t errlen)
+{
+    *out = NULL;
+    *outsize = 0;
+    duch_modelfile mf;
+    int rc = duch_modelfile_read(data, size, &mf, err, errlen);
+    if (rc != DUCH_OK)
+        return rc;
+    int had = mf.aliases != NULL;
+    uint32_t version = mf.version;
+    duch_modelfile_free(&mf);
+    if (had) {
+        snprintf(err, errlen, "the model has an alias table already");
+        return DUCH_EXISTS;
+    }
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the model file is little-endian; add byte swaps for this platform"
+#endif
+    const unsigned char *b = data;
+    uint32_t hlen;
+    memcpy(&hlen, b + 24, 4);
+    const char *h = (const char *)b + 28;
+    size_t close = hlen; /* the header's closing brace */
+    while (close > 0 && h[close - 1] != '}')
+        close--;
+    if (close == 0) {
+        snprintf(err, errlen, "the model header is not a JSON object");
+        return DUCH_CORRUPT;
+    }
+    close--;
+    size_t alen = strlen(aliases_json);
+    const char *key = ",\"aliases\":";
+    size_t nh = close + strlen(key) + alen + (hlen - close);
+    size_t rest = size - 8 - (28 + (size_t)hlen); /* the tensors, up to the checksum */
+    size_t total = 28 + nh + rest + 8;
+    unsigned char *o = malloc(total);
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    memcpy(o, b, 16);                                  /* magic, version, 0 */
+    put_u64(o + 16, (uint64_t)(4 + nh + rest));        /* payload length */
+    put_u32(o + 24, (uint32_t)nh);
+    unsigned char *p = o + 28;
+    memcpy(p, h, close), p += close;
+    memcpy(p, key, strlen(key)), p += strlen(key);
+    memcpy(p, aliases_json, alen), p += alen;
+    memcpy(p, h + close, hlen - close), p += hlen - close;
+    memcpy(p, b + 28 + hlen, rest), p += rest;
+    put_u64(p, duch_fnv1a64(o, (size_t)(p - o),
+                            version >= 2 ? DUCH_FNV1A64_BASIS : DUCH_FNV1A64_BASIS_V1));
+    /* the result must read back, aliases included */
+    rc = duch_modelfile_read(o, total, &mf, err, errlen);
+    if (rc == DUCH_OK && !mf.aliases) {
+        snprintf(err, errlen, "the alias table did not read back");
+        rc = DUCH_ERROR;
+    }
+    if (rc == DUCH_OK)
+        duch_modelfile_free(&mf);
+    if (rc != DUCH_OK) {
+        free(o);
+        return rc;
+    }
+    *out = o;
+    *outsize = total;
+    return DUCH_OK;
 }

@@ -23,3 +23,5 @@ TESTS += tests/cli_optimize.sh
 EXTRA_DIST += tests/cli_optimize.sh
 TESTS += tests/model_aliases.sh
 EXTRA_DIST += tests/model_aliases.sh tests/model_aliases.py
+TESTS += tests/cli_aliases.sh
+EXTRA_DIST += tests/cli_aliases.sh

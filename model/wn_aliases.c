@@ -1,0 +1,203 @@
+/* wn_aliases.c: an alias table for a model's vocabulary from WordNet (Princeton WordNet
+ * 3.0 through its own C library, libwordnet: morphstr, findtheinfo_ds). See
+ * duch_wn_aliases.h. Used when a model is made (duch aliases); a query never needs
+ * WordNet: the table is stored in the model file.
+ *
+ * For each vocabulary word v, in this order (the first claim of a word wins, so closer
+ * relations win over farther ones):
+ *   1. its inflections: the base form (morphstr: "trees" -> "tree") and plurals that
+ *      WordNet's morphology maps back to v ("house" -> "houses");
+ *   2. the other words of v's first senses (synonyms: "airplane" -> "plane",
+ *      "aeroplane"), noun senses first, then adjectives and verbs;
+ *   3. the words of the direct hyponyms of those noun senses (more specific kinds:
+ *      "airplane" -> "jet", "biplane");
+ * each with its plural. Only words the query tokenizer can produce are kept (lower-case
+ * ASCII letters), and never a vocabulary word itself. */
+#include "config.h"
+#include "duch_wn_aliases.h"
+#include "duch_modelfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wn.h>
+
+typedef struct table {
+    char **from, **to;
+    size_t n, cap;
+    char **keys; /* open addressing over from[] and the vocabulary: strings, NULL = empty */
+    size_t nslots;
+    int oom;
+} table;
+
+static size_t slot_of(const table *t, const char *w)
+{
+    size_t s = (size_t)duch_fnv1a64(w, strlen(w), DUCH_FNV1A64_BASIS) & (t->nslots - 1);
+    while (t->keys[s] && strcmp(t->keys[s], w))
+        s = (s + 1) & (t->nslots - 1);
+    return s;
+}
+
+static int taken(const table *t, const char *w) { return t->keys[slot_of(t, w)] != NULL; }
+
+static int plain_word(const char *w)
+{
+    if (!w || !*w)
+        return 0;
+    for (const char *p = w; *p; p++)
+        if (*p < 'a' || *p > 'z')
+            return 0;
+    return strlen(w) < 40;
+}
+
+static void claim(table *t, const char *w, const char *target)
+{
+    if (t->oom || !plain_word(w) || taken(t, w))
+        return;
+    if (2 * (t->n + 1) >= t->nslots / 2 || t->n == t->cap) {
+        t->oom = 1; /* sized for the worst case up front: does not happen */
+        return;
+    }
+    char *f = strdup(w), *g = strdup(target);
+    if (!f || !g) {
+        free(f), free(g);
+        t->oom = 1;
+        return;
+    }
+    t->from[t->n] = f;
+    t->to[t->n] = g;
+    t->n++;
+    t->keys[slot_of(t, f)] = f;
+}
+
+/* w and its plurals that WordNet's noun morphology takes back to w */
+static void claim_forms(table *t, const char *w, const char *target)
+{
+    claim(t, w, target);
+    size_t n = strlen(w);
+    if (n < 2 || n > 36)
+        return;
+    char p[48];
+    const char *suffix[] = {"s", "es"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s%s", w, suffix[i]);
+        char *m = morphstr(p, NOUN);
+        if (m && !strcmp(m, w))
+            claim(t, p, target);
+    }
+    if (w[n - 1] == 'y') {
+        snprintf(p, sizeof p, "%.*sies", (int)(n - 1), w);
+        char *m = morphstr(p, NOUN);
+        if (m && !strcmp(m, w))
+            claim(t, p, target);
+    }
+}
+
+/* the words of a synset (WordNet writes phrases with '_': they are skipped) */
+static void claim_synset(table *t, SynsetPtr s, const char *target)
+{
+    for (int i = 0; s && i < s->wcount; i++) {
+        char w[64];
+        snprintf(w, sizeof w, "%s", s->words[i]);
+        for (char *c = w; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        claim_forms(t, w, target);
+    }
+}
+
+int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
+                    int *nout, char *err, size_t errlen)
+{
+    *out = NULL;
+    *nout = 0;
+    if (wninit() != 0) {
+        snprintf(err, errlen, "WordNet's database cannot be opened (Debian: apt-get install"
+                 " wordnet-base; WNHOME or WNSEARCHDIR say where it is)");
+        return DUCH_NOTFOUND;
+    }
+    table t = {0};
+    t.cap = 400000;
+    t.nslots = 1u << 21;
+    t.from = malloc(t.cap * sizeof *t.from);
+    t.to = malloc(t.cap * sizeof *t.to);
+    t.keys = calloc(t.nslots, sizeof *t.keys);
+    char **vcopy = calloc((size_t)nvocab, sizeof *vcopy);
+    int rc = DUCH_OK;
+    if (!t.from || !t.to || !t.keys || !vcopy) {
+        rc = DUCH_NOMEM;
+        goto finish;
+    }
+    for (int i = 0; i < nvocab; i++) { /* the vocabulary words are never aliases */
+        if (!(vcopy[i] = strdup(vocab[i]))) {
+            rc = DUCH_NOMEM;
+            goto finish;
+        }
+        size_t s = slot_of(&t, vcopy[i]);
+        t.keys[s] = vcopy[i];
+    }
+    static const int pos_order[] = {NOUN, ADJ, VERB};
+    /* 1. inflections */
+    for (int i = 0; i < nvocab; i++)
+        for (int p = 0; p < 3; p++) {
+            char *m = morphstr(vcopy[i], pos_order[p]);
+            if (m && strcmp(m, vcopy[i]))
+                claim_forms(&t, m, vcopy[i]);
+            if (p == 0)
+                claim_forms(&t, vcopy[i], vcopy[i]); /* its own plurals */
+        }
+    /* 2. synonyms of the first senses, 3. direct hyponyms of the noun senses */
+    for (int pass = 2; pass <= 3; pass++)
+        for (int sense = 1; sense <= senses; sense++)
+            for (int i = 0; i < nvocab; i++)
+                for (int p = 0; p < (pass == 2 ? 3 : 1); p++) {
+                    char *m = morphstr(vcopy[i], pos_order[p]);
+                    char base[64];
+                    snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+                    SynsetPtr ss = findtheinfo_ds(base, pos_order[p], HYPOPTR, sense);
+                    for (SynsetPtr s = ss; s; s = s->nextss) {
+                        if (pass == 2)
+                            claim_synset(&t, s, vcopy[i]);
+                        else
+                            for (SynsetPtr h = s->ptrlist; h; h = h->nextss)
+                                claim_synset(&t, h, vcopy[i]);
+                    }
+                    if (ss)
+                        free_syns(ss);
+                }
+    if (t.oom) {
+        rc = DUCH_NOMEM;
+        goto finish;
+    }
+    duch_wn_alias *a = malloc((t.n ? t.n : 1) * sizeof *a);
+    if (!a) {
+        rc = DUCH_NOMEM;
+        goto finish;
+    }
+    for (size_t i = 0; i < t.n; i++) {
+        a[i].word = t.from[i];
+        a[i].target = t.to[i];
+    }
+    *out = a;
+    *nout = (int)t.n;
+    t.n = 0; /* handed over */
+finish:
+    if (rc == DUCH_NOMEM)
+        snprintf(err, errlen, "out of memory building the alias table");
+    for (size_t i = 0; i < t.n; i++)
+        free(t.from[i]), free(t.to[i]);
+    for (int i = 0; vcopy && i < nvocab; i++)
+        free(vcopy[i]);
+    free(vcopy);
+    free(t.from);
+    free(t.to);
+    free(t.keys);
+    return rc;
+}
+
+void duch_wn_aliases_free(duch_wn_alias *a, int n)
+{
+    for (int i = 0; a && i < n; i++)
+        free(a[i].word), free(a[i].target);
+    free(a);
+}

@@ -1,0 +1,27 @@
+#!/bin/sh
+# duch aliases (issue 10, first means): a copy of a model with a WordNet alias table; a
+# WordNet synonym of a vocabulary word then gives that word's code in both encoders, and
+# duch_text_explain reports it as mapped; a model that has a table already is refused.
+. "$top_srcdir/tests/sql_common.sh"
+mk="$top_builddir/tests/index_mkarchive"
+duch="$top_builddir/duch"
+export DUCH_MODEL_LIB
+[ -f "$DUCH_MODEL_LIB" ] || { echo "SKIP: no model library at $DUCH_MODEL_LIB"; exit 77; }
+"$mk" train "$TMP/tiny" > "$TMP/train.log" 2>&1 || { echo "FAIL: training the tiny model" >&2; exit 1; }
+"$duch" aliases -v "$TMP/tiny/tiny.duchm" -o "$TMP/al.duchm" > "$TMP/list" 2> "$TMP/err" ||
+    { fail "duch aliases: $(cat "$TMP/err")"; }
+grep -q "aliases from WordNet" "$TMP/err" || fail "no summary: $(cat "$TMP/err")"
+grep -qx "crimson -> red" "$TMP/list" || fail "WordNet's 'crimson' is not an alias of 'red': $(head -5 "$TMP/list")"
+if grep -q -- "-> \(zebra\|purple\)$" "$TMP/list"; then fail "an alias stands for a word outside the vocabulary"; fi
+want=$("$mk" textcode "$TMP/tiny/tiny.duchm" "red stripes")
+[ "$("$mk" textcode "$TMP/al.duchm" "crimson stripes")" = "$want" ] || fail "libtorch: crimson is not read as red"
+"$mk" create "$TMP/a.sqlite" 12 - "$TMP/al.duchm" || { echo "FAIL: archive" >&2; exit 1; }
+[ "$(printf "SELECT hex(duch_text_code('crimson stripes'));\n" | sql "$TMP/a.sqlite")" = "$want" ] ||
+    fail "C encoder: crimson is not read as red"
+e=$(printf "SELECT duch_text_explain('crimson stripes');\n" | sql "$TMP/a.sqlite")
+echo "$e" | grep -q '"mapped": {"crimson": "red"}' || fail "explain: $e"
+"$duch" aliases "$TMP/al.duchm" -o "$TMP/al2.duchm" 2> "$TMP/err2" && fail "a second table was added"
+grep -q "has an alias table already" "$TMP/err2" || fail "second table message: $(cat "$TMP/err2")"
+"$duch" aliases "$TMP/tiny/tiny.duchm" 2>/dev/null; [ $? = 2 ] || fail "no -o: not a usage error"
+[ "$FAILS" -eq 0 ] && echo "ok: duch aliases (WordNet) read alike by both encoders"
+[ "$FAILS" -eq 0 ]
