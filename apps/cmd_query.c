@@ -45,7 +45,8 @@ static void usage(FILE *f)
         "\n"
         "A text is searched for with the words of the model's vocabulary (duch info\n"
         "--vocabulary MODEL lists them); words it does not know are ignored, and a line on\n"
-        "standard error says which.\n");
+        "standard error says which. The shipped model knows the 290 words of the captions of\n"
+        "16 UCM land-use classes (RGB aerial imagery, about 0.3-1.2 m per pixel).\n");
 }
 
 static int parse_doubles(const char *s, double *v, int n)
