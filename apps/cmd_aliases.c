@@ -31,33 +31,6 @@ static void usage(FILE *f)
         "  -h, --help    this help\n");
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *b = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (;;) {
-        if (*n == cap) {
-            unsigned char *nb = realloc(b, cap = cap ? 2 * cap : 1 << 20);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return NULL;
-            }
-            b = nb;
-        }
-        size_t r = fread(b + *n, 1, cap - *n, f);
-        *n += r;
-        if (!r)
-            break;
-    }
-    fclose(f);
-    return b;
-}
-
 int duch_cmd_aliases(int argc, char **argv)
 {
     static const struct option lo[] = {{"senses", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -82,9 +55,10 @@ int duch_cmd_aliases(int argc, char **argv)
     }
     const char *path = argv[optind];
     size_t n = 0;
-    unsigned char *data = slurp(path, &n);
-    if (!data) {
-        duch_cli_error("cannot read %s: %s", path, strerror(errno));
+    unsigned char *data = NULL;
+    int en = 0;
+    if (duch_file_read(path, &data, &n, &en) != DUCH_OK) {
+        duch_cli_error("cannot read %s: %s", path, en ? strerror(en) : "read error or out of memory");
         return 1;
     }
     duch_textenc *te = NULL;

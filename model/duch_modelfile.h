@@ -124,6 +124,13 @@ DUCH_INTERNAL int duch_modelfile_with_aliases(const void *data, size_t size,
                                               const char *aliases_json, unsigned char **out,
                                               size_t *outsize, char *err, size_t errlen);
 
+/* The whole file at path, malloc'ed (*data may be NULL for an empty file). DUCH_OK,
+ * DUCH_NOTFOUND or DUCH_IO when it cannot be opened (*err_no: fopen's errno), DUCH_IO with
+ * *err_no 0 when reading failed, DUCH_NOMEM. The one file
+ * reader of model files (the text encoder, the pipeline, duch aliases). */
+DUCH_INTERNAL int duch_file_read(const char *path, unsigned char **data, size_t *size,
+                                 int *err_no);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include "duch_modelfile.h"
 #include "duch_utf8.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -439,5 +440,48 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     }
     *out = o;
     *outsize = total;
+    return DUCH_OK;
+}
+
+/* ------------------------------------------------------------ whole files */
+
+int duch_file_read(const char *path, unsigned char **data, size_t *size, int *err_no)
+{
+    *data = NULL;
+    *size = 0;
+    *err_no = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *err_no = errno;
+        return *err_no == ENOENT ? DUCH_NOTFOUND : DUCH_IO;
+    }
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = DUCH_OK;
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1 << 20;
+            unsigned char *b = realloc(buf, nc);
+            if (!b) {
+                rc = DUCH_NOMEM;
+                break;
+            }
+            buf = b;
+            cap = nc;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (rc == DUCH_OK && ferror(f))
+        rc = DUCH_IO; /* a read error: *err_no stays 0 */
+    fclose(f);
+    if (rc != DUCH_OK) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    *size = n;
     return DUCH_OK;
 }

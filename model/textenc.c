@@ -397,43 +397,16 @@ int duch_textenc_open(const char *path, duch_textenc **out)
         duch_textenc *e = *out = calloc(1, sizeof *e);
         return e ? set_err(e, DUCH_INVALID, "open: NULL path") : DUCH_NOMEM;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int en = errno;
-        duch_textenc *e = *out = calloc(1, sizeof *e);
-        if (!e)
-            return DUCH_NOMEM;
-        return set_err(e, en == ENOENT ? DUCH_NOTFOUND : DUCH_IO, "cannot open %s: %s", path,
-                       strerror(en));
-    }
     unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int bad = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1 << 20;
-            unsigned char *b = realloc(buf, nc);
-            if (!b) {
-                bad = 2;
-                break;
-            }
-            buf = b;
-            cap = nc;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    if (!bad && ferror(f))
-        bad = 1;
-    fclose(f);
-    int rc;
-    if (bad) {
+    size_t n = 0;
+    int en = 0;
+    int rc = duch_file_read(path, &buf, &n, &en);
+    if (rc != DUCH_OK) {
         duch_textenc *e = *out = calloc(1, sizeof *e);
         rc = !e ? DUCH_NOMEM
-             : bad == 2 ? set_err(e, DUCH_NOMEM, "out of memory")
-                        : set_err(e, DUCH_IO, "error reading %s", path);
+             : rc == DUCH_NOMEM ? set_err(e, DUCH_NOMEM, "out of memory")
+             : en ? set_err(e, rc, "cannot open %s: %s", path, strerror(en))
+                                         : set_err(e, DUCH_IO, "error reading %s", path);
     } else {
         rc = duch_textenc_open_blob(buf ? (const void *)buf : "", n, out);
         if (rc != DUCH_OK && *out) {

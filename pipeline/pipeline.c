@@ -3,6 +3,7 @@
 #include "config.h"
 #include "duch_utf8.h"
 #include "pipeline_internal.h"
+#include "duch_modelfile.h" /* duch_file_read */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,43 +29,18 @@ double pl_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Read a whole file into a malloc'ed buffer. */
+/* Read a whole model file (model/modelfile.c's duch_file_read) into a malloc'ed buffer. */
 int pl_read_file(const char *path, unsigned char **data, size_t *size, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        pl_set_err(err, errlen, "cannot open model %s: %s", path, strerror(errno));
-        return errno == ENOENT ? DUCH_NOTFOUND : DUCH_IO;
-    }
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                pl_set_err(err, errlen, "out of memory reading %s", path);
-                return DUCH_NOMEM;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
+    int en = 0;
+    int rc = duch_file_read(path, data, size, &en);
+    if (rc == DUCH_NOMEM)
+        pl_set_err(err, errlen, "out of memory reading %s", path);
+    else if (rc != DUCH_OK && en)
+        pl_set_err(err, errlen, "cannot open model %s: %s", path, strerror(en));
+    else if (rc != DUCH_OK)
         pl_set_err(err, errlen, "cannot read model %s", path);
-        return DUCH_IO;
-    }
-    *data = buf;
-    *size = n;
-    return DUCH_OK;
+    return rc;
 }
 
 /* Open a model from bytes; on failure the message goes to err. */
