@@ -8,17 +8,9 @@
 #include "duch_tiler.h"
 #include "duch_textenc.h"
 
-#include <errno.h>
-#include <signal.h>
-#include <limits.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 
 /* ============================================================== querying */
