@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli.h"
 #include "duch_index.h"
+#include "duch_json.h" /* model/json.c: reading info_json */
 #include "duch_textenc.h"
 
 #include <getopt.h>
@@ -117,6 +118,12 @@ int duch_cmd_info(int argc, char **argv)
         printf("bits           %d\n", api->bits(m));
         printf("input size     %d px\n", api->input_size(m));
         printf("tile ground    %.2f m (ground width of one training image)\n", api->tile_ground_m(m));
+        duch_json *root = NULL;
+        if (duch_json_parse(js, strlen(js), &root, NULL, 0) == DUCH_OK)
+            printf("words          %.0f known, %.0f aliases (duch info --vocabulary lists the known"
+                   " ones)\n", duch_json_num_or(root, "vocab_size", 0),
+                   duch_json_num_or(root, "aliases", 0));
+        duch_json_free(root);
         printf("details        %s\n", js);
     }
     free(js);

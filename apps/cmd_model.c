@@ -90,11 +90,17 @@ static void train_usage(FILE *f, const duch_train_options *d)
         "  --threads N          0 = all cores (%d)\n"
         "  --max-images N       use only the first N images of the splits (0 = all)\n"
         "  --checkpoint-every N also write MODEL after every N epochs (0 = only at the end)\n"
+        "  --wordnet-senses N   WordNet senses of each caption word to follow for caption\n"
+        "                       stand-ins, keyword views and the model's alias table;\n"
+        "                       0 = no WordNet (%d)\n"
+        "  --p-subst X          chance a caption word is swapped for a WordNet stand-in (%g)\n"
+        "  --p-keywords X       chance a training caption is cut to keywords: one noun or\n"
+        "                       2-3 content words, as users type queries (%g)\n"
         "  -h, --help           this help\n",
         d->bits, d->epochs, d->batch_size, d->input_size, d->width, d->text_dim, d->lr,
         d->weight_decay, d->temperature, d->w_inter, d->w_intra_img, d->w_intra_txt, d->w_adv,
         d->w_quant, d->w_balance, d->crop_min, d->tile_ground_m, (unsigned long long)d->seed,
-        d->threads);
+        d->threads, d->wordnet_senses, d->p_subst, d->p_keywords);
 }
 
 static int parse_splits(const char *s, int *mask)
@@ -128,7 +134,8 @@ static int parse_splits(const char *s, int *mask)
 enum {
     OPT_DATA = 256, OPT_BITS, OPT_SPLITS, OPT_EPOCHS, OPT_BATCH, OPT_INPUT, OPT_WIDTH, OPT_TEXTDIM,
     OPT_LR, OPT_WD, OPT_TEMP, OPT_WINTER, OPT_WII, OPT_WTT, OPT_WADV, OPT_WQ, OPT_WB, OPT_CROP,
-    OPT_GROUND, OPT_SEED, OPT_THREADS, OPT_MAXIMG, OPT_MODEL, OPT_JSON, OPT_TEXT, OPT_CKPT
+    OPT_GROUND, OPT_SEED, OPT_THREADS, OPT_MAXIMG, OPT_MODEL, OPT_JSON, OPT_TEXT, OPT_CKPT,
+    OPT_WNSENSES, OPT_PSUBST, OPT_PKEY
 };
 
 int duch_cmd_train(int argc, char **argv)
@@ -141,7 +148,9 @@ int duch_cmd_train(int argc, char **argv)
         {"w-inter", 1, 0, OPT_WINTER}, {"w-intra-img", 1, 0, OPT_WII}, {"w-intra-txt", 1, 0, OPT_WTT},
         {"w-adv", 1, 0, OPT_WADV}, {"w-quant", 1, 0, OPT_WQ}, {"w-balance", 1, 0, OPT_WB},
         {"crop-min", 1, 0, OPT_CROP}, {"ground-m", 1, 0, OPT_GROUND}, {"seed", 1, 0, OPT_SEED},
-        {"threads", 1, 0, OPT_THREADS}, {"max-images", 1, 0, OPT_MAXIMG}, {"checkpoint-every", 1, 0, OPT_CKPT}, {"help", 0, 0, 'h'},
+        {"threads", 1, 0, OPT_THREADS}, {"max-images", 1, 0, OPT_MAXIMG}, {"checkpoint-every", 1, 0, OPT_CKPT},
+        {"wordnet-senses", 1, 0, OPT_WNSENSES}, {"p-subst", 1, 0, OPT_PSUBST}, {"p-keywords", 1, 0, OPT_PKEY},
+        {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     /* Defaults are printed by --help, so the library is needed first. */
     const duch_model_api *api = duch_cli_model_api();
@@ -170,6 +179,7 @@ int duch_cmd_train(int argc, char **argv)
         INTOPT(OPT_THREADS, "--threads", 0, 1024, threads)
         INTOPT(OPT_MAXIMG, "--max-images", 0, 100000000, max_images)
         INTOPT(OPT_CKPT, "--checkpoint-every", 0, 100000, checkpoint_every)
+        INTOPT(OPT_WNSENSES, "--wordnet-senses", 0, 10, wordnet_senses)
 #undef INTOPT
 #define DBLOPT(ID, NAME, FIELD) \
         case ID: if (duch_cli_double(NAME, optarg, &d)) return 2; o.FIELD = d; break;
@@ -184,6 +194,8 @@ int duch_cmd_train(int argc, char **argv)
         DBLOPT(OPT_WB, "--w-balance", w_balance)
         DBLOPT(OPT_CROP, "--crop-min", crop_min)
         DBLOPT(OPT_GROUND, "--ground-m", tile_ground_m)
+        DBLOPT(OPT_PSUBST, "--p-subst", p_subst)
+        DBLOPT(OPT_PKEY, "--p-keywords", p_keywords)
 #undef DBLOPT
         case OPT_SEED:
             if (duch_cli_int("--seed", optarg, 0, 0x7fffffffL, &v))

@@ -6,6 +6,7 @@
  * libtorch headers make every translation unit that includes them slow to compile.
  */
 #include "duch_model_internal.h"
+#include "duch_wn_aliases.h"
 
 #include <jpeglib.h>
 
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <unordered_map>
 
 namespace duch {
 
@@ -297,6 +299,71 @@ std::vector<std::string> tokenize(const std::string &text)
     while (duch_token_next(text.data(), text.size(), &pos, &word[0], word.size(), &len))
         out.emplace_back(word.data(), len);
     return out;
+}
+
+/* ------------------------------------------------------------------ WordNet */
+
+static std::vector<const char *> c_words(const std::vector<std::string> &v)
+{
+    std::vector<const char *> p;
+    for (const auto &w : v)
+        p.push_back(w.c_str());
+    return p;
+}
+
+bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, std::string &err)
+{
+    size_t n = vocab.size();
+    std::vector<const char *> words = c_words(vocab);
+    std::vector<unsigned char> kind(n);
+    duch_wn_alias *sub = nullptr;
+    int nsub = 0;
+    char e[256];
+    if (duch_wn_lexicon(words.data(), (int)n, senses, &sub, &nsub, kind.data(), e, sizeof e) != DUCH_OK) {
+        err = e;
+        return false;
+    }
+    std::unordered_map<std::string, int> index;
+    for (size_t i = 0; i < n; i++)
+        index.emplace(vocab[i], (int)i);
+    lx.caption_words = n;
+    lx.subs.assign(n, {});
+    lx.kind = kind;
+    for (int k = 0; k < nsub; k++) {
+        int from = index.at(sub[k].word);
+        auto it = index.find(sub[k].target);
+        int to;
+        if (it != index.end())
+            to = it->second;
+        else {
+            to = (int)vocab.size();
+            vocab.emplace_back(sub[k].target);
+            index.emplace(sub[k].target, to);
+            lx.subs.emplace_back();
+            lx.kind.push_back(lx.kind[from]);
+        }
+        lx.subs[from].push_back(to);
+    }
+    duch_wn_aliases_free(sub, nsub);
+    return true;
+}
+
+bool wordnet_aliases(const std::vector<std::string> &vocab, int senses,
+                     std::vector<std::pair<std::string, std::string>> &out, std::string &err)
+{
+    std::vector<const char *> words = c_words(vocab);
+    duch_wn_alias *al = nullptr;
+    int nal = 0;
+    char e[256];
+    if (duch_wn_aliases(words.data(), (int)words.size(), senses, &al, &nal, e, sizeof e) != DUCH_OK) {
+        err = e;
+        return false;
+    }
+    out.clear();
+    for (int i = 0; i < nal; i++)
+        out.emplace_back(al[i].word, al[i].target);
+    duch_wn_aliases_free(al, nal);
+    return true;
 }
 
 } /* namespace duch */

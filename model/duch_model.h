@@ -63,6 +63,13 @@ typedef struct duch_train_options {
     double *epoch_loss;      /* optional out: mean total loss of each epoch (epochs entries),
                                 owned by the caller; NULL to skip */
     int checkpoint_every;    /* > 0: also write output after every N epochs (0 = only at the end) */
+    /* WordNet at training time (model/wn_aliases.c; docs/model.md, "Words"): */
+    int wordnet_senses;      /* senses of each caption word to follow (2); 0 = no WordNet:
+                                no stand-ins, no keyword kinds, no alias table */
+    double p_subst;          /* chance that a caption word with WordNet stand-ins is replaced
+                                by one of them in an augmented caption (0.2) */
+    double p_keywords;       /* chance that an augmented caption is a keyword query made of
+                                its words instead: a single noun, or 2-3 content words (0.3) */
 } duch_train_options;
 
 typedef struct duch_eval_result {

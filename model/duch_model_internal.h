@@ -67,6 +67,22 @@ void resample_rgb_u8(const unsigned char *rgb, int w, int h, int side, unsigned 
 /* The words of text by the one tokenizer (duch_token_next, model/modelfile.c). */
 std::vector<std::string> tokenize(const std::string &text);
 
+/* ---- WordNet at training time (model/wn_aliases.c) ---- */
+/* What the caption augmentation knows of each word: vocab grows by the WordNet words
+ * that may stand in for a caption word (they get trained embeddings); subs[i] are the
+ * 0-based indices of the stand-ins of vocab[i]; kind[i] is DUCH_WN_FUNCTION / _NOUN /
+ * _CONTENT (a stand-in takes the kind of the first word it stands in for). */
+struct Lexicon {
+    std::vector<std::vector<int>> subs;
+    std::vector<unsigned char> kind;
+    size_t caption_words = 0; /* vocab entries that came from the captions */
+};
+/* Extends vocab (the caption words) with their WordNet stand-ins over `senses` senses. */
+bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, std::string &err);
+/* The alias table of a vocabulary (duch_wn_aliases): words outside it -> a word in it. */
+bool wordnet_aliases(const std::vector<std::string> &vocab, int senses,
+                     std::vector<std::pair<std::string, std::string>> &out, std::string &err);
+
 } /* namespace duch */
 #endif /* __cplusplus */
 

@@ -71,6 +71,20 @@ DUCH_INTERNAL uint64_t duch_fnv1a64(const void *data, size_t n, uint64_t h);
 DUCH_INTERNAL int duch_token_next(const char *text, size_t n, size_t *pos, char *word,
                                   size_t cap, size_t *len);
 
+/* Misspellings and inflections the vocabulary lacks ("airplnae", "tenniscourts"): the
+ * candidate (cand[i], clen[i] bytes; a model's vocabulary words, then its alias words,
+ * in file order) nearest to w[0..len) by optimal string alignment distance (insertion,
+ * deletion, substitution, swap of adjacent bytes), within 1 edit for words of 4 to 7
+ * bytes and 2 edits from 8 bytes on; neither word may be shorter than
+ * DUCH_WORD_NEAREST_MIN or longer than DUCH_WORD_NEAREST_MAX bytes. The smaller distance
+ * wins, then the earlier candidate (vocabularies are stored most frequent first).
+ * Returns the index, or -1. Both text encoders call it for a word that is neither in the
+ * vocabulary nor an alias, so they map the same words. */
+#define DUCH_WORD_NEAREST_MIN 4
+#define DUCH_WORD_NEAREST_MAX 40
+DUCH_INTERNAL int duch_word_nearest(const char *w, size_t len, const char *const *cand,
+                                    const size_t *clen, size_t n);
+
 typedef struct duch_modelfile_tensor {
     const char *name;           /* into the file's bytes; not NUL-terminated */
     size_t name_len;

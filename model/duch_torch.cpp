@@ -21,6 +21,7 @@
  */
 #include "duch_model.h"
 #include "duch_model_internal.h"
+#include "duch_wn_aliases.h" /* DUCH_WN_NOUN, ... (the word kinds of the training lexicon) */
 #include "duch_utf8.h"
 
 #include <torch/torch.h>
@@ -195,6 +196,9 @@ struct Model {
     Net net{nullptr};
     std::unordered_map<std::string, int> word_id; /* 1-based ids */
     std::unordered_map<std::string, int> alias_id; /* alias -> the id it stands for */
+    /* the candidates of duch_word_nearest: the vocabulary, then the aliases (as textenc.c) */
+    std::vector<const char *> cand;
+    std::vector<size_t> cand_len;
     uint64_t checksum = 0;
     size_t file_size = 0;
     int threads = 0;
@@ -213,6 +217,26 @@ struct Model {
                                        "', which is not in the vocabulary");
             alias_id[al.first] = it->second; /* a repeated alias keeps its last target */
         }
+        cand.clear();
+        cand_len.clear();
+        for (const auto &w : arch.vocab)
+            cand.push_back(w.c_str()), cand_len.push_back(w.size());
+        for (const auto &al : arch.aliases)
+            cand.push_back(al.first.c_str()), cand_len.push_back(al.first.size());
+    }
+    /* the 1-based id of a word, as textenc.c's word_id: a vocabulary word, an alias, or
+     * the nearest of them within a spelling slip (duch_word_nearest); 0 when none */
+    int word_of(const std::string &w) const
+    {
+        auto it = word_id.find(w);
+        if (it != word_id.end())
+            return it->second;
+        if ((it = alias_id.find(w)) != alias_id.end())
+            return it->second;
+        int c = duch_word_nearest(w.data(), w.size(), cand.data(), cand_len.data(), cand.size());
+        if (c < 0)
+            return 0;
+        return word_of(std::string(cand[c], cand_len[c]));
     }
     std::vector<int64_t> ids_of(const std::string &text) const
     {
@@ -220,11 +244,8 @@ struct Model {
         for (const std::string &w : tokenize(text)) {
             if (ids.size() >= (size_t)arch.max_tokens)
                 break;
-            auto it = word_id.find(w);
-            if (it != word_id.end())
-                ids.push_back(it->second);
-            else if ((it = alias_id.find(w)) != alias_id.end())
-                ids.push_back(it->second);
+            if (int id = word_of(w))
+                ids.push_back(id);
         }
         return ids;
     }
@@ -340,7 +361,8 @@ static std::string arch_json(const Arch &a, bool with_vocab)
                   << json_escape(a.aliases[i].second);
             o << "}";
         }
-    }
+    } else
+        o << ",\"aliases\":" << a.aliases.size(); /* duch info: how many */
     o << "}";
     return o.str();
 }
@@ -708,11 +730,45 @@ static Tensor augment_images(const Tensor &cache, const std::vector<int> &idx, i
     return out;
 }
 
-/* A random caption of the image, with word dropout and adjacent swaps. */
-static std::vector<int64_t> augment_text(const std::vector<std::vector<int64_t>> &caps, Rng &rng,
-                                         double p_drop, double p_swap)
+/* A random caption of the image, each word with WordNet stand-ins replaced by one of
+ * them with chance p_subst; then, with chance p_keywords, a keyword query made of it (one
+ * of its nouns, or 2-3 of its content words in caption order), else the caption with
+ * word dropout and adjacent swaps. */
+static std::vector<int64_t> augment_text(const std::vector<std::vector<int64_t>> &caps,
+                                         const Lexicon &lx, Rng &rng, double p_subst,
+                                         double p_keywords, double p_drop, double p_swap)
 {
-    const auto &src = caps[randint(rng, 0, (int)caps.size() - 1)];
+    std::vector<int64_t> src = caps[randint(rng, 0, (int)caps.size() - 1)];
+    if (!lx.subs.empty())
+        for (int64_t &w : src) {
+            const auto &alt = lx.subs[w - 1];
+            if (!alt.empty() && unif(rng, 0, 1) < p_subst)
+                w = alt[randint(rng, 0, (int)alt.size() - 1)] + 1;
+        }
+    if (!lx.kind.empty() && unif(rng, 0, 1) < p_keywords) {
+        std::vector<int64_t> nouns, content;
+        for (int64_t w : src) {
+            unsigned char k = lx.kind[w - 1];
+            if (k == DUCH_WN_NOUN)
+                nouns.push_back(w);
+            if (k != DUCH_WN_FUNCTION)
+                content.push_back(w);
+        }
+        if (!content.empty()) {
+            if (unif(rng, 0, 1) < 0.4 && !nouns.empty())
+                return {nouns[randint(rng, 0, (int)nouns.size() - 1)]};
+            size_t k = std::min(content.size(), (size_t)randint(rng, 2, 3));
+            std::vector<int> pos(content.size());
+            std::iota(pos.begin(), pos.end(), 0);
+            std::shuffle(pos.begin(), pos.end(), rng);
+            pos.resize(k);
+            std::sort(pos.begin(), pos.end());
+            std::vector<int64_t> out;
+            for (int j : pos)
+                out.push_back(content[j]);
+            return out;
+        }
+    }
     std::vector<int64_t> out;
     for (int64_t w : src)
         if (unif(rng, 0, 1) >= p_drop)
@@ -762,7 +818,8 @@ static std::string training_record(const duch_train_options &o, int N, int B, in
        << ",\"temperature\":" << o.temperature << ",\"w_inter\":" << o.w_inter
        << ",\"w_intra_img\":" << o.w_intra_img << ",\"w_intra_txt\":" << o.w_intra_txt
        << ",\"w_adv\":" << o.w_adv << ",\"w_quant\":" << o.w_quant << ",\"w_balance\":" << o.w_balance
-       << ",\"crop_min\":" << o.crop_min << ",\"seed\":" << o.seed << ",\"threads\":" << o.threads
+       << ",\"crop_min\":" << o.crop_min << ",\"wordnet_senses\":" << o.wordnet_senses
+       << ",\"p_subst\":" << o.p_subst << ",\"p_keywords\":" << o.p_keywords << ",\"seed\":" << o.seed << ",\"threads\":" << o.threads
        << ",\"adversarial\":\"image net fools D (paper)\",\"wall_s\":" << secs << "}";
     return tj.str();
 }
@@ -777,7 +834,8 @@ static void check_train_options(const duch_train_options &o)
                            " archive stores), got " + std::to_string(o.bits));
     if (o.epochs < 1 || o.batch_size < 2 || o.input_size < 16 || o.input_size > 512 || o.width < 1 ||
         o.width > 256 || o.text_dim < 4 || !(o.lr > 0) || !(o.temperature > 0) ||
-        !(o.crop_min > 0 && o.crop_min <= 1))
+        !(o.crop_min > 0 && o.crop_min <= 1) || o.wordnet_senses < 0 || o.wordnet_senses > 10 ||
+        !(o.p_subst >= 0 && o.p_subst <= 1) || !(o.p_keywords >= 0 && o.p_keywords <= 1))
         fail(DUCH_INVALID, "train: an option is out of range");
 }
 
@@ -826,6 +884,7 @@ struct TrainRun {
     Rng &rng;
     Tensor cache; /* the decoded images, uint8 N x 3 x R x R */
     std::vector<std::vector<std::vector<int64_t>>> caps;
+    Lexicon lx; /* WordNet stand-ins and word kinds (empty without WordNet) */
     std::unique_ptr<torch::optim::AdamW> opt;
     std::unique_ptr<torch::optim::Adam> dopt;
     int B = 0;
@@ -850,7 +909,7 @@ struct TrainRun {
         std::vector<std::vector<int64_t>> tl;
         for (int v = 0; v < 2; v++)
             for (int i : bidx)
-                tl.push_back(augment_text(caps[i], rng, 0.15, 0.1));
+                tl.push_back(augment_text(caps[i], lx, rng, o.p_subst, o.p_keywords, 0.15, 0.1));
         Tensor ids, mask;
         text_batch(tl, ids, mask);
         aug_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ta).count();
@@ -921,10 +980,30 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     a.hidden = 512;
     a.tile_ground_m = o.tile_ground_m;
     a.vocab = vocabulary_of(ds, use);
+    Lexicon lx;
+    std::string err;
+    if (o.wordnet_senses > 0) {
+        if (progress && !progress(0.0, "WordNet: stand-ins for the caption words and an alias table", parg))
+            fail(DUCH_INTERRUPTED, "interrupted");
+        if (!caption_lexicon(a.vocab, o.wordnet_senses, lx, err) ||
+            !wordnet_aliases(a.vocab, o.wordnet_senses, a.aliases, err))
+            fail(DUCH_NOTFOUND, "train: " + err + " (or train without it: --wordnet-senses 0)");
+        if (progress) {
+            size_t nsub = 0;
+            for (auto &v : lx.subs)
+                nsub += v.size();
+            std::string msg = "WordNet: " + std::to_string(lx.caption_words) + " caption words, " +
+                              std::to_string(nsub) + " stand-ins (" +
+                              std::to_string(a.vocab.size() - lx.caption_words) + " new words), " +
+                              std::to_string(a.aliases.size()) + " aliases";
+            if (!progress(0.0, msg.c_str(), parg))
+                fail(DUCH_INTERRUPTED, "interrupted");
+        }
+    }
     torch::manual_seed(o.seed);
     Rng rng(o.seed);
     m.build();
-    TrainRun run{o, m, Disc(o.bits), rng, Tensor(), caption_ids(m, ds, use), nullptr, nullptr};
+    TrainRun run{o, m, Disc(o.bits), rng, Tensor(), caption_ids(m, ds, use), std::move(lx), nullptr, nullptr};
 
     int R = (o.input_size * 4 + 2) / 3; /* crops come from a cache 4/3 the input size */
     if (progress && !progress(0.0, ("decoding " + std::to_string(use.size()) + " images").c_str(), parg))
@@ -1224,8 +1303,9 @@ static int api_encode_texts(duch_model *m, int n, const char *const *texts, unsi
                 if (t.size() > 60)
                     t = t.substr(0, duch_utf8_prefix(t.data(), 57)) + "...";
                 fail(DUCH_INVALID, "no word of \"" + t + "\" is in the model's vocabulary (" +
-                                       std::to_string(md.arch.vocab.size()) +
-                                       " words from its training captions)");
+                                       std::to_string(md.arch.vocab.size()) + " words, " +
+                                       std::to_string(md.arch.aliases.size()) +
+                                       " aliases; duch info --vocabulary lists them)");
             }
         }
         use_threads(md.threads);
@@ -1280,6 +1360,9 @@ static void api_train_options_init(duch_train_options *o)
     o->threads = 0;
     o->tile_ground_m = 256 * 0.3048;
     o->crop_min = 0.35;
+    o->wordnet_senses = 2;
+    o->p_subst = 0.2;
+    o->p_keywords = 0.3;
 }
 
 static int api_train(const duch_train_options *o, duch_progress_fn progress, void *arg, char *err,

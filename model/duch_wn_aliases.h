@@ -6,6 +6,7 @@
 #define DUCH_WN_ALIASES_H
 #include <stddef.h>
 #include "duch_common.h"
+#include "duch_json.h" /* DUCH_INTERNAL: hidden in each library that compiles it */
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,9 +20,26 @@ typedef struct duch_wn_alias {
 /* The aliases of vocab[0..nvocab) over its first `senses` senses; *out (free with
  * duch_wn_aliases_free) and *nout. DUCH_OK, DUCH_NOTFOUND (no WordNet database, err says
  * what to install), DUCH_NOMEM. */
-int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
+DUCH_INTERNAL int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
                     int *nout, char *err, size_t errlen);
-void duch_wn_aliases_free(duch_wn_alias *a, int n);
+DUCH_INTERNAL void duch_wn_aliases_free(duch_wn_alias *a, int n);
+
+/* The kinds of caption words (duch_wn_lexicon's kind[]) */
+#define DUCH_WN_FUNCTION 0 /* a closed-class word ("the", "with", "many"), a numeral, or
+                              a word WordNet does not know */
+#define DUCH_WN_NOUN 1     /* WordNet knows it as a noun (in any number) */
+#define DUCH_WN_CONTENT 2  /* an adjective, verb or adverb only */
+
+/* For training (duch train): kind[i] (nvocab entries, the caller's) of each caption word
+ * and the substitutes (*subst, *nsubst; free with duch_wn_aliases_free) of each: pairs
+ * (word = the caption word, target = a WordNet word that may replace it in an augmented
+ * caption). A noun's substitutes are its other number ("trees" <-> "tree"), the
+ * synonyms of its first `senses` noun senses and the words of the direct hypernyms of
+ * its first sense, in the caption word's number; an adjective's are the synonyms and
+ * similar adjectives of its first senses. Pairs of one word are adjacent. DUCH_OK,
+ * DUCH_NOTFOUND (no WordNet database), DUCH_NOMEM. */
+DUCH_INTERNAL int duch_wn_lexicon(const char *const *vocab, int nvocab, int senses, duch_wn_alias **subst,
+                    int *nsubst, unsigned char *kind, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,61 @@ int duch_token_next(const char *text, size_t n, size_t *pos, char *word, size_t 
     return l > 0;
 }
 
+/* ------------------------------------------------------------------ misspellings */
+
+/* Optimal string alignment distance of a[0..na) and b[0..nb) (insertions, deletions,
+ * substitutions and swaps of two adjacent bytes, each 1), or maxd + 1 once it is known
+ * to exceed maxd. Words here are at most DUCH_WORD_NEAREST_MAX bytes. */
+static int osa_distance(const char *a, size_t na, const char *b, size_t nb, int maxd)
+{
+    int d0[DUCH_WORD_NEAREST_MAX + 1], d1[DUCH_WORD_NEAREST_MAX + 1], d2[DUCH_WORD_NEAREST_MAX + 1];
+    int *pp = d0, *p = d1, *c = d2; /* rows i-2, i-1, i */
+    for (size_t j = 0; j <= nb; j++)
+        p[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        c[0] = (int)i;
+        int best = c[0];
+        for (size_t j = 1; j <= nb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = p[j - 1] + cost;
+            if (p[j] + 1 < v)
+                v = p[j] + 1;
+            if (c[j - 1] + 1 < v)
+                v = c[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+                v = pp[j - 2] + 1;
+            c[j] = v;
+            if (v < best)
+                best = v;
+        }
+        if (best > maxd)
+            return maxd + 1;
+        int *t = pp;
+        pp = p;
+        p = c;
+        c = t;
+    }
+    return p[nb] > maxd ? maxd + 1 : p[nb];
+}
+
+int duch_word_nearest(const char *w, size_t len, const char *const *cand, const size_t *clen,
+                      size_t n)
+{
+    if (len < DUCH_WORD_NEAREST_MIN || len > DUCH_WORD_NEAREST_MAX)
+        return -1;
+    int maxd = len >= 8 ? 2 : 1, best = -1, bestd = maxd + 1;
+    for (size_t i = 0; i < n && bestd > 1; i++) {
+        size_t m = clen[i];
+        if (m < DUCH_WORD_NEAREST_MIN || m > DUCH_WORD_NEAREST_MAX ||
+            (m > len ? m - len : len - m) > (size_t)maxd)
+            continue;
+        int d = osa_distance(w, len, cand[i], m, bestd - 1);
+        if (d < bestd)
+            bestd = d, best = (int)i;
+    }
+    return best;
+}
+
 /* ------------------------------------------------------------------ reader */
 
 typedef struct reader {

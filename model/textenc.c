@@ -53,6 +53,10 @@ struct duch_textenc {
     int *alias_target;              /* per alias: the 1-based id it stands for */
     int *alias_slot;                /* per slot: a 1-based alias index, 0 = empty */
     size_t alias_nslots;
+    /* the words a misspelt or inflected one may be near (duch_word_nearest): the
+     * vocabulary, then the aliases, in file order; into words / alias_words */
+    const char **cand;
+    size_t *cand_len, ncand;
     /* weights */
     float *emb;                     /* (V+1) x D */
     float *conv_w;                  /* D x 3 x D: [o][k][i] (transposed from D x D x 3) */
@@ -61,7 +65,7 @@ struct duch_textenc {
     float *bn_a, *bn_b;             /* per hidden unit: x * a + b (eval BatchNorm) */
     float *l2_w, *l2_b;             /* K x H, K */
     /* scratch */
-    char *word;                     /* max_word bytes: the token being looked up */
+    char *word;                     /* max_word + 2 bytes: the token being looked up */
     int *ids;                       /* max_tokens */
     float *xp;                      /* (max_tokens+2) x D, zero rows at both ends */
     float *y;                       /* max_tokens x D */
@@ -120,7 +124,7 @@ static int vocab_build(duch_textenc *e, const duch_json *vocab)
         }
         e->slot_id[s] = (int)i + 1;
     }
-    e->word = malloc(e->max_word + 1);
+    e->word = malloc(e->max_word + 3); /* a word 2 bytes longer may still be near one */
     return e->word != NULL;
 }
 
@@ -194,16 +198,55 @@ static int vocab_find(const duch_textenc *e, const char *w, size_t len)
     return 0;
 }
 
+/* The candidates of duch_word_nearest: every vocabulary word, then every alias. */
+static int cand_build(duch_textenc *e)
+{
+    size_t n = (size_t)e->vocab_n + (size_t)e->alias_n;
+    e->cand = malloc((n ? n : 1) * sizeof *e->cand);
+    e->cand_len = malloc((n ? n : 1) * sizeof *e->cand_len);
+    if (!e->cand || !e->cand_len)
+        return set_err(e, DUCH_NOMEM, "out of memory");
+    for (int i = 0; i < e->vocab_n; i++) {
+        e->cand[e->ncand] = e->words + e->word_off[i];
+        e->cand_len[e->ncand++] = e->word_len[i];
+    }
+    for (int i = 0; i < e->alias_n; i++) {
+        e->cand[e->ncand] = e->alias_words + e->alias_off[i];
+        e->cand_len[e->ncand++] = e->alias_len[i];
+    }
+    return DUCH_OK;
+}
+
+/* The 1-based id of word w[0..len), as Model::word_of does: a vocabulary word, else an
+ * alias (*how = 1), else the nearest vocabulary word or alias within a spelling slip
+ * (duch_word_nearest; *how = 2); 0 when none. */
+static int word_id(const duch_textenc *e, const char *w, size_t len, int *how)
+{
+    *how = 0;
+    if (len > e->max_word + 2)
+        return 0;
+    int id = len <= e->max_word ? vocab_find(e, w, len) : 0;
+    if (id)
+        return id;
+    *how = 1;
+    if (len <= e->max_word && (id = alias_find(e, w, len)))
+        return id;
+    *how = 2;
+    int c = duch_word_nearest(w, len, e->cand, e->cand_len, e->ncand);
+    if (c < 0)
+        return 0;
+    id = vocab_find(e, e->cand[c], e->cand_len[c]);
+    return id ? id : alias_find(e, e->cand[c], e->cand_len[c]);
+}
+
 /* The words of text (the one tokenizer, model/modelfile.c) looked up as Model::ids_of
  * does: the first max_tokens known words. Returns the number of ids in e->ids. */
 static int text_ids(duch_textenc *e, const char *text)
 {
     size_t n = strlen(text), pos = 0, len;
-    int nid = 0;
-    while (nid < e->max_tokens && duch_token_next(text, n, &pos, e->word, e->max_word, &len)) {
-        int id = len <= e->max_word ? vocab_find(e, e->word, len) : 0; /* longer: unknown */
-        if (!id && len <= e->max_word)
-            id = alias_find(e, e->word, len);
+    int nid = 0, how;
+    while (nid < e->max_tokens && duch_token_next(text, n, &pos, e->word, e->max_word + 2, &len)) {
+        int id = word_id(e, e->word, len, &how);
         if (id)
             e->ids[nid++] = id;
     }
@@ -318,6 +361,8 @@ static int build(duch_textenc *e, const duch_modelfile *mf)
         rc = set_err(e, DUCH_NOMEM, "out of memory");
     if (rc == DUCH_OK)
         rc = alias_build(e, mf->aliases);
+    if (rc == DUCH_OK)
+        rc = cand_build(e);
     free(conv_raw);
     free(bn_w);
     free(bn_bias);
@@ -352,6 +397,8 @@ static void release(duch_textenc *e)
     free(e->alias_len);
     free(e->alias_target);
     free(e->alias_slot);
+    free(e->cand);
+    free(e->cand_len);
     free(e->word);
     free(e->ids);
     free(e->emb);
@@ -509,12 +556,12 @@ int duch_textenc_encode_values(duch_textenc *e, const char *text, unsigned char 
         size_t n = strlen(text);
         if (n > 60)
             return set_err(e, DUCH_INVALID,
-                           "no word of \"%.*s...\" is in the model's vocabulary (%d words from"
-                           " its training captions)", (int)duch_utf8_prefix(text, 57), text,
-                           e->vocab_n);
+                           "no word of \"%.*s...\" is in the model's vocabulary (%d words, %d"
+                           " aliases; duch info --vocabulary lists them)",
+                           (int)duch_utf8_prefix(text, 57), text, e->vocab_n, e->alias_n);
         return set_err(e, DUCH_INVALID,
-                       "no word of \"%s\" is in the model's vocabulary (%d words from its"
-                       " training captions)", text, e->vocab_n);
+                       "no word of \"%s\" is in the model's vocabulary (%d words, %d aliases;"
+                       " duch info --vocabulary lists them)", text, e->vocab_n, e->alias_n);
     }
     forward(e, e->ids, L);
     if (code) {
@@ -607,10 +654,7 @@ static int split_words(duch_textenc *e, const char *text, int json, sbuf *used, 
         return set_err(e, DUCH_NOMEM, "out of memory");
     *nused = *nmap = *nign = 0;
     while (duch_token_next(text, n, &pos, word, n, &len)) {
-        int room = *nused < e->max_tokens && len <= e->max_word;
-        int id = room ? vocab_find(e, word, len) : 0, alias = 0;
-        if (room && !id && (id = alias_find(e, word, len)))
-            alias = 1;
+        int alias = 0, id = *nused < e->max_tokens ? word_id(e, word, len, &alias) : 0;
         if (!id) {
             if ((*nign)++)
                 sb_put(ignored, ", ", 2);

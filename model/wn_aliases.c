@@ -12,7 +12,11 @@
  *   3. the words of the direct hyponyms of those noun senses (more specific kinds:
  *      "airplane" -> "jet", "biplane");
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
- * ASCII letters), and never a vocabulary word itself. */
+ * ASCII letters), and never a vocabulary word itself.
+ *
+ * duch_wn_lexicon: what training needs from WordNet (duch train; the model library links
+ * libwordnet for it): each caption word's kind (function word, noun, other content word)
+ * and the WordNet words that may stand in for it in an augmented caption. */
 #include "config.h"
 #include "duch_wn_aliases.h"
 #include "duch_modelfile.h"
@@ -200,4 +204,172 @@ void duch_wn_aliases_free(duch_wn_alias *a, int n)
     for (int i = 0; a && i < n; i++)
         free(a[i].word), free(a[i].target);
     free(a);
+}
+
+/* ------------------------------------------------------------------ training lexicon */
+
+/* English closed-class words (determiners, pronouns, prepositions, conjunctions,
+ * auxiliaries, quantifiers) and numerals: never a keyword on their own. WordNet lists
+ * some of them under other parts of speech ("a", "in", "are"), so it cannot tell. */
+static const char *const function_words[] = {
+    "a", "an", "the", "this", "that", "these", "those", "some", "any", "each", "every",
+    "all", "both", "either", "neither", "no", "not", "many", "much", "more", "most", "few",
+    "fewer", "little", "less", "lots", "lot", "several", "plenty", "other", "another",
+    "such", "own", "same", "one", "two", "three", "four", "five", "six", "seven", "eight",
+    "nine", "ten", "of", "in", "on", "at", "by", "with", "without", "within", "to", "from",
+    "into", "onto", "over", "under", "above", "below", "near", "nearby", "next", "beside",
+    "besides", "between", "among", "amid", "around", "along", "alongside", "across",
+    "through", "behind", "beyond", "inside", "outside", "up", "down", "off", "out", "for",
+    "about", "against", "toward", "towards", "via", "like", "as", "and", "or", "but", "nor",
+    "so", "yet", "than", "then", "while", "where", "when", "which", "who", "whom", "whose",
+    "what", "there", "here", "it", "its", "they", "them", "their", "we", "our", "you",
+    "your", "he", "she", "his", "her", "i", "me", "my", "is", "are", "was", "were", "be",
+    "been", "being", "am", "has", "have", "had", "having", "do", "does", "did", "can",
+    "could", "will", "would", "shall", "should", "may", "might", "must", "very", "too",
+    "also", "just", "only", "quite", "rather", "well", "even", "still", "almost", "else",
+};
+
+static int is_function_word(const char *w)
+{
+    for (size_t i = 0; i < sizeof function_words / sizeof function_words[0]; i++)
+        if (!strcmp(w, function_words[i]))
+            return 1;
+    return 0;
+}
+
+/* a regular English plural of noun n that WordNet's morphology takes back to n, or 0 */
+static int plural_of(const char *n, char *out, size_t cap)
+{
+    size_t l = strlen(n);
+    if (l < 2 || l + 3 >= cap)
+        return 0;
+    char last = n[l - 1], prev = n[l - 2];
+    if (last == 'y' && !strchr("aeiou", prev))
+        snprintf(out, cap, "%.*sies", (int)(l - 1), n);
+    else if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
+        snprintf(out, cap, "%ses", n);
+    else
+        snprintf(out, cap, "%ss", n);
+    char *m = morphstr(out, NOUN);
+    return m && !strcmp(m, n);
+}
+
+typedef struct pairs {
+    duch_wn_alias *a;
+    int n, cap, oom;
+} pairs;
+
+static void pair_add(pairs *p, const char *w, const char *alt)
+{
+    if (p->oom || !strcmp(w, alt) || !plain_word(alt))
+        return;
+    for (int i = p->n - 1; i >= 0 && !strcmp(p->a[i].word, w); i--)
+        if (!strcmp(p->a[i].target, alt))
+            return; /* already there */
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 1024;
+        duch_wn_alias *b = realloc(p->a, (size_t)cap * sizeof *b);
+        if (!b) {
+            p->oom = 1;
+            return;
+        }
+        p->a = b;
+        p->cap = cap;
+    }
+    char *f = strdup(w), *g = strdup(alt);
+    if (!f || !g) {
+        free(f), free(g);
+        p->oom = 1;
+        return;
+    }
+    p->a[p->n].word = f;
+    p->a[p->n].target = g;
+    p->n++;
+}
+
+/* the single-word members of synset s, lower-cased, in the plural when plural is set
+ * (when WordNet confirms it; else as they are), as stand-ins for w */
+static void pair_synset(pairs *p, const char *w, SynsetPtr s, int plural)
+{
+    for (int i = 0; s && i < s->wcount; i++) {
+        char a[64], pl[72];
+        snprintf(a, sizeof a, "%s", s->words[i]);
+        for (char *c = a; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        if (!plain_word(a) || is_function_word(a))
+            continue;
+        pair_add(p, w, plural && plural_of(a, pl, sizeof pl) ? pl : a);
+    }
+}
+
+int duch_wn_lexicon(const char *const *vocab, int nvocab, int senses, duch_wn_alias **subst,
+                    int *nsubst, unsigned char *kind, char *err, size_t errlen)
+{
+    *subst = NULL;
+    *nsubst = 0;
+    if (wninit() != 0) {
+        snprintf(err, errlen, "WordNet's database cannot be opened (Debian: apt-get install"
+                 " wordnet-base; WNHOME or WNSEARCHDIR say where it is)");
+        return DUCH_NOTFOUND;
+    }
+    pairs p = {0};
+    for (int i = 0; i < nvocab && !p.oom; i++) {
+        char w[64], base[64], pl[72];
+        kind[i] = DUCH_WN_FUNCTION;
+        if (!plain_word(vocab[i]) || strlen(vocab[i]) >= sizeof w - 8 || is_function_word(vocab[i]))
+            continue;
+        snprintf(w, sizeof w, "%s", vocab[i]);
+        char *m = morphstr(w, NOUN);
+        int noun = m || in_wn(w, NOUN);
+        snprintf(base, sizeof base, "%s", m ? m : w);
+        if (noun) {
+            kind[i] = DUCH_WN_NOUN;
+            int plural = strcmp(base, w) != 0;
+            /* the other number of the same noun */
+            if (plural)
+                pair_add(&p, w, base);
+            else if (plural_of(base, pl, sizeof pl))
+                pair_add(&p, w, pl);
+            for (int sense = 1; sense <= senses; sense++) {
+                SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPERPTR, sense);
+                for (SynsetPtr s = ss; s; s = s->nextss) {
+                    pair_synset(&p, w, s, plural);              /* synonyms */
+                    if (sense == 1)
+                        for (SynsetPtr h = s->ptrlist; h; h = h->nextss)
+                            pair_synset(&p, w, h, plural);      /* direct hypernyms */
+                }
+                if (ss)
+                    free_syns(ss);
+            }
+        }
+        m = morphstr(w, ADJ);
+        if (m || in_wn(w, ADJ)) {
+            if (!noun)
+                kind[i] = DUCH_WN_CONTENT;
+            if (!m || !strcmp(m, w)) /* comparatives stay as they are */
+                for (int sense = 1; sense <= senses; sense++) {
+                    SynsetPtr ss = findtheinfo_ds(w, ADJ, SIMPTR, sense);
+                    for (SynsetPtr s = ss; s; s = s->nextss) {
+                        pair_synset(&p, w, s, 0);                   /* synonyms */
+                        if (sense == 1)
+                            for (SynsetPtr h = s->ptrlist; h; h = h->nextss)
+                                pair_synset(&p, w, h, 0);           /* similar adjectives */
+                    }
+                    if (ss)
+                        free_syns(ss);
+                }
+        }
+        if (kind[i] == DUCH_WN_FUNCTION && (morphstr(w, VERB) || in_wn(w, VERB) ||
+                                            morphstr(w, ADV) || in_wn(w, ADV)))
+            kind[i] = DUCH_WN_CONTENT;
+    }
+    if (p.oom) {
+        duch_wn_aliases_free(p.a, p.n);
+        snprintf(err, errlen, "out of memory building the training lexicon");
+        return DUCH_NOMEM;
+    }
+    *subst = p.a;
+    *nsubst = p.n;
+    return DUCH_OK;
 }

@@ -2,7 +2,7 @@
  *
  *   index_mkarchive create ARCHIVE NTILES BITS        random codes, a stand-in model blob
  *   index_mkarchive create ARCHIVE NTILES - MODEL     the model's codes of synthetic tiles
- *   index_mkarchive train DIR                         a tiny model: DIR/tiny.duchm (and
+ *   index_mkarchive train DIR [SENSES]                a tiny model: DIR/tiny.duchm (and
  *                                                     DIR/images, DIR/captions.json)
  *   index_mkarchive textcode MODEL TEXT               hex code of TEXT (model library)
  *   index_mkarchive info ARCHIVE                      duch_info_archive() (duch info)
@@ -186,7 +186,7 @@ static int write_jpeg(const char *path, const unsigned char *rgb)
     return fclose(f);
 }
 
-static int train(const char *dir)
+static int train(const char *dir, int wordnet_senses)
 {
     static const char *caps[3][3] = {
         {"red stripes on a field", "a field of red stripes", "many red stripes"},
@@ -235,6 +235,7 @@ static int train(const char *dir)
     o.threads = 2;
     o.seed = 3;
     o.tile_ground_m = 10;
+    o.wordnet_senses = wordnet_senses; /* 0: the tiny model knows its captions' words only */
     if (api->train(&o, NULL, NULL, err, sizeof err) != DUCH_OK) {
         fprintf(stderr, "train: %s\n", err);
         return 1;
@@ -265,13 +266,13 @@ int main(int argc, char **argv)
     if (argc >= 5 && !strcmp(argv[1], "create"))
         return create(argv[2], atoi(argv[3]), strcmp(argv[4], "-") ? atoi(argv[4]) : 0,
                       argc > 5 ? argv[5] : NULL);
-    if (argc == 3 && !strcmp(argv[1], "train"))
-        return train(argv[2]);
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "train"))
+        return train(argv[2], argc == 4 ? atoi(argv[3]) : 0);
     if (argc == 4 && !strcmp(argv[1], "textcode"))
         return textcode(argv[2], argv[3]);
     if (argc == 3 && !strcmp(argv[1], "info"))
         return duch_info_archive(argv[2]);
-    fprintf(stderr, "usage: index_mkarchive create ARCHIVE NTILES BITS|- [MODEL] | train DIR |"
+    fprintf(stderr, "usage: index_mkarchive create ARCHIVE NTILES BITS|- [MODEL] | train DIR [SENSES] |"
                     " textcode MODEL TEXT | info ARCHIVE\n");
     return 2;
 }
