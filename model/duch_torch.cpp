@@ -907,9 +907,13 @@ struct TrainRun {
         Tensor v1 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
         Tensor v2 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
         std::vector<std::vector<int64_t>> tl;
+        /* view 1 is the caption as it is (dropout, swaps); view 2 also gets the WordNet
+         * stand-ins and the keyword cuts, so every image keeps one full caption to align
+         * with and the caption term pulls the user-worded view towards it */
         for (int v = 0; v < 2; v++)
             for (int i : bidx)
-                tl.push_back(augment_text(caps[i], lx, rng, o.p_subst, o.p_keywords, 0.15, 0.1));
+                tl.push_back(v == 0 ? augment_text(caps[i], Lexicon(), rng, 0, 0, 0.15, 0.1)
+                                    : augment_text(caps[i], lx, rng, o.p_subst, o.p_keywords, 0.15, 0.1));
         Tensor ids, mask;
         text_batch(tl, ids, mask);
         aug_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ta).count();

@@ -11,8 +11,11 @@
  *      "aeroplane"), noun senses first, then adjectives and verbs;
  *   3. the words of the direct hyponyms of those noun senses (more specific kinds:
  *      "airplane" -> "jet", "biplane");
+ *   4. the words of the hypernyms of the first noun sense, one to three levels up
+ *      (more general kinds: "airplane" -> "aircraft");
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
- * ASCII letters), and never a vocabulary word itself.
+ * ASCII letters), and never a vocabulary word itself. Closed-class vocabulary words
+ * ("there", "a") are the target of their own inflections only.
  *
  * duch_wn_lexicon: what training needs from WordNet (duch train; the model library links
  * libwordnet for it): each caption word's kind (function word, noun, other content word)
@@ -110,6 +113,53 @@ static void claim_synset(table *t, SynsetPtr s, const char *target)
     }
 }
 
+/* English closed-class words (determiners, pronouns, prepositions, conjunctions,
+ * auxiliaries, quantifiers) and numerals: never a keyword on their own. WordNet lists
+ * some of them under other parts of speech ("a", "in", "are"), so it cannot tell. */
+static const char *const function_words[] = {
+    "a", "an", "the", "this", "that", "these", "those", "some", "any", "each", "every",
+    "all", "both", "either", "neither", "no", "not", "many", "much", "more", "most", "few",
+    "fewer", "little", "less", "lots", "lot", "several", "plenty", "other", "another",
+    "such", "own", "same", "one", "two", "three", "four", "five", "six", "seven", "eight",
+    "nine", "ten", "of", "in", "on", "at", "by", "with", "without", "within", "to", "from",
+    "into", "onto", "over", "under", "above", "below", "near", "nearby", "next", "beside",
+    "besides", "between", "among", "amid", "around", "along", "alongside", "across",
+    "through", "behind", "beyond", "inside", "outside", "up", "down", "off", "out", "for",
+    "about", "against", "toward", "towards", "via", "like", "as", "and", "or", "but", "nor",
+    "so", "yet", "than", "then", "while", "where", "when", "which", "who", "whom", "whose",
+    "what", "there", "here", "it", "its", "they", "them", "their", "we", "our", "you",
+    "your", "he", "she", "his", "her", "i", "me", "my", "is", "are", "was", "were", "be",
+    "been", "being", "am", "has", "have", "had", "having", "do", "does", "did", "can",
+    "could", "will", "would", "shall", "should", "may", "might", "must", "very", "too",
+    "also", "just", "only", "quite", "rather", "well", "even", "still", "almost", "else",
+};
+
+static int is_function_word(const char *w)
+{
+    for (size_t i = 0; i < sizeof function_words / sizeof function_words[0]; i++)
+        if (!strcmp(w, function_words[i]))
+            return 1;
+    return 0;
+}
+
+/* the words of the noun hypernyms of synset s that are `level` levels above it (WordNet's
+ * library gives one level per search: the pointers are followed with read_synset) */
+static void claim_hypernyms(table *t, SynsetPtr s, int level, const char *target)
+{
+    for (int k = 0; k < s->ptrcount && !t->oom; k++) {
+        if (s->ptrtyp[k] != HYPERPTR || s->ppos[k] != NOUN)
+            continue;
+        SynsetPtr h = read_synset(NOUN, s->ptroff[k], "");
+        if (!h)
+            continue;
+        if (level == 1)
+            claim_synset(t, h, target);
+        else
+            claim_hypernyms(t, h, level - 1, target);
+        free_synset(h);
+    }
+}
+
 int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
                     int *nout, char *err, size_t errlen)
 {
@@ -154,7 +204,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
     for (int pass = 2; pass <= 3; pass++)
         for (int sense = 1; sense <= senses; sense++)
             for (int i = 0; i < nvocab; i++)
-                for (int p = 0; p < (pass == 2 ? 3 : 1); p++) {
+                for (int p = 0; p < (pass == 2 ? 3 : 1) && !is_function_word(vcopy[i]); p++) {
                     char *m = morphstr(vcopy[i], pos_order[p]);
                     char base[64];
                     snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
@@ -169,6 +219,23 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
                     if (ss)
                         free_syns(ss);
                 }
+    /* 4. the words of the hypernyms of the first noun sense, up to three levels up
+     * (more general kinds: "airplane" -> "heavier-than-air craft" -> "aircraft"); a user
+     * who types the general word over this imagery means the kinds the model knows.
+     * Nearer levels first, and at each level the more frequent vocabulary word. */
+    for (int level = 1; level <= 3; level++)
+        for (int i = 0; i < nvocab; i++) {
+            if (is_function_word(vcopy[i]))
+                continue; /* "there" is a noun too, but no target for "location" */
+            char *m = morphstr(vcopy[i], NOUN);
+            char base[64];
+            snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+            SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPERPTR, 1);
+            if (ss)
+                claim_hypernyms(&t, ss, level, vcopy[i]);
+            if (ss)
+                free_syns(ss);
+        }
     if (t.oom) {
         rc = DUCH_NOMEM;
         goto finish;
@@ -207,35 +274,6 @@ void duch_wn_aliases_free(duch_wn_alias *a, int n)
 }
 
 /* ------------------------------------------------------------------ training lexicon */
-
-/* English closed-class words (determiners, pronouns, prepositions, conjunctions,
- * auxiliaries, quantifiers) and numerals: never a keyword on their own. WordNet lists
- * some of them under other parts of speech ("a", "in", "are"), so it cannot tell. */
-static const char *const function_words[] = {
-    "a", "an", "the", "this", "that", "these", "those", "some", "any", "each", "every",
-    "all", "both", "either", "neither", "no", "not", "many", "much", "more", "most", "few",
-    "fewer", "little", "less", "lots", "lot", "several", "plenty", "other", "another",
-    "such", "own", "same", "one", "two", "three", "four", "five", "six", "seven", "eight",
-    "nine", "ten", "of", "in", "on", "at", "by", "with", "without", "within", "to", "from",
-    "into", "onto", "over", "under", "above", "below", "near", "nearby", "next", "beside",
-    "besides", "between", "among", "amid", "around", "along", "alongside", "across",
-    "through", "behind", "beyond", "inside", "outside", "up", "down", "off", "out", "for",
-    "about", "against", "toward", "towards", "via", "like", "as", "and", "or", "but", "nor",
-    "so", "yet", "than", "then", "while", "where", "when", "which", "who", "whom", "whose",
-    "what", "there", "here", "it", "its", "they", "them", "their", "we", "our", "you",
-    "your", "he", "she", "his", "her", "i", "me", "my", "is", "are", "was", "were", "be",
-    "been", "being", "am", "has", "have", "had", "having", "do", "does", "did", "can",
-    "could", "will", "would", "shall", "should", "may", "might", "must", "very", "too",
-    "also", "just", "only", "quite", "rather", "well", "even", "still", "almost", "else",
-};
-
-static int is_function_word(const char *w)
-{
-    for (size_t i = 0; i < sizeof function_words / sizeof function_words[0]; i++)
-        if (!strcmp(w, function_words[i]))
-            return 1;
-    return 0;
-}
 
 /* a regular English plural of noun n that WordNet's morphology takes back to n, or 0 */
 static int plural_of(const char *n, char *out, size_t cap)
