@@ -121,9 +121,30 @@ struct TextNetImpl : nn::Module {
         conv = register_module("conv", nn::Conv1d(nn::Conv1dOptions(dim, dim, 3).padding(1)));
         feat = 2 * dim;
     }
+    /* Training with WordNet stand-ins: the embedding of a stand-in word (a row of
+     * tie_dst) is its own row plus the mean of the rows of the caption words it stands in
+     * for (tie_src, weights tie_w); its own row starts at 0, so a stand-in starts as the
+     * words it replaces and learns what its own contexts add. fold_ties() writes the sums
+     * into the table (the model file holds plain embeddings). */
+    Tensor tie_dst, tie_src, tie_w;
+    Tensor table()
+    {
+        Tensor E = emb->weight;
+        if (!tie_dst.defined())
+            return E;
+        return E.index_add(0, tie_dst, E.index_select(0, tie_src) * tie_w.unsqueeze(1));
+    }
+    void fold_ties()
+    {
+        torch::NoGradGuard ng;
+        if (tie_dst.defined())
+            emb->weight.copy_(table());
+        tie_dst = tie_src = tie_w = Tensor();
+    }
     Tensor forward(Tensor ids, Tensor mask) /* ids (N,L) long, mask (N,L) float */
     {
-        Tensor x = emb(ids).transpose(1, 2); /* N,D,L */
+        Tensor x = (tie_dst.defined() ? F::embedding(ids, table(), F::EmbeddingFuncOptions().padding_idx(0))
+                                      : emb(ids)).transpose(1, 2); /* N,D,L */
         Tensor m = mask.unsqueeze(1);
         Tensor y = (torch::relu(conv(x)) + x) * m;
         Tensor mean = y.sum(2) / m.sum(2).clamp_min(1);
@@ -1007,6 +1028,25 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     torch::manual_seed(o.seed);
     Rng rng(o.seed);
     m.build();
+    if (lx.caption_words && a.vocab.size() > lx.caption_words) {
+        /* tie each stand-in to the caption words it stands in for (TextNet::table) */
+        std::vector<std::vector<int64_t>> src(a.vocab.size());
+        for (size_t f = 0; f < lx.caption_words; f++)
+            for (int t : lx.subs[f])
+                if ((size_t)t >= lx.caption_words)
+                    src[t].push_back((int64_t)f);
+        std::vector<int64_t> dst, from;
+        std::vector<float> w;
+        for (size_t t = lx.caption_words; t < src.size(); t++)
+            for (int64_t f : src[t])
+                dst.push_back((int64_t)t + 1), from.push_back(f + 1), w.push_back(1.0f / src[t].size());
+        auto &txt = m.net->txt;
+        txt->tie_dst = torch::tensor(dst, torch::kLong);
+        txt->tie_src = torch::tensor(from, torch::kLong);
+        txt->tie_w = torch::tensor(w, torch::kFloat);
+        torch::NoGradGuard ng;
+        txt->emb->weight.slice(0, (int64_t)lx.caption_words + 1).zero_();
+    }
     TrainRun run{o, m, Disc(o.bits), rng, Tensor(), caption_ids(m, ds, use), std::move(lx), nullptr, nullptr};
 
     int R = (o.input_size * 4 + 2) / 3; /* crops come from a cache 4/3 the input size */
@@ -1067,12 +1107,22 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
         if (o.checkpoint_every > 0 && (ep + 1) % o.checkpoint_every == 0 && ep + 1 < o.epochs) {
             a.training_json = training_record(o, N, B, ep + 1, t0);
             m.net->eval();
+            auto &txt = m.net->txt;
+            Tensor keep = txt->emb->weight.detach().clone();
+            Tensor d = txt->tie_dst, sr = txt->tie_src, w = txt->tie_w;
+            txt->fold_ties();
             write_file(o.output, serialize(m));
+            {
+                torch::NoGradGuard ng;
+                txt->emb->weight.copy_(keep);
+            }
+            txt->tie_dst = d, txt->tie_src = sr, txt->tie_w = w;
             m.net->train();
         }
     }
     a.training_json = training_record(o, N, B, o.epochs, t0);
     m.net->eval();
+    m.net->txt->fold_ties();
     write_file(o.output, serialize(m));
     if (progress)
         progress(1.0, nullptr, parg);
