@@ -27,7 +27,8 @@ static void usage(FILE *f)
         "options:\n"
         "  -o FILE       the new model (required)\n"
         "  --senses N    senses of each vocabulary word to follow (default 2, 1..10)\n"
-        "  -v            print every alias (word -> vocabulary word)\n"
+        "  -v            print every alias (word -> vocabulary word; \"(blocked)\": a\n"
+        "                WordNet word a query ignores rather than take for a slip)\n"
         "  -h, --help    this help\n");
 }
 
@@ -87,7 +88,7 @@ int duch_cmd_aliases(int argc, char **argv)
         for (int i = 0; i < nal; i++) { /* words are lower-case ASCII letters: no escapes */
             p += sprintf(p, "%s\"%s\":\"%s\"", i ? "," : "", al[i].word, al[i].target);
             if (verbose)
-                printf("%s -> %s\n", al[i].word, al[i].target);
+                printf("%s -> %s\n", al[i].word, *al[i].target ? al[i].target : "(blocked)");
         }
         *p++ = '}';
         *p = 0;

@@ -72,8 +72,7 @@ DUCH_INTERNAL int duch_token_next(const char *text, size_t n, size_t *pos, char 
                                   size_t cap, size_t *len);
 
 /* Misspellings and inflections the vocabulary lacks ("airplnae", "tenniscourts"): the
- * candidate (cand[i], clen[i] bytes; a model's vocabulary words, then its alias words,
- * in file order) nearest to w[0..len) by optimal string alignment distance (insertion,
+ * candidate (cand[i], clen[i] bytes; a model's vocabulary words, in file order) nearest to w[0..len) by optimal string alignment distance (insertion,
  * deletion, substitution, swap of adjacent bytes), within 1 edit for words of 4 to 7
  * bytes and 2 edits from 8 bytes on; neither word may be shorter than
  * DUCH_WORD_NEAREST_MIN or longer than DUCH_WORD_NEAREST_MAX bytes. The smaller distance
@@ -109,7 +108,8 @@ typedef struct duch_modelfile {
     const duch_json *vocab;     /* the array of words (strings); id of vocab->items[i] is i+1 */
     int vocab_n;
     const duch_json *aliases;   /* optional object {"word": "vocabulary word", ...}: words
-                                   outside the vocabulary taken for one inside it (members
+                                   outside the vocabulary taken for one inside it; "" as
+                                   the target blocks a word (ignored, never a slip) (members
                                    are strings; the encoders check the targets); NULL when
                                    the file has none */
     const duch_json *training;  /* the training record (object), or NULL */

@@ -217,7 +217,7 @@ struct Model {
     Net net{nullptr};
     std::unordered_map<std::string, int> word_id; /* 1-based ids */
     std::unordered_map<std::string, int> alias_id; /* alias -> the id it stands for */
-    /* the candidates of duch_word_nearest: the vocabulary, then the aliases (as textenc.c) */
+    /* the candidates of duch_word_nearest: the vocabulary words (as textenc.c) */
     std::vector<const char *> cand;
     std::vector<size_t> cand_len;
     uint64_t checksum = 0;
@@ -232,6 +232,10 @@ struct Model {
             word_id[arch.vocab[i]] = (int)i + 1;
         alias_id.clear();
         for (const auto &al : arch.aliases) {
+            if (al.second.empty()) { /* blocked: a word a query ignores */
+                alias_id[al.first] = 0;
+                continue;
+            }
             auto it = word_id.find(al.second);
             if (it == word_id.end())
                 fail(DUCH_CORRUPT, "model header: alias '" + al.first + "' stands for '" + al.second +
@@ -242,11 +246,10 @@ struct Model {
         cand_len.clear();
         for (const auto &w : arch.vocab)
             cand.push_back(w.c_str()), cand_len.push_back(w.size());
-        for (const auto &al : arch.aliases)
-            cand.push_back(al.first.c_str()), cand_len.push_back(al.first.size());
     }
-    /* the 1-based id of a word, as textenc.c's word_id: a vocabulary word, an alias, or
-     * the nearest of them within a spelling slip (duch_word_nearest); 0 when none */
+    /* the 1-based id of a word, as textenc.c's word_id: a vocabulary word, an alias (0
+     * for a blocked one), or the nearest vocabulary word within a spelling slip
+     * (duch_word_nearest); 0 when none */
     int word_of(const std::string &w) const
     {
         auto it = word_id.find(w);
@@ -255,9 +258,7 @@ struct Model {
         if ((it = alias_id.find(w)) != alias_id.end())
             return it->second;
         int c = duch_word_nearest(w.data(), w.size(), cand.data(), cand_len.data(), cand.size());
-        if (c < 0)
-            return 0;
-        return word_of(std::string(cand[c], cand_len[c]));
+        return c < 0 ? 0 : word_id.at(std::string(cand[c], cand_len[c]));
     }
     std::vector<int64_t> ids_of(const std::string &text) const
     {

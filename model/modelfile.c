@@ -272,7 +272,7 @@ static int read_header(reader *r, duch_modelfile *mf)
             return set_err(r, DUCH_CORRUPT, "model header: aliases must be an object of"
                            " word: vocabulary word");
         for (size_t i = 0; i < al->n; i++)
-            if (al->items[i].type != DUCH_JSON_STR || !al->items[i].keylen || !al->items[i].len)
+            if (al->items[i].type != DUCH_JSON_STR || !al->items[i].keylen) /* "": blocked */
                 return set_err(r, DUCH_CORRUPT, "model header: alias %zu is not a word and the"
                                " vocabulary word it stands for", i + 1);
         if (al->n > 1u << 24)

@@ -50,7 +50,8 @@ struct duch_textenc {
     int alias_n;
     char *alias_words;              /* back to back, NUL-terminated */
     size_t *alias_off, *alias_len;
-    int *alias_target;              /* per alias: the 1-based id it stands for */
+    int *alias_target;              /* per alias: the 1-based id it stands for; -1: blocked
+                                       (target "": a word a query ignores, never a slip) */
     int *alias_slot;                /* per slot: a 1-based alias index, 0 = empty */
     size_t alias_nslots;
     /* the words a misspelt or inflected one may be near (duch_word_nearest): the
@@ -152,7 +153,7 @@ static int alias_build(duch_textenc *e, const duch_json *al)
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         const duch_json *m = &al->items[i];
-        int target = vocab_find(e, m->str, m->len);
+        int target = m->len ? vocab_find(e, m->str, m->len) : -1; /* "": blocked */
         if (!target)
             return set_err(e, DUCH_CORRUPT, "model header: alias '%s' stands for '%s', which is not"
                            " in the vocabulary", m->key, m->str);
@@ -173,7 +174,7 @@ static int alias_build(duch_textenc *e, const duch_json *al)
     return DUCH_OK;
 }
 
-/* the vocabulary id an alias stands for, or 0 */
+/* the vocabulary id an alias stands for, -1 for a blocked word, or 0 (not an alias) */
 static int alias_find(const duch_textenc *e, const char *w, size_t len)
 {
     if (!e->alias_n)
@@ -198,10 +199,10 @@ static int vocab_find(const duch_textenc *e, const char *w, size_t len)
     return 0;
 }
 
-/* The candidates of duch_word_nearest: every vocabulary word, then every alias. */
+/* The candidates of duch_word_nearest: the vocabulary words, in file order. */
 static int cand_build(duch_textenc *e)
 {
-    size_t n = (size_t)e->vocab_n + (size_t)e->alias_n;
+    size_t n = (size_t)e->vocab_n;
     e->cand = malloc((n ? n : 1) * sizeof *e->cand);
     e->cand_len = malloc((n ? n : 1) * sizeof *e->cand_len);
     if (!e->cand || !e->cand_len)
@@ -210,16 +211,12 @@ static int cand_build(duch_textenc *e)
         e->cand[e->ncand] = e->words + e->word_off[i];
         e->cand_len[e->ncand++] = e->word_len[i];
     }
-    for (int i = 0; i < e->alias_n; i++) {
-        e->cand[e->ncand] = e->alias_words + e->alias_off[i];
-        e->cand_len[e->ncand++] = e->alias_len[i];
-    }
     return DUCH_OK;
 }
 
 /* The 1-based id of word w[0..len), as Model::word_of does: a vocabulary word, else an
- * alias (*how = 1), else the nearest vocabulary word or alias within a spelling slip
- * (duch_word_nearest; *how = 2); 0 when none. */
+ * alias (*how = 1; a blocked one gives 0), else the nearest vocabulary word within a
+ * spelling slip (duch_word_nearest; *how = 2); 0 when none. */
 static int word_id(const duch_textenc *e, const char *w, size_t len, int *how)
 {
     *how = 0;
@@ -230,13 +227,10 @@ static int word_id(const duch_textenc *e, const char *w, size_t len, int *how)
         return id;
     *how = 1;
     if (len <= e->max_word && (id = alias_find(e, w, len)))
-        return id;
+        return id > 0 ? id : 0;
     *how = 2;
     int c = duch_word_nearest(w, len, e->cand, e->cand_len, e->ncand);
-    if (c < 0)
-        return 0;
-    id = vocab_find(e, e->cand[c], e->cand_len[c]);
-    return id ? id : alias_find(e, e->cand[c], e->cand_len[c]);
+    return c < 0 ? 0 : vocab_find(e, e->cand[c], e->cand_len[c]);
 }
 
 /* The words of text (the one tokenizer, model/modelfile.c) looked up as Model::ids_of

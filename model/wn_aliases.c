@@ -13,6 +13,9 @@
  *      "airplane" -> "jet", "biplane");
  *   4. the words of the hypernyms of the first noun sense, one to three levels up
  *      (more general kinds: "airplane" -> "aircraft");
+ *   5. blocked words (target ""): the other words of WordNet that a query would take
+ *      for a spelling slip of a vocabulary word ("farm" for "firm"); a query ignores
+ *      them instead;
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
  * ASCII letters), and never a vocabulary word itself. Closed-class vocabulary words
  * ("there", "a") are the target of their own inflections only.
@@ -160,6 +163,72 @@ static void claim_hypernyms(table *t, SynsetPtr s, int level, const char *target
     }
 }
 
+/* Pass 5: every single word in WordNet's index files (read line by line; each entry
+ * parsed by the library's parse_index), and the regular plural of each noun, that is
+ * neither a vocabulary word nor an alias but lies within duch_word_nearest's reach of a
+ * vocabulary word, claimed with the empty target: blocked. Collected first: the checks
+ * must not see the words this pass adds. */
+static int claim_blocked(table *t, char **vcopy, int nvocab)
+{
+    size_t *vlen = malloc((size_t)(nvocab ? nvocab : 1) * sizeof *vlen);
+    char **word = NULL;
+    size_t n = 0, cap = 0;
+    int rc = vlen ? DUCH_OK : DUCH_NOMEM;
+    for (int i = 0; vlen && i < nvocab; i++)
+        vlen[i] = strlen(vcopy[i]);
+    static const int parts[] = {NOUN, VERB, ADJ, ADV};
+    for (int p = 0; p < 4 && rc == DUCH_OK; p++) {
+        FILE *f = indexfps[parts[p]];
+        if (!f || fseek(f, 0, SEEK_SET))
+            continue;
+        char line[8192];
+        for (;;) {
+            long off = ftell(f);
+            if (!fgets(line, sizeof line, f))
+                break;
+            if (line[0] == ' ')
+                continue; /* the licence at the top */
+            IndexPtr ix = parse_index(off, parts[p], line);
+            if (!ix)
+                continue;
+            char forms[2][72];
+            int nf = 0;
+            if (plain_word(ix->wd) && strlen(ix->wd) < 64) {
+                snprintf(forms[nf++], sizeof forms[0], "%s", ix->wd);
+                if (parts[p] == NOUN)
+                    snprintf(forms[nf++], sizeof forms[0], "%ss", ix->wd);
+            }
+            free_index(ix);
+            for (int k = 0; k < nf && rc == DUCH_OK; k++) {
+                const char *w = forms[k];
+                if (taken(t, w) ||
+                    duch_word_nearest(w, strlen(w), (const char *const *)vcopy, vlen, (size_t)nvocab) < 0)
+                    continue;
+                if (n == cap) {
+                    size_t c2 = cap ? 2 * cap : 4096;
+                    char **w2 = realloc(word, c2 * sizeof *w2);
+                    if (!w2) {
+                        rc = DUCH_NOMEM;
+                        break;
+                    }
+                    word = w2;
+                    cap = c2;
+                }
+                if (!(word[n++] = strdup(w)))
+                    rc = DUCH_NOMEM;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == DUCH_OK && word[i])
+            claim(t, word[i], "");
+        free(word[i]);
+    }
+    free(word);
+    free(vlen);
+    return t->oom ? DUCH_NOMEM : rc;
+}
+
 int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
                     int *nout, char *err, size_t errlen)
 {
@@ -236,10 +305,14 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
             if (ss)
                 free_syns(ss);
         }
-    if (t.oom) {
+    /* 5. the other words WordNet lists that a spelling slip would take for a vocabulary
+     * word ("farm" is not a slip of "firm"): blocked, so a query ignores them */
+    if (!t.oom)
+        rc = claim_blocked(&t, vcopy, nvocab);
+    if (t.oom)
         rc = DUCH_NOMEM;
+    if (rc != DUCH_OK)
         goto finish;
-    }
     duch_wn_alias *a = malloc((t.n ? t.n : 1) * sizeof *a);
     if (!a) {
         rc = DUCH_NOMEM;
