@@ -13,9 +13,10 @@
  *      "airplane" -> "jet", "biplane");
  *   4. the words of the hypernyms of the first noun sense, one to three levels up
  *      (more general kinds: "airplane" -> "aircraft");
- *   5. blocked words (target ""): the other words of WordNet that a query would take
- *      for a spelling slip of a vocabulary word ("farm" for "firm"); a query ignores
- *      them instead;
+ *   5. the other words of WordNet that a query would take for a spelling slip of a
+ *      vocabulary word: taken for what their first senses relate them to ("sandy" ->
+ *      "sand", "marina" -> "dock"), else blocked (target "": "farm" is not "firm"), so
+ *      a query ignores them;
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
  * ASCII letters), and never a vocabulary word itself. Closed-class vocabulary words
  * ("there", "a") are the target of their own inflections only.
@@ -36,6 +37,8 @@ typedef struct table {
     char **from, **to;
     size_t n, cap;
     char **keys; /* open addressing over from[] and the vocabulary: strings, NULL = empty */
+    int *rank;   /* per slot: the vocabulary index of the word the key stands for, -1: blocked */
+    char **vocab;
     size_t nslots;
     int oom;
 } table;
@@ -77,7 +80,10 @@ static void claim(table *t, const char *w, const char *target)
     t->from[t->n] = f;
     t->to[t->n] = g;
     t->n++;
-    t->keys[slot_of(t, f)] = f;
+    int r = *target ? t->rank[slot_of(t, target)] : -1;
+    size_t s = slot_of(t, f);
+    t->keys[s] = f;
+    t->rank[s] = r;
 }
 
 /* w and its plurals that WordNet's noun morphology takes back to w */
@@ -163,15 +169,68 @@ static void claim_hypernyms(table *t, SynsetPtr s, int level, const char *target
     }
 }
 
+/* the vocabulary index of what word w stands for (a vocabulary word or an alias), or -1 */
+static int resolve(const table *t, const char *w)
+{
+    char l[64];
+    snprintf(l, sizeof l, "%s", w);
+    for (char *c = l; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    size_t s = slot_of(t, l);
+    return t->keys[s] ? t->rank[s] : -1;
+}
+
+/* the first word of synset s that stands for a content word of the vocabulary (not a
+ * closed-class word or a single letter), as resolve() */
+static int resolve_synset(const table *t, SynsetPtr s)
+{
+    for (int i = 0; s && i < s->wcount; i++) {
+        int r = resolve(t, s->words[i]);
+        if (r >= 0 && strlen(t->vocab[r]) >= 3 && !is_function_word(t->vocab[r]))
+            return r;
+    }
+    return -1;
+}
+
+/* What a WordNet word near a vocabulary word stands for by its first `senses` senses of
+ * part of speech pos: another word of a sense, else a word the sense points to (derivation:
+ * "sandy" -> "sand"; pertainym; hypernym: "marina" -> "dock"; similar adjective) that is
+ * known. -1: none (it is blocked). */
+static int slip_target(const table *t, const char *w, int pos, int senses)
+{
+    int r = -1;
+    for (int sense = 1; r < 0 && sense <= senses; sense++) {
+        SynsetPtr ss = findtheinfo_ds((char *)w, pos, pos == ADJ ? SIMPTR : HYPERPTR, sense);
+        if (!ss)
+            break;
+        r = resolve_synset(t, ss);
+        static const int kinds[] = {DERIVATION, PERTPTR, HYPERPTR, SIMPTR};
+        for (int k = 0; r < 0 && k < 4; k++)
+            for (int j = 0; r < 0 && j < ss->ptrcount; j++) {
+                if (ss->ptrtyp[j] != kinds[k])
+                    continue;
+                SynsetPtr h = read_synset(ss->ppos[j], ss->ptroff[j], "");
+                r = resolve_synset(t, h);
+                if (h)
+                    free_synset(h);
+            }
+        free_syns(ss);
+    }
+    return r;
+}
+
 /* Pass 5: every single word in WordNet's index files (read line by line; each entry
  * parsed by the library's parse_index), and the regular plural of each noun, that is
  * neither a vocabulary word nor an alias but lies within duch_word_nearest's reach of a
- * vocabulary word, claimed with the empty target: blocked. Collected first: the checks
- * must not see the words this pass adds. */
-static int claim_blocked(table *t, char **vcopy, int nvocab)
+ * vocabulary word: taken for the word its first senses relate it to (slip_target), else
+ * claimed with the empty target: blocked. Collected first: the checks must not see the
+ * words this pass adds. */
+static int claim_blocked(table *t, char **vcopy, int nvocab, int senses)
 {
     size_t *vlen = malloc((size_t)(nvocab ? nvocab : 1) * sizeof *vlen);
     char **word = NULL;
+    int *wpos = NULL, *lemma = NULL; /* per word: part of speech; index of its lemma */
     size_t n = 0, cap = 0;
     int rc = vlen ? DUCH_OK : DUCH_NOMEM;
     for (int i = 0; vlen && i < nvocab; i++)
@@ -207,24 +266,50 @@ static int claim_blocked(table *t, char **vcopy, int nvocab)
                 if (n == cap) {
                     size_t c2 = cap ? 2 * cap : 4096;
                     char **w2 = realloc(word, c2 * sizeof *w2);
-                    if (!w2) {
+                    if (w2)
+                        word = w2;
+                    int *p2 = w2 ? realloc(wpos, c2 * sizeof *p2) : NULL;
+                    if (p2)
+                        wpos = p2;
+                    int *l2 = p2 ? realloc(lemma, c2 * sizeof *l2) : NULL;
+                    if (!l2) {
                         rc = DUCH_NOMEM;
                         break;
                     }
-                    word = w2;
+                    lemma = l2;
                     cap = c2;
                 }
+                wpos[n] = parts[p];
+                lemma[n] = k == 0 ? (int)n : -1; /* a plural: its lemma is forms[0] */
+                if (k == 1 && n > 0 && word[n - 1] && !strncmp(word[n - 1], w, strlen(word[n - 1])) &&
+                    lemma[n - 1] == (int)n - 1)
+                    lemma[n] = (int)n - 1;
                 if (!(word[n++] = strdup(w)))
                     rc = DUCH_NOMEM;
             }
         }
     }
+    /* the targets, before any claim (a claim must not serve as a target) */
+    int *target = rc == DUCH_OK ? malloc((n ? n : 1) * sizeof *target) : NULL;
+    if (!target)
+        rc = DUCH_NOMEM;
+    for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
+        char lem[72];
+        /* a plural whose lemma was not collected (it is known): strip the "s" */
+        snprintf(lem, sizeof lem, "%s", lemma[i] >= 0 ? word[lemma[i]] : word[i]);
+        if (lemma[i] < 0 && strlen(lem) > 1)
+            lem[strlen(lem) - 1] = 0;
+        target[i] = lemma[i] >= 0 && (size_t)lemma[i] < i ? target[lemma[i]] : slip_target(t, lem, wpos[i], senses);
+    }
     for (size_t i = 0; i < n; i++) {
         if (rc == DUCH_OK && word[i])
-            claim(t, word[i], "");
+            claim(t, word[i], target[i] >= 0 ? vcopy[target[i]] : "");
         free(word[i]);
     }
+    free(target);
     free(word);
+    free(wpos);
+    free(lemma);
     free(vlen);
     return t->oom ? DUCH_NOMEM : rc;
 }
@@ -245,9 +330,10 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
     t.from = malloc(t.cap * sizeof *t.from);
     t.to = malloc(t.cap * sizeof *t.to);
     t.keys = calloc(t.nslots, sizeof *t.keys);
+    t.rank = calloc(t.nslots, sizeof *t.rank);
     char **vcopy = calloc((size_t)nvocab, sizeof *vcopy);
     int rc = DUCH_OK;
-    if (!t.from || !t.to || !t.keys || !vcopy) {
+    if (!t.from || !t.to || !t.keys || !t.rank || !vcopy) {
         rc = DUCH_NOMEM;
         goto finish;
     }
@@ -258,6 +344,8 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
         }
         size_t s = slot_of(&t, vcopy[i]);
         t.keys[s] = vcopy[i];
+        t.rank[s] = i;
+        t.vocab = vcopy;
     }
     static const int pos_order[] = {NOUN, ADJ, VERB};
     /* 1. inflections */
@@ -308,7 +396,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
     /* 5. the other words WordNet lists that a spelling slip would take for a vocabulary
      * word ("farm" is not a slip of "firm"): blocked, so a query ignores them */
     if (!t.oom)
-        rc = claim_blocked(&t, vcopy, nvocab);
+        rc = claim_blocked(&t, vcopy, nvocab, senses);
     if (t.oom)
         rc = DUCH_NOMEM;
     if (rc != DUCH_OK)
@@ -336,6 +424,7 @@ finish:
     free(t.from);
     free(t.to);
     free(t.keys);
+    free(t.rank);
     return rc;
 }
 
