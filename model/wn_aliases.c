@@ -19,7 +19,8 @@
  *      a query ignores them;
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
  * ASCII letters), and never a vocabulary word itself. Closed-class vocabulary words
- * ("there", "a") are the target of their own inflections only.
+ * ("there", "a") are the target of their own inflections only, and closed-class words
+ * outside the vocabulary ("near", "like") are blocked, whatever WordNet relates them to.
  *
  * duch_wn_lexicon: what training needs from WordNet (duch train; the model library links
  * libwordnet for it): each caption word's kind (function word, noun, other content word)
@@ -63,10 +64,14 @@ static int plain_word(const char *w)
     return strlen(w) < 40;
 }
 
+static int is_function_word(const char *w);
+
 static void claim(table *t, const char *w, const char *target)
 {
     if (t->oom || !plain_word(w) || taken(t, w))
         return;
+    if (is_function_word(w))
+        target = ""; /* "near", "like", "can": never a content word, not a slip either */
     if (2 * (t->n + 1) >= t->nslots / 2 || t->n == t->cap) {
         t->oom = 1; /* sized for the worst case up front: does not happen */
         return;
