@@ -44,9 +44,12 @@ static void usage(FILE *f)
         "  -h, --help        this help\n"
         "\n"
         "A text is searched for with the words of the model's vocabulary (duch info\n"
-        "--vocabulary MODEL lists them); words it does not know are ignored, and a line on\n"
-        "standard error says which. The shipped model knows the 290 words of the captions of\n"
-        "16 UCM land-use classes (RGB aerial imagery, about 0.3-1.2 m per pixel).\n");
+        "--vocabulary MODEL lists them); a word outside it that the model's alias table maps\n"
+        "(plane -> airplane), or that is a spelling slip of a known word (airplnae), is\n"
+        "taken for that word; other words are ignored. A line on standard error says what\n"
+        "was mapped and ignored. The shipped model covers 16 UCM land-use classes (RGB\n"
+        "aerial imagery, about 0.3-1.2 m per pixel) and knows 1322 words (the 290 of their\n"
+        "captions and 1032 WordNet stand-ins) and 16766 aliases.\n");
 }
 
 static int parse_doubles(const char *s, double *v, int n)

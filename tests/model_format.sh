@@ -2,8 +2,9 @@
 # model_format: the .duchm file format in both readers.
 #  - a model trained now is format version 2 and ends with the standard FNV-1a 64 of
 #    every byte before it (checked here with an independent Python FNV-1a);
-#  - the shipped default (format version 1, old offset basis) still loads in both
-#    readers, with its id unchanged;
+#  - a format version 1 file (old offset basis; the shipped default was one until
+#    issue 10: a copy of the tiny model written so here) still loads in both readers,
+#    with its id unchanged; the shipped default loads too;
 #  - NaN or Inf in a weight is refused by both readers (tests/model_format) and by
 #    duch info, with the tensor's name;
 #  - duch train --bits 8 (codes duch index would refuse) is refused before training.
@@ -46,14 +47,26 @@ grep -q '"format_version":2' "$tmp/info.json" || fail "duch info: the new file i
 id=$(python3 -c 'import struct,sys; print("%016x" % struct.unpack("<Q", open(sys.argv[1],"rb").read()[-8:]))' "$tiny")
 grep -q "\"id\":\"$id\"" "$tmp/info.json" || fail "duch info: the id is not the stored checksum $id"
 
-# --- 1 and 2 in both readers: the tiny (v2) model and the shipped default (v1)
-mkdir "$tmp/v2" "$tmp/v1"
+# --- 1 and 2 in both readers: the tiny (v2) model, a v1 copy of it, the shipped default
+python3 - "$tiny" "$tmp/tiny_v1.duchm" <<'PY' || fail "writing a format version 1 copy"
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read()[:-8])
+d[8:12] = struct.pack("<I", 1)
+h = 1469598103934665603  # the format 1 offset basis, a digit short of the standard one
+for b in d:
+    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+open(sys.argv[2], "wb").write(bytes(d) + struct.pack("<Q", h))
+PY
+mkdir "$tmp/v2" "$tmp/v1" "$tmp/shipped"
 "$top_builddir/tests/model_format" "$tiny" "$tmp/v2" || fail "model_format on the tiny model"
+"$top_builddir/tests/model_format" "$tmp/tiny_v1.duchm" "$tmp/v1" || fail "model_format on the v1 copy"
+"$duch" info --json "$tmp/tiny_v1.duchm" > "$tmp/info1.json" || fail "duch info on the v1 copy"
+grep -q '"format_version":1' "$tmp/info1.json" || fail "duch info: the v1 copy is not reported as format version 1"
+id1=$(python3 -c 'import struct,sys; print("%016x" % struct.unpack("<Q", open(sys.argv[1],"rb").read()[-8:]))' "$tmp/tiny_v1.duchm")
+grep -q "\"id\":\"$id1\"" "$tmp/info1.json" || fail "duch info: the v1 id is not its stored checksum $id1"
 if [ -f "$DUCH_DEFAULT_MODEL" ]; then
-    "$top_builddir/tests/model_format" "$DUCH_DEFAULT_MODEL" "$tmp/v1" ||
+    "$top_builddir/tests/model_format" "$DUCH_DEFAULT_MODEL" "$tmp/shipped" ||
         fail "model_format on the shipped model"
-    "$duch" info --json "$DUCH_DEFAULT_MODEL" | grep -q '"format_version":1' ||
-        fail "duch info: the shipped model is not reported as format version 1"
 fi
 
 # --- 2. duch info refuses non-finite weights, naming the tensor
