@@ -10,13 +10,14 @@ Baseline in the same run: random ranking, whose expected precision is the class 
 
 usage: bench/ucm_precision.py [--model MODEL] [--build DIR] [--archive FILE]
 """
-import argparse
 import csv
 import os
 import subprocess
 import sys
 import tempfile
 import time
+
+import mosaic as mosaic_bench
 
 QUERIES = {
     "agricultural": "rows of green crops in a farm field",
@@ -39,25 +40,13 @@ QUERIES = {
 
 
 def main():
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.path.join(top, "model", "default.duchm"))
-    ap.add_argument("--build", default=os.path.join(top, "build"))
-    ap.add_argument("--archive", help="reuse/keep this archive (default: a temporary one)")
-    a = ap.parse_args()
-    scenes = os.path.join(top, "..", "shared", "data", "scenes")
-    mosaic = os.path.abspath(os.path.join(scenes, "ucm_mosaic.tif"))
-    truth_csv = os.path.join(scenes, "ucm_mosaic.truth.csv")
-    if not os.path.exists(mosaic):
-        print("needs ../shared/data/scenes/ucm_mosaic.tif")
+    a = mosaic_bench.arguments(__doc__).parse_args()
+    mosaic = mosaic_bench.MOSAIC
+    truth = mosaic_bench.truth()
+    if truth is None:
         return 77
-    env = dict(os.environ, DUCH_QUIET="1")
-    env.setdefault("DUCH_MODEL_LIB", os.path.join(a.build, ".libs", "libduch_model.so"))
+    env = mosaic_bench.duch_env(a.build)
     duch = os.path.join(a.build, "duch")
-    truth = {}
-    with open(truth_csv) as f:
-        for r in csv.DictReader(f):
-            truth[(int(r["pixel_x"]), int(r["pixel_y"]))] = r["class"]
     tmp = tempfile.mkdtemp()
     archive = a.archive or os.path.join(tmp, "ucm.sqlite")
     t0 = time.time()

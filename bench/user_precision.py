@@ -13,8 +13,6 @@ Baseline in the same run: random ranking, whose expected precision is the class 
 
 usage: bench/user_precision.py [--model MODEL] [--build DIR] [--archive FILE] [-v]
 """
-import argparse
-import csv
 import json
 import os
 import sqlite3
@@ -22,25 +20,18 @@ import subprocess
 import sys
 import tempfile
 
+import mosaic as mosaic_bench
+
 
 def main():
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.path.join(top, "model", "default.duchm"))
-    ap.add_argument("--build", default=os.path.join(top, "build"))
-    ap.add_argument("--archive", help="reuse/keep this archive (default: a temporary one)")
-    ap.add_argument("--queries", default=os.path.join(top, "bench", "user_queries.tsv"))
+    ap = mosaic_bench.arguments(__doc__)
+    ap.add_argument("--queries", default=os.path.join(mosaic_bench.TOP, "bench", "user_queries.tsv"))
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per query")
     a = ap.parse_args()
-    scenes = os.path.join(top, "..", "shared", "data", "scenes")
-    mosaic = os.path.abspath(os.path.join(scenes, "ucm_mosaic.tif"))
-    if not os.path.exists(mosaic):
-        print("needs ../shared/data/scenes/ucm_mosaic.tif")
+    mosaic = mosaic_bench.MOSAIC
+    truth = mosaic_bench.truth()
+    if truth is None:
         return 77
-    truth = {}
-    with open(os.path.join(scenes, "ucm_mosaic.truth.csv")) as f:
-        for r in csv.DictReader(f):
-            truth[(int(r["pixel_x"]), int(r["pixel_y"]))] = r["class"]
     queries = []
     with open(a.queries) as f:
         for line in f:
@@ -48,8 +39,7 @@ def main():
                 continue
             cls, text = line.rstrip("\n").split("\t")
             queries.append((cls, text))
-    env = dict(os.environ, DUCH_QUIET="1")
-    env.setdefault("DUCH_MODEL_LIB", os.path.join(a.build, ".libs", "libduch_model.so"))
+    env = mosaic_bench.duch_env(a.build)
     archive = a.archive or os.path.join(tempfile.mkdtemp(), "ucm.sqlite")
     if not os.path.exists(archive):
         subprocess.run([os.path.join(a.build, "duch"), "index", "-q", "--model", a.model, archive, mosaic],
