@@ -1,7 +1,9 @@
 /* duch_wn_aliases.h: an alias table from WordNet for a model's vocabulary (model/
  * wn_aliases.c; internal, not installed; links libwordnet). Words outside the vocabulary
  * that WordNet relates to a vocabulary word (its inflections, the synonyms of its first
- * senses, the direct hyponyms of its first noun senses), each taken for that word. */
+ * senses, the direct hyponyms and the hypernyms of its first noun senses, WordNet words
+ * a slip would take for it, and nouns of visible things whose first sense or gloss names
+ * it; see wn_aliases.c), each taken for that word. */
 #ifndef DUCH_WN_ALIASES_H
 #define DUCH_WN_ALIASES_H
 #include <stddef.h>

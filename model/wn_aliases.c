@@ -17,6 +17,10 @@
  *      vocabulary word: taken for what their first senses relate them to ("sandy" ->
  *      "sand", "marina" -> "dock"), else blocked (target "": "farm" is not "firm"), so
  *      a query ignores them;
+ *   6. the other nouns and adjectives of WordNet: taken for a vocabulary word that their
+ *      first sense relates them to (claim_far: a word of the sense, of a synset it points
+ *      to, or a noun of its gloss: "seashore" -> "sea", "skyscraper" -> "buildings"),
+ *      else left unknown;
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
  * ASCII letters), and never a vocabulary word itself. Closed-class vocabulary words
  * ("there", "a") are the target of their own inflections only, and closed-class words
@@ -146,6 +150,8 @@ static const char *const function_words[] = {
     "been", "being", "am", "has", "have", "had", "having", "do", "does", "did", "can",
     "could", "will", "would", "shall", "should", "may", "might", "must", "very", "too",
     "also", "just", "only", "quite", "rather", "well", "even", "still", "almost", "else",
+    "someone", "somebody", "something", "anyone", "anybody", "anything", "everyone",
+    "everybody", "everything", "nobody", "nothing",
 };
 
 static int is_function_word(const char *w)
@@ -319,6 +325,442 @@ static int claim_blocked(table *t, char **vcopy, int nvocab, int senses)
     return t->oom ? DUCH_NOMEM : rc;
 }
 
+/* nouns that name a kind of anything ("a kind of", "part of", "a form of"): a gloss's
+ * genus says nothing of what a word looks like when it is one of these */
+static int is_classifier(const char *w)
+{
+    static const char *const c[] = {"kind", "kinds", "sort", "sorts", "type", "types", "part",
+                                    "parts", "form", "forms", "group", "groups", "grouping",
+                                    "category", "class", "material", "materials", "thing",
+                                    "things", "object", "objects", "whole", "unit", "units",
+                                    "instrumentality", "instrumentation", "member", "members", "piece",
+                                    "pieces", "variety", "portion", "stuff"};
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
+        if (!strcmp(w, c[i]))
+            return 1;
+    return 0;
+}
+
+/* Pass 6 takes a word for a vocabulary word only, or for one by its regular plural: an
+ * alias of the earlier passes is one step from its word already, and a second step drifts
+ * ("central" -> "cardinal") */
+static int resolve_vocab(const table *t, const char *w)
+{
+    char l[64];
+    snprintf(l, sizeof l, "%s", w);
+    for (char *c = l; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    for (int k = 0; k <= 2; k++) {
+        size_t n = strlen(l);
+        if (k > 0 && (n < (size_t)k + 3 || l[n - 1] != 's' || (k == 2 && l[n - 2] != 'e')))
+            break;
+        if (k > 0)
+            l[n - 1] = 0, k == 2 ? l[n - 2] = 0 : 0;
+        size_t s = slot_of(t, l);
+        int r = t->keys[s] ? t->rank[s] : -1;
+        if (r >= 0 && !strcmp(t->vocab[r], l) && strlen(l) >= 3 && !is_function_word(l) &&
+            !is_classifier(l))
+            return r;
+        snprintf(l, sizeof l, "%s", w);
+        for (char *c = l; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+    }
+    return -1;
+}
+
+static int resolve_vocab_synset(const table *t, SynsetPtr s)
+{
+    for (int i = 0; s && i < s->wcount; i++) {
+        int r = resolve_vocab(t, s->words[i]);
+        if (r >= 0)
+            return r;
+    }
+    return -1;
+}
+
+/* Pass 6 reads WordNet's index and data files once each, in order (parse_index,
+ * parse_synset): a lookup per word (morphstr, findtheinfo_ds) costs file seeks, and pass 6
+ * looks at every noun and adjective. */
+
+/* a set of words: open addressing, strings owned */
+typedef struct wordset {
+    char **keys;
+    long *val; /* per slot: the word's first sense (a synset offset) */
+    size_t nslots, n;
+} wordset;
+
+static size_t wordset_slot(const wordset *w, const char *s)
+{
+    size_t i = (size_t)duch_fnv1a64(s, strlen(s), DUCH_FNV1A64_BASIS) & (w->nslots - 1);
+    while (w->keys[i] && strcmp(w->keys[i], s))
+        i = (i + 1) & (w->nslots - 1);
+    return i;
+}
+
+static int wordset_has(const wordset *w, const char *s)
+{
+    return w->nslots && w->keys[wordset_slot(w, s)] != NULL;
+}
+
+static int wordset_add(wordset *w, const char *s, long val)
+{
+    if (2 * (w->n + 1) > w->nslots) {
+        size_t ns = w->nslots ? 2 * w->nslots : 1u << 16;
+        wordset g = {calloc(ns, sizeof(char *)), calloc(ns, sizeof(long)), ns, w->n};
+        if (!g.keys || !g.val) {
+            free(g.keys), free(g.val);
+            return -1;
+        }
+        for (size_t i = 0; i < w->nslots; i++)
+            if (w->keys[i]) {
+                size_t j = wordset_slot(&g, w->keys[i]);
+                g.keys[j] = w->keys[i], g.val[j] = w->val[i];
+            }
+        free(w->keys), free(w->val);
+        *w = g;
+    }
+    size_t i = wordset_slot(w, s);
+    if (w->keys[i])
+        return 0;
+    if (!(w->keys[i] = strdup(s)))
+        return -1;
+    w->val[i] = val;
+    w->n++;
+    return 0;
+}
+
+static void wordset_free(wordset *w)
+{
+    for (size_t i = 0; i < w->nslots; i++)
+        free(w->keys[i]);
+    free(w->keys), free(w->val);
+}
+
+/* the first sense of noun w, or of its regular singular ("yachts" -> "yacht", "boxes" ->
+ * "box"); -1: not a WordNet noun */
+static long noun_sense(const wordset *nouns, char *w, size_t n)
+{
+    if (!nouns->nslots)
+        return -1;
+    size_t i = wordset_slot(nouns, w);
+    if (nouns->keys[i])
+        return nouns->val[i];
+    long found = -1;
+    for (int k = 1; k <= 2 && found < 0 && n > (size_t)k + 2; k++)
+        if (w[n - 1] == 's' && (k == 1 || w[n - 2] == 'e')) {
+            char c = w[n - k];
+            w[n - k] = 0;
+            i = wordset_slot(nouns, w);
+            if (nouns->keys[i])
+                found = nouns->val[i];
+            w[n - k] = c;
+        }
+    return found;
+}
+
+#define GLOSS_NOUNS 3
+/* The first GLOSS_NOUNS nouns of a gloss (its definition, before any example), in order:
+ * the genus of a definition comes first ("marina: a fancy dock for small yachts"). Each
+ * as the vocabulary index it stands for (>= 0), or as its first sense (-2 - offset). Words
+ * WordNet also lists as adjectives are skipped ("central", "commercial"). */
+static int gloss_nouns(const table *t, const wordset *nouns, const wordset *adjs, const char *defn,
+                       long *cand)
+{
+    const char *p = defn;
+    int nc = 0;
+    if (!p)
+        return 0;
+    if (*p == '(')
+        p++;
+    while (*p && *p != ';' && *p != '"' && *p != ')' && nc < GLOSS_NOUNS) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+            p++;
+            continue;
+        }
+        char w[64];
+        size_t n = 0;
+        for (; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'); p++)
+            if (n + 1 < sizeof w)
+                w[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        w[n] = 0;
+        if (n < 3 || is_function_word(w) || wordset_has(adjs, w))
+            continue;
+        long sense = noun_sense(nouns, w, n);
+        if (sense < 0)
+            continue;
+        int r = resolve_vocab(t, w);
+        cand[nc++] = r >= 0 ? r : -2 - sense;
+    }
+    return nc;
+}
+
+typedef struct far_syn {
+    long off;
+    int r0;           /* resolve_synset of its words, -1 */
+    long gloss[GLOSS_NOUNS]; /* gloss_nouns */
+    int ngloss;
+    int seen;         /* a noun sense of a thing that imagery shows (visible_lexfile) */
+    size_t ptr, nptr; /* its pointers of the kinds far_target follows, in far.p* */
+} far_syn;
+
+typedef struct far {
+    far_syn *s[NUMPARTS + 1];
+    size_t n[NUMPARTS + 1], cap[NUMPARTS + 1];
+    long *poff;
+    int *ppos, *ptyp;
+    size_t pn, pcap;
+    int oom;
+} far;
+
+static far_syn *far_find(const far *F, int pos, long off)
+{
+    if (pos < 1 || pos > NUMPARTS)
+        return NULL;
+    size_t lo = 0, hi = F->n[pos];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (F->s[pos][mid].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < F->n[pos] && F->s[pos][lo].off == off ? &F->s[pos][lo] : NULL;
+}
+
+/* What synset x stands for: another of its words, else a word of a synset it points to
+ * (derivation, pertainym, similar adjective, direct hypernym), else a noun of its gloss
+ * ("seashore: the shore of a sea"), else a word two hypernym levels up, else the words or
+ * hypernyms of a gloss noun's first sense; each must be known. -1: none. */
+static int far_target(const far *F, const far_syn *x)
+{
+    if (x->r0 >= 0)
+        return x->r0;
+    static const int kinds[] = {DERIVATION, PERTPTR, SIMPTR, HYPERPTR};
+    for (int k = 0; k < (x->seen ? 4 : 3); k++)
+        for (size_t j = x->ptr; j < x->ptr + x->nptr; j++) {
+            const far_syn *y = F->ptyp[j] == kinds[k] ? far_find(F, F->ppos[j], F->poff[j]) : NULL;
+            if (y && y->r0 >= 0 && (y->seen || k != 0 || x->seen))
+                return y->r0;
+        }
+    if (!x->seen)
+        return -1; /* an adjective: its derivation, pertainym or similar adjective only */
+    for (int i = 0; i < x->ngloss; i++) /* a gloss noun */
+        if (x->gloss[i] >= 0)
+            return (int)x->gloss[i];
+    for (size_t j = x->ptr; j < x->ptr + x->nptr; j++) {
+        const far_syn *y = F->ptyp[j] == HYPERPTR ? far_find(F, F->ppos[j], F->poff[j]) : NULL;
+        for (size_t k = y ? y->ptr : 0; y && k < y->ptr + y->nptr; k++) {
+            const far_syn *h = F->ptyp[k] == HYPERPTR ? far_find(F, F->ppos[k], F->poff[k]) : NULL;
+            if (h && h->r0 >= 0)
+                return h->r0;
+        }
+    }
+    for (int i = 0; i < x->ngloss; i++) { /* the words or hypernyms of a gloss noun's sense */
+        const far_syn *y = far_find(F, NOUN, -2 - x->gloss[i]);
+        if (!y || y == x)
+            continue;
+        if (y->r0 >= 0)
+            return y->r0;
+        for (size_t j = y->ptr; j < y->ptr + y->nptr; j++) {
+            const far_syn *h = F->ptyp[j] == HYPERPTR ? far_find(F, F->ppos[j], F->poff[j]) : NULL;
+            if (h && h->r0 >= 0)
+                return h->r0;
+        }
+    }
+    return -1;
+}
+
+static int far_push_ptr(far *F, long off, int pos, int typ)
+{
+    if (F->pn == F->pcap) {
+        size_t c2 = F->pcap ? 2 * F->pcap : 16384;
+        long *o2 = realloc(F->poff, c2 * sizeof *o2);
+        if (o2)
+            F->poff = o2;
+        int *p2 = o2 ? realloc(F->ppos, c2 * sizeof *p2) : NULL;
+        if (p2)
+            F->ppos = p2;
+        int *t2 = p2 ? realloc(F->ptyp, c2 * sizeof *t2) : NULL;
+        if (!t2)
+            return F->oom = 1, -1;
+        F->ptyp = t2, F->pcap = c2;
+    }
+    F->poff[F->pn] = off, F->ppos[F->pn] = pos, F->ptyp[F->pn] = typ;
+    F->pn++;
+    return 0;
+}
+
+/* WordNet's lexicographer files of noun senses that aerial imagery can show: artifacts,
+ * locations, natural objects, plants, substances, shapes ("noun.artifact", ...). A word
+ * whose first sense is a person, an act, a feeling or a time ("hatter", "meanwhile") is
+ * not taken for a word of the captions by pass 6. */
+static int visible_lexfile(int fnum)
+{
+    static const char *const seen[] = {"noun.artifact", "noun.location", "noun.object",
+                                       "noun.plant", "noun.substance", "noun.shape"};
+    if (fnum < 0 || fnum > 44 || !lexfiles[fnum]) /* lexnames(5WN): 45 files in WordNet 3.0 */
+        return 0;
+    for (size_t i = 0; i < sizeof seen / sizeof *seen; i++)
+        if (!strcmp(lexfiles[fnum], seen[i]))
+            return 1;
+    return 0;
+}
+
+/* every synset of part of speech pos, in file order, into F */
+static void far_read(far *F, const table *t, const wordset *nouns, const wordset *adjs, int pos)
+{
+    FILE *f = datafps[pos];
+    if (!f || fseek(f, 0, SEEK_SET))
+        return;
+    char line[512];
+    while (!F->oom) {
+        long off = ftell(f);
+        int c = fgetc(f);
+        if (c == EOF)
+            break;
+        if (c == ' ') { /* the licence at the top */
+            while (fgets(line, sizeof line, f) && !strchr(line, '\n'))
+                ;
+            continue;
+        }
+        if (fseek(f, off, SEEK_SET))
+            break;
+        SynsetPtr s = parse_synset(f, pos, NULL);
+        if (!s)
+            break;
+        if (F->n[pos] == F->cap[pos]) {
+            size_t c2 = F->cap[pos] ? 2 * F->cap[pos] : 4096;
+            far_syn *s2 = realloc(F->s[pos], c2 * sizeof *s2);
+            if (!s2) {
+                F->oom = 1;
+                free_synset(s);
+                break;
+            }
+            F->s[pos] = s2, F->cap[pos] = c2;
+        }
+        far_syn *x = &F->s[pos][F->n[pos]++];
+        x->off = s->hereiam;
+        x->r0 = resolve_vocab_synset(t, s);
+        int open = pos == NOUN || pos == ADJ;
+        /* a proper name ("Algeria", "Ontario": WordNet writes it capitalised) is one place,
+         * not a kind of thing the imagery shows */
+        x->seen = pos == NOUN && visible_lexfile(s->fnum) && s->wcount > 0 && s->words[0][0] &&
+                  !(s->words[0][0] >= 'A' && s->words[0][0] <= 'Z');
+        x->ngloss = x->seen ? gloss_nouns(t, nouns, adjs, s->defn, x->gloss) : 0;
+        x->ptr = F->pn;
+        x->nptr = 0;
+        for (int j = 0; open && j < s->ptrcount && !F->oom; j++) {
+            int k = s->ptrtyp[j];
+            if ((k == DERIVATION || k == PERTPTR || k == SIMPTR || k == HYPERPTR) &&
+                !far_push_ptr(F, s->ptroff[j], s->ppos[j], k))
+                x->nptr++;
+        }
+        free_synset(s);
+    }
+}
+
+/* Pass 6: the nouns and adjectives of WordNet that no earlier pass claimed (and a noun's
+ * regular plural), taken for what their first sense stands for (far_target); the rest
+ * stay unknown. The targets are found before any claim, as in pass 5. */
+static int claim_far(table *t)
+{
+    far F = {0};
+    wordset nouns = {0}, adjs = {0};
+    char **word = NULL;
+    long *first = NULL; /* the word's first sense */
+    int *wpos = NULL;
+    size_t n = 0, cap = 0;
+    int rc = DUCH_OK;
+    static const int parts[] = {NOUN, ADJ};
+    for (int p = 0; p < 2 && rc == DUCH_OK; p++) {
+        FILE *f = indexfps[parts[p]];
+        if (!f || fseek(f, 0, SEEK_SET))
+            continue;
+        char line[8192];
+        for (;;) {
+            long off = ftell(f);
+            if (!fgets(line, sizeof line, f))
+                break;
+            if (line[0] == ' ')
+                continue;
+            IndexPtr ix = parse_index(off, parts[p], line);
+            if (!ix)
+                continue;
+            int ok = plain_word(ix->wd) && strlen(ix->wd) >= 3 && ix->off_cnt > 0;
+            if (ok && wordset_add(parts[p] == NOUN ? &nouns : &adjs, ix->wd, (long)ix->offset[0]))
+                rc = DUCH_NOMEM;
+            if (ok && !taken(t, ix->wd) && !is_function_word(ix->wd) && rc == DUCH_OK) {
+                if (n == cap) {
+                    size_t c2 = cap ? 2 * cap : 4096;
+                    char **w2 = realloc(word, c2 * sizeof *w2);
+                    if (w2)
+                        word = w2;
+                    long *f2 = w2 ? realloc(first, c2 * sizeof *f2) : NULL;
+                    if (f2)
+                        first = f2;
+                    int *p2 = f2 ? realloc(wpos, c2 * sizeof *p2) : NULL;
+                    if (p2)
+                        wpos = p2, cap = c2;
+                    else
+                        rc = DUCH_NOMEM;
+                }
+                if (rc == DUCH_OK) {
+                    first[n] = (long)ix->offset[0];
+                    wpos[n] = parts[p];
+                    if (!(word[n++] = strdup(ix->wd)))
+                        rc = DUCH_NOMEM;
+                }
+            }
+            free_index(ix);
+            if (rc != DUCH_OK)
+                break;
+        }
+    }
+    static const int all[] = {NOUN, VERB, ADJ, ADV};
+    for (int p = 0; p < 4 && rc == DUCH_OK; p++)
+        far_read(&F, t, &nouns, &adjs, all[p]);
+    if (F.oom)
+        rc = DUCH_NOMEM;
+    int *target = rc == DUCH_OK ? malloc((n ? n : 1) * sizeof *target) : NULL;
+    if (!target)
+        rc = DUCH_NOMEM;
+    for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
+        const far_syn *x = far_find(&F, wpos[i], first[i]);
+        target[i] = x ? far_target(&F, x) : -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == DUCH_OK && target[i] >= 0) {
+            const char *to = t->vocab[target[i]];
+            claim(t, word[i], to);
+            size_t l = strlen(word[i]);
+            if (wpos[i] == NOUN && l + 3 < 64) {
+                char pl[72]; /* the regular plural ("dock" -> "docks", "marsh" -> "marshes") */
+                char last = word[i][l - 1], prev = word[i][l - 2];
+                if (last == 'y' && !strchr("aeiou", prev))
+                    snprintf(pl, sizeof pl, "%.*sies", (int)(l - 1), word[i]);
+                else if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
+                    snprintf(pl, sizeof pl, "%ses", word[i]);
+                else
+                    snprintf(pl, sizeof pl, "%ss", word[i]);
+                claim(t, pl, to);
+            }
+        }
+        free(word[i]);
+    }
+    free(target);
+    free(word);
+    free(first);
+    free(wpos);
+    for (int p = 0; p <= NUMPARTS; p++)
+        free(F.s[p]);
+    free(F.poff), free(F.ppos), free(F.ptyp);
+    wordset_free(&nouns);
+    wordset_free(&adjs);
+    return t->oom ? DUCH_NOMEM : rc;
+}
+
 int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
                     int *nout, char *err, size_t errlen)
 {
@@ -402,6 +844,9 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
      * word ("farm" is not a slip of "firm"): blocked, so a query ignores them */
     if (!t.oom)
         rc = claim_blocked(&t, vcopy, nvocab, senses);
+    /* 6. the other nouns and adjectives, through their first sense and its gloss */
+    if (!t.oom && rc == DUCH_OK)
+        rc = claim_far(&t);
     if (t.oom)
         rc = DUCH_NOMEM;
     if (rc != DUCH_OK)

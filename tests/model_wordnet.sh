@@ -6,7 +6,9 @@
 #  - a misspelt or inflected word ("strpes", "checkerbaord") is read as the nearest
 #    known word, alike by libtorch and the C text encoder (SQL), and
 #    duch_text_explain reports it as mapped; a word far from all ("zebra") is ignored,
-#    and so is a WordNet word near a known one ("bleu", blocked in the table).
+#    and so is a WordNet word near a known one ("bleu", blocked in the table);
+#  - a WordNet noun of a visible kind that no closer relation claims is taken for the
+#    vocabulary word its first sense or gloss names ("airfield" -> "field").
 . "$top_srcdir/tests/sql_common.sh"
 mk="$top_builddir/tests/index_mkarchive"
 duch="$top_builddir/duch"
@@ -38,6 +40,14 @@ same "grren checkerboard" "green checkerboard"
 e=$(printf "SELECT duch_text_explain('a bluu lakke bleu zebra');\n" | sql "$TMP/a.sqlite")
 [ "$e" = '{"used": ["a", "blue", "lake"], "mapped": {"bluu": "blue", "lakke": "lake"}, "ignored": ["bleu", "zebra"]}' ] ||
     fail "explain: $e"
+# words WordNet relates only through their first sense's gloss or pointers (pass 6 of
+# the alias table): "airfield" (a place where planes take off) is taken for "field";
+# a proper name ("algeria") and a person ("hatter") are not taken for anything
+e=$(printf "SELECT duch_text_explain('airfield algeria hatter');\n" | sql "$TMP/a.sqlite")
+[ "$e" = '{"used": ["field"], "mapped": {"airfield": "field"}, "ignored": ["algeria", "hatter"]}' ] ||
+    fail "explain (gloss and pointers): $e"
+[ "$("$mk" textcode "$m" "airfield")" = "$("$mk" textcode "$m" "field")" ] ||
+    fail "libtorch does not take 'airfield' for 'field'"
 [ "$("$mk" textcode "$m" "red bleu stripes")" = "$("$mk" textcode "$m" "red stripes")" ] ||
     fail "libtorch does not ignore the blocked 'bleu'"
 out=$("$mk" textcode "$m" "zebra" 2>&1) && fail "'zebra' was encoded"
