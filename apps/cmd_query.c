@@ -48,8 +48,8 @@ static void usage(FILE *f)
         "(plane -> airplane), or that is a spelling slip of a known word (airplnae), is\n"
         "taken for that word; other words are ignored. A line on standard error says what\n"
         "was mapped and ignored. The shipped model covers 16 UCM land-use classes (RGB\n"
-        "aerial imagery, about 0.3-1.2 m per pixel) and knows 1322 words (the 290 of their\n"
-        "captions and 1032 WordNet stand-ins) and 16766 aliases.\n");
+        "aerial imagery, about 0.3-1.2 m per pixel) and knows 1307 words (the 290 of their\n"
+        "captions and 1017 WordNet stand-ins) and 27199 aliases.\n");
 }
 
 static int parse_doubles(const char *s, double *v, int n)
