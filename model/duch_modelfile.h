@@ -131,9 +131,9 @@ DUCH_INTERNAL const duch_modelfile_tensor *duch_modelfile_tensor_named(const duc
                                                                        const char *name);
 
 /* A copy of a model file (data, size bytes) with aliases_json (a JSON object
- * {"word": "vocabulary word", ...}) added to its header, payload length and checksum
- * made anew; it is read back before it is returned. *out is malloc'ed. DUCH_OK,
- * DUCH_EXISTS (it has an alias table already), or the reader's status. */
+ * {"word": "vocabulary word", ...}) as its header's alias table (an old table is
+ * replaced), payload length and checksum made anew; it is read back before it is
+ * returned. *out is malloc'ed. DUCH_OK, DUCH_CORRUPT, DUCH_NOMEM or the reader's status. */
 DUCH_INTERNAL int duch_modelfile_with_aliases(const void *data, size_t size,
                                               const char *aliases_json, unsigned char **out,
                                               size_t *outsize, char *err, size_t errlen);

@@ -441,21 +441,55 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     int had = mf.aliases != NULL;
     uint32_t version = mf.version;
     duch_modelfile_free(&mf);
-    if (had) {
-        snprintf(err, errlen, "the model has an alias table already");
-        return DUCH_EXISTS;
-    }
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the model file is little-endian; add byte swaps for this platform"
 #endif
     const unsigned char *b = data;
-    uint32_t hlen;
-    memcpy(&hlen, b + 24, 4);
+    uint32_t hlen0;
+    memcpy(&hlen0, b + 24, 4);
     const char *h = (const char *)b + 28;
+    size_t hlen = hlen0;
+    char *stripped = NULL; /* the header without its old table */
+    if (had) {
+        /* the table is the value of top-level key "aliases": an object of plain strings
+         * (lower-case words), so it ends at its first '}' */
+        const char *k = NULL;
+        int depth = 0, instr = 0;
+        for (size_t i = 0; i < hlen && !k; i++) {
+            char c = h[i];
+            if (instr) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    instr = 0;
+            } else if (c == '"') {
+                if (depth == 1 && hlen - i > 10 && !memcmp(h + i, "\"aliases\":", 10))
+                    k = h + i;
+                instr = 1;
+            } else if (c == '{' || c == '[')
+                depth++;
+            else if (c == '}' || c == ']')
+                depth--;
+        }
+        const char *end = k ? memchr(k, '}', hlen - (size_t)(k - h)) : NULL;
+        const char *start = k;
+        while (start && start > h && (start[-1] == ' ' || start[-1] == ','))
+            start--;
+        if (!end || !(stripped = malloc(hlen))) {
+            snprintf(err, errlen, end ? "out of memory" : "the model's alias table cannot be found in its header");
+            return end ? DUCH_NOMEM : DUCH_CORRUPT;
+        }
+        size_t a = (size_t)(start - h), z = (size_t)(end + 1 - h);
+        memcpy(stripped, h, a);
+        memcpy(stripped + a, h + z, hlen - z);
+        h = stripped;
+        hlen -= z - a;
+    }
     size_t close = hlen; /* the header's closing brace */
     while (close > 0 && h[close - 1] != '}')
         close--;
     if (close == 0) {
+        free(stripped);
         snprintf(err, errlen, "the model header is not a JSON object");
         return DUCH_CORRUPT;
     }
@@ -463,10 +497,11 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     size_t alen = strlen(aliases_json);
     const char *key = ",\"aliases\":";
     size_t nh = close + strlen(key) + alen + (hlen - close);
-    size_t rest = size - 8 - (28 + (size_t)hlen); /* the tensors, up to the checksum */
+    size_t rest = size - 8 - (28 + (size_t)hlen0); /* the tensors, up to the checksum */
     size_t total = 28 + nh + rest + 8;
     unsigned char *o = malloc(total);
     if (!o) {
+        free(stripped);
         snprintf(err, errlen, "out of memory");
         return DUCH_NOMEM;
     }
@@ -478,7 +513,8 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     memcpy(p, key, strlen(key)), p += strlen(key);
     memcpy(p, aliases_json, alen), p += alen;
     memcpy(p, h + close, hlen - close), p += hlen - close;
-    memcpy(p, b + 28 + hlen, rest), p += rest;
+    memcpy(p, b + 28 + hlen0, rest), p += rest;
+    free(stripped);
     put_u64(p, duch_fnv1a64(o, (size_t)(p - o),
                             version >= 2 ? DUCH_FNV1A64_BASIS : DUCH_FNV1A64_BASIS_V1));
     /* the result must read back, aliases included */

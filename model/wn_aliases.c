@@ -231,75 +231,103 @@ static int slip_target(const table *t, const char *w, int pos, int senses)
     return r;
 }
 
-/* Pass 5: every single word in WordNet's index files (read line by line; each entry
- * parsed by the library's parse_index), and the regular plural of each noun, that is
- * neither a vocabulary word nor an alias but lies within duch_word_nearest's reach of a
- * vocabulary word: taken for the word its first senses relate it to (slip_target), else
- * claimed with the empty target: blocked. Collected first: the checks must not see the
- * words this pass adds. */
+/* Each entry of WordNet's index file of part of speech pos, in file order, as the
+ * library parses it (parse_index), to fn; fn's first nonzero return stops the walk and is
+ * returned. */
+typedef int (*index_fn)(IndexPtr ix, int pos, void *arg);
+static int index_each(int pos, index_fn fn, void *arg)
+{
+    FILE *f = indexfps[pos];
+    if (!f || fseek(f, 0, SEEK_SET))
+        return 0;
+    char line[8192];
+    for (;;) {
+        long off = ftell(f);
+        if (!fgets(line, sizeof line, f))
+            return 0;
+        if (line[0] == ' ')
+            continue; /* the licence at the top */
+        IndexPtr ix = parse_index(off, pos, line);
+        if (!ix)
+            continue;
+        int rc = fn(ix, pos, arg);
+        free_index(ix);
+        if (rc)
+            return rc;
+    }
+}
+
+/* the words pass 5 collects */
+typedef struct near_words {
+    table *t;
+    char **vcopy;
+    size_t *vlen;
+    int nvocab;
+    char **word;
+    int *wpos, *lemma; /* per word: part of speech; index of its lemma */
+    size_t n, cap;
+} near_words;
+
+static int near_collect(IndexPtr ix, int pos, void *arg)
+{
+    near_words *c = arg;
+    char forms[2][72];
+    int nf = 0;
+    if (plain_word(ix->wd) && strlen(ix->wd) < 64) {
+        snprintf(forms[nf++], sizeof forms[0], "%s", ix->wd);
+        if (pos == NOUN)
+            snprintf(forms[nf++], sizeof forms[0], "%ss", ix->wd);
+    }
+    for (int k = 0; k < nf; k++) {
+        const char *w = forms[k];
+        if (taken(c->t, w) ||
+            duch_word_nearest(w, strlen(w), (const char *const *)c->vcopy, c->vlen, (size_t)c->nvocab) < 0)
+            continue;
+        if (c->n == c->cap) {
+            size_t c2 = c->cap ? 2 * c->cap : 4096;
+            char **w2 = realloc(c->word, c2 * sizeof *w2);
+            if (w2)
+                c->word = w2;
+            int *p2 = w2 ? realloc(c->wpos, c2 * sizeof *p2) : NULL;
+            if (p2)
+                c->wpos = p2;
+            int *l2 = p2 ? realloc(c->lemma, c2 * sizeof *l2) : NULL;
+            if (!l2)
+                return DUCH_NOMEM;
+            c->lemma = l2;
+            c->cap = c2;
+        }
+        size_t n = c->n;
+        c->wpos[n] = pos;
+        c->lemma[n] = k == 0 ? (int)n : -1; /* a plural: its lemma is forms[0] */
+        if (k == 1 && n > 0 && c->word[n - 1] && !strncmp(c->word[n - 1], w, strlen(c->word[n - 1])) &&
+            c->lemma[n - 1] == (int)n - 1)
+            c->lemma[n] = (int)n - 1;
+        if (!(c->word[c->n++] = strdup(w)))
+            return DUCH_NOMEM;
+    }
+    return 0;
+}
+
+/* Pass 5: every single word in WordNet's index files, and the regular plural of each
+ * noun, that is neither a vocabulary word nor an alias but lies within duch_word_nearest's
+ * reach of a vocabulary word: taken for the word its first senses relate it to
+ * (slip_target), else claimed with the empty target: blocked. Collected first: the checks
+ * must not see the words this pass adds. */
 static int claim_blocked(table *t, char **vcopy, int nvocab, int senses)
 {
-    size_t *vlen = malloc((size_t)(nvocab ? nvocab : 1) * sizeof *vlen);
-    char **word = NULL;
-    int *wpos = NULL, *lemma = NULL; /* per word: part of speech; index of its lemma */
-    size_t n = 0, cap = 0;
-    int rc = vlen ? DUCH_OK : DUCH_NOMEM;
-    for (int i = 0; vlen && i < nvocab; i++)
-        vlen[i] = strlen(vcopy[i]);
+    near_words c = {.t = t, .vcopy = vcopy, .nvocab = nvocab,
+                    .vlen = malloc((size_t)(nvocab ? nvocab : 1) * sizeof(size_t))};
+    int rc = c.vlen ? DUCH_OK : DUCH_NOMEM;
+    for (int i = 0; c.vlen && i < nvocab; i++)
+        c.vlen[i] = strlen(vcopy[i]);
     static const int parts[] = {NOUN, VERB, ADJ, ADV};
-    for (int p = 0; p < 4 && rc == DUCH_OK; p++) {
-        FILE *f = indexfps[parts[p]];
-        if (!f || fseek(f, 0, SEEK_SET))
-            continue;
-        char line[8192];
-        for (;;) {
-            long off = ftell(f);
-            if (!fgets(line, sizeof line, f))
-                break;
-            if (line[0] == ' ')
-                continue; /* the licence at the top */
-            IndexPtr ix = parse_index(off, parts[p], line);
-            if (!ix)
-                continue;
-            char forms[2][72];
-            int nf = 0;
-            if (plain_word(ix->wd) && strlen(ix->wd) < 64) {
-                snprintf(forms[nf++], sizeof forms[0], "%s", ix->wd);
-                if (parts[p] == NOUN)
-                    snprintf(forms[nf++], sizeof forms[0], "%ss", ix->wd);
-            }
-            free_index(ix);
-            for (int k = 0; k < nf && rc == DUCH_OK; k++) {
-                const char *w = forms[k];
-                if (taken(t, w) ||
-                    duch_word_nearest(w, strlen(w), (const char *const *)vcopy, vlen, (size_t)nvocab) < 0)
-                    continue;
-                if (n == cap) {
-                    size_t c2 = cap ? 2 * cap : 4096;
-                    char **w2 = realloc(word, c2 * sizeof *w2);
-                    if (w2)
-                        word = w2;
-                    int *p2 = w2 ? realloc(wpos, c2 * sizeof *p2) : NULL;
-                    if (p2)
-                        wpos = p2;
-                    int *l2 = p2 ? realloc(lemma, c2 * sizeof *l2) : NULL;
-                    if (!l2) {
-                        rc = DUCH_NOMEM;
-                        break;
-                    }
-                    lemma = l2;
-                    cap = c2;
-                }
-                wpos[n] = parts[p];
-                lemma[n] = k == 0 ? (int)n : -1; /* a plural: its lemma is forms[0] */
-                if (k == 1 && n > 0 && word[n - 1] && !strncmp(word[n - 1], w, strlen(word[n - 1])) &&
-                    lemma[n - 1] == (int)n - 1)
-                    lemma[n] = (int)n - 1;
-                if (!(word[n++] = strdup(w)))
-                    rc = DUCH_NOMEM;
-            }
-        }
-    }
+    for (int p = 0; p < 4 && rc == DUCH_OK; p++)
+        rc = index_each(parts[p], near_collect, &c);
+    char **word = c.word;
+    int *wpos = c.wpos, *lemma = c.lemma;
+    size_t n = c.n;
+    size_t *vlen = c.vlen;
     /* the targets, before any claim (a claim must not serve as a target) */
     int *target = rc == DUCH_OK ? malloc((n ? n : 1) * sizeof *target) : NULL;
     if (!target)
@@ -341,10 +369,28 @@ static int is_classifier(const char *w)
     return 0;
 }
 
+/* the regular plural of noun n ("dock" -> "docks", "marsh" -> "marshes", "city" ->
+ * "cities") into out; 0: n too short or out too small */
+static int regular_plural(const char *n, char *out, size_t cap)
+{
+    size_t l = strlen(n);
+    if (l < 2 || l + 3 >= cap)
+        return 0;
+    char last = n[l - 1], prev = n[l - 2];
+    if (last == 'y' && !strchr("aeiou", prev))
+        snprintf(out, cap, "%.*sies", (int)(l - 1), n);
+    else if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
+        snprintf(out, cap, "%ses", n);
+    else
+        snprintf(out, cap, "%ss", n);
+    return 1;
+}
+
 /* Pass 6 takes a word for a vocabulary word only, or for one by its regular plural: an
  * alias of the earlier passes is one step from its word already, and a second step drifts
  * ("central" -> "cardinal") */
-static int resolve_vocab(const table *t, const char *w)
+/* plural 0: w or its regular singular only; 1: then a vocabulary word that is w's plural */
+static int resolve_vocab_as(const table *t, const char *w, int plural)
 {
     char l[64];
     snprintf(l, sizeof l, "%s", w);
@@ -367,16 +413,31 @@ static int resolve_vocab(const table *t, const char *w)
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c - 'A' + 'a');
     }
+    /* a vocabulary word that is w's regular plural ("boat" -> "boats": the captions
+     * speak of boats, WordNet's glosses of "a boat") */
+    char pl[72];
+    if (plural && strlen(l) >= 3 && !is_function_word(l) && !is_classifier(l) &&
+        regular_plural(l, pl, sizeof pl)) {
+        size_t s = slot_of(t, pl);
+        int r = t->keys[s] ? t->rank[s] : -1;
+        if (r >= 0 && !strcmp(t->vocab[r], pl) && !is_function_word(pl) && !is_classifier(pl))
+            return r;
+    }
     return -1;
 }
 
+static int resolve_vocab(const table *t, const char *w) { return resolve_vocab_as(t, w, 1); }
+
+/* the first of the synset's words that is a vocabulary word or its plural; a plural
+ * only when no word is one ("shrub, bush": "bush" before "shrubs") */
 static int resolve_vocab_synset(const table *t, SynsetPtr s)
 {
-    for (int i = 0; s && i < s->wcount; i++) {
-        int r = resolve_vocab(t, s->words[i]);
-        if (r >= 0)
-            return r;
-    }
+    for (int plural = 0; plural <= 1; plural++)
+        for (int i = 0; s && i < s->wcount; i++) {
+            int r = resolve_vocab_as(t, s->words[i], plural);
+            if (r >= 0)
+                return r;
+        }
     return -1;
 }
 
@@ -661,63 +722,58 @@ static void far_read(far *F, const table *t, const wordset *nouns, const wordset
     }
 }
 
+typedef struct far_words {
+    table *t;
+    wordset nouns, adjs;
+    char **word;
+    long *first; /* the word's first sense */
+    int *wpos;
+    size_t n, cap;
+} far_words;
+
+static int far_collect(IndexPtr ix, int pos, void *arg)
+{
+    far_words *c = arg;
+    if (!plain_word(ix->wd) || strlen(ix->wd) < 3 || ix->off_cnt <= 0)
+        return 0;
+    if (wordset_add(pos == NOUN ? &c->nouns : &c->adjs, ix->wd, (long)ix->offset[0]))
+        return DUCH_NOMEM;
+    if (taken(c->t, ix->wd) || is_function_word(ix->wd))
+        return 0;
+    if (c->n == c->cap) {
+        size_t c2 = c->cap ? 2 * c->cap : 4096;
+        char **w2 = realloc(c->word, c2 * sizeof *w2);
+        if (w2)
+            c->word = w2;
+        long *f2 = w2 ? realloc(c->first, c2 * sizeof *f2) : NULL;
+        if (f2)
+            c->first = f2;
+        int *p2 = f2 ? realloc(c->wpos, c2 * sizeof *p2) : NULL;
+        if (!p2)
+            return DUCH_NOMEM;
+        c->wpos = p2, c->cap = c2;
+    }
+    c->first[c->n] = (long)ix->offset[0];
+    c->wpos[c->n] = pos;
+    return (c->word[c->n++] = strdup(ix->wd)) ? 0 : DUCH_NOMEM;
+}
+
 /* Pass 6: the nouns and adjectives of WordNet that no earlier pass claimed (and a noun's
  * regular plural), taken for what their first sense stands for (far_target); the rest
  * stay unknown. The targets are found before any claim, as in pass 5. */
 static int claim_far(table *t)
 {
     far F = {0};
-    wordset nouns = {0}, adjs = {0};
-    char **word = NULL;
-    long *first = NULL; /* the word's first sense */
-    int *wpos = NULL;
-    size_t n = 0, cap = 0;
+    far_words c = {.t = t};
     int rc = DUCH_OK;
     static const int parts[] = {NOUN, ADJ};
-    for (int p = 0; p < 2 && rc == DUCH_OK; p++) {
-        FILE *f = indexfps[parts[p]];
-        if (!f || fseek(f, 0, SEEK_SET))
-            continue;
-        char line[8192];
-        for (;;) {
-            long off = ftell(f);
-            if (!fgets(line, sizeof line, f))
-                break;
-            if (line[0] == ' ')
-                continue;
-            IndexPtr ix = parse_index(off, parts[p], line);
-            if (!ix)
-                continue;
-            int ok = plain_word(ix->wd) && strlen(ix->wd) >= 3 && ix->off_cnt > 0;
-            if (ok && wordset_add(parts[p] == NOUN ? &nouns : &adjs, ix->wd, (long)ix->offset[0]))
-                rc = DUCH_NOMEM;
-            if (ok && !taken(t, ix->wd) && !is_function_word(ix->wd) && rc == DUCH_OK) {
-                if (n == cap) {
-                    size_t c2 = cap ? 2 * cap : 4096;
-                    char **w2 = realloc(word, c2 * sizeof *w2);
-                    if (w2)
-                        word = w2;
-                    long *f2 = w2 ? realloc(first, c2 * sizeof *f2) : NULL;
-                    if (f2)
-                        first = f2;
-                    int *p2 = f2 ? realloc(wpos, c2 * sizeof *p2) : NULL;
-                    if (p2)
-                        wpos = p2, cap = c2;
-                    else
-                        rc = DUCH_NOMEM;
-                }
-                if (rc == DUCH_OK) {
-                    first[n] = (long)ix->offset[0];
-                    wpos[n] = parts[p];
-                    if (!(word[n++] = strdup(ix->wd)))
-                        rc = DUCH_NOMEM;
-                }
-            }
-            free_index(ix);
-            if (rc != DUCH_OK)
-                break;
-        }
-    }
+    for (int p = 0; p < 2 && rc == DUCH_OK; p++)
+        rc = index_each(parts[p], far_collect, &c);
+    wordset nouns = c.nouns, adjs = c.adjs;
+    char **word = c.word;
+    long *first = c.first;
+    int *wpos = c.wpos;
+    size_t n = c.n;
     static const int all[] = {NOUN, VERB, ADJ, ADV};
     for (int p = 0; p < 4 && rc == DUCH_OK; p++)
         far_read(&F, t, &nouns, &adjs, all[p]);
@@ -734,18 +790,9 @@ static int claim_far(table *t)
         if (rc == DUCH_OK && target[i] >= 0) {
             const char *to = t->vocab[target[i]];
             claim(t, word[i], to);
-            size_t l = strlen(word[i]);
-            if (wpos[i] == NOUN && l + 3 < 64) {
-                char pl[72]; /* the regular plural ("dock" -> "docks", "marsh" -> "marshes") */
-                char last = word[i][l - 1], prev = word[i][l - 2];
-                if (last == 'y' && !strchr("aeiou", prev))
-                    snprintf(pl, sizeof pl, "%.*sies", (int)(l - 1), word[i]);
-                else if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
-                    snprintf(pl, sizeof pl, "%ses", word[i]);
-                else
-                    snprintf(pl, sizeof pl, "%ss", word[i]);
+            char pl[72];
+            if (wpos[i] == NOUN && regular_plural(word[i], pl, 64))
                 claim(t, pl, to);
-            }
         }
         free(word[i]);
     }
@@ -890,16 +937,8 @@ void duch_wn_aliases_free(duch_wn_alias *a, int n)
 /* a regular English plural of noun n that WordNet's morphology takes back to n, or 0 */
 static int plural_of(const char *n, char *out, size_t cap)
 {
-    size_t l = strlen(n);
-    if (l < 2 || l + 3 >= cap)
+    if (!regular_plural(n, out, cap))
         return 0;
-    char last = n[l - 1], prev = n[l - 2];
-    if (last == 'y' && !strchr("aeiou", prev))
-        snprintf(out, cap, "%.*sies", (int)(l - 1), n);
-    else if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
-        snprintf(out, cap, "%ses", n);
-    else
-        snprintf(out, cap, "%ss", n);
     char *m = morphstr(out, NOUN);
     return m && !strcmp(m, n);
 }
