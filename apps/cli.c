@@ -19,10 +19,22 @@ void duch_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+static int bar_open; /* the bar has drawn part of a line (GDALTermProgress ends it at 1.0) */
+
 static int term_progress(double frac, const char *msg, void *arg)
 {
     (void)arg;
-    return GDALTermProgress(frac, msg, NULL);
+    int r = GDALTermProgress(frac, msg, NULL);
+    bar_open = frac < 1.0;
+    return r;
+}
+
+void duch_cli_end_bar_line(void)
+{
+    if (bar_open) {
+        fputc('\n', stderr);
+        bar_open = 0;
+    }
 }
 
 duch_progress_fn duch_cli_progress(void)

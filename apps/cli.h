@@ -14,6 +14,9 @@ void duch_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Progress for long work: GDAL's terminal bar when stderr is a terminal and
  * DUCH_QUIET is unset, else NULL (no output). Pass with NULL as its argument. */
 duch_progress_fn duch_cli_progress(void);
+/* Before a message on stderr: end the line the progress bar is drawing, if any (so that
+ * messages neither run into the bar nor stand between blank lines). */
+void duch_cli_end_bar_line(void);
 /* Parse an int / double option value; on error print a message naming opt, return -1. */
 int duch_cli_int(const char *opt, const char *val, long lo, long hi, long *out);
 int duch_cli_double(const char *opt, const char *val, double *out);

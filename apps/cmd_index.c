@@ -35,7 +35,7 @@ static void usage(FILE *f)
         "  --threads N       threads for the model (default: all cores / jobs)\n"
         "  --batch N         tiles per encoding batch (default 32)\n"
         "  --chunk N         commit a scene every N tiles (default 1024; at least every 30 s)\n"
-        "  -q, --quiet       no progress bar or summary\n"
+        "  -q, --quiet       no progress bar, summary or warnings (errors still print)\n"
         "  -h, --help        this help\n");
 }
 
@@ -81,17 +81,22 @@ static void on_scene(const char *scene, int status, int skipped, long long tiles
                      const char *msg, void *arg)
 {
     index_ctx *c = arg;
+    duch_cli_end_bar_line();
     if (status != DUCH_OK)
-        fprintf(stderr, "\nduch: %s: %s%s\n", scene, msg ? msg : "failed", flag_hint(status, msg));
+        fprintf(stderr, "duch: %s: %s%s\n", scene, msg ? msg : "failed", flag_hint(status, msg));
     else if (!c->quiet && skipped)
-        fprintf(stderr, "\nduch: %s: %s\n", scene, msg ? msg : "already indexed, skipped");
+        fprintf(stderr, "duch: %s: %s\n", scene, msg ? msg : "already indexed, skipped");
     (void)tiles;
 }
 
+/* -q: no warnings either (a failed scene still says why) */
 static void on_warning(const char *scene, const char *msg, void *arg)
 {
-    (void)arg;
-    fprintf(stderr, "\nduch: warning: %s: %s\n", scene, msg);
+    const index_ctx *c = arg;
+    if (c->quiet)
+        return;
+    duch_cli_end_bar_line();
+    fprintf(stderr, "duch: warning: %s: %s\n", scene, msg);
 }
 
 /* Append the lines of @file to the list. */
@@ -246,6 +251,7 @@ int duch_cmd_index(int argc, char **argv)
                           &st, err, sizeof err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    duch_cli_end_bar_line();
     if (!ctx.quiet) {
         double busy = st.t_read + st.t_encode + st.t_write;
         fprintf(stderr,

@@ -36,7 +36,7 @@ static void usage(FILE *f)
         "  --format FMT      text (default), csv or geojson\n"
         "  -o FILE           write the hits to FILE instead of standard output\n"
         "  --quicklook PNG   draw the hits' tiles as a contact sheet (rank order, left to\n"
-        "                    right, top to bottom)\n"
+        "                    right, top to bottom; rank and distance under each tile)\n"
         "  --save NAME       also store the hits in the archive as table NAME with a\n"
         "                    registered POLYGON geometry (open it in QGIS as a layer)\n"
         "  -q, --quiet       no line on standard error about the words of TEXT that the\n"
@@ -49,7 +49,7 @@ static void usage(FILE *f)
         "taken for that word; other words are ignored. A line on standard error says what\n"
         "was mapped and ignored. The shipped model covers 16 UCM land-use classes (RGB\n"
         "aerial imagery, about 0.3-1.2 m per pixel) and knows 1307 words (the 290 of their\n"
-        "captions and 1017 WordNet stand-ins) and 27199 aliases.\n");
+        "captions and 1017 WordNet stand-ins) and 27984 aliases.\n");
 }
 
 static int parse_doubles(const char *s, double *v, int n)
@@ -238,14 +238,46 @@ static int write_hits(const duch_hits *h, const char *fmt, const char *outpath)
     return rc;
 }
 
-/* Contact sheet: the hits' source windows, `cell` px each, `cols` across, as PNG. */
+/* The contact sheet's labels: a 5x7 pixel font of the characters they use, one row per
+ * byte (bit 4 is the left column). */
+static const struct {
+    char c;
+    unsigned char row[7];
+} glyphs[] = {
+    {'0', {14, 17, 19, 21, 25, 17, 14}}, {'1', {4, 12, 4, 4, 4, 4, 14}},
+    {'2', {14, 17, 1, 2, 4, 8, 31}},     {'3', {31, 2, 4, 2, 1, 17, 14}},
+    {'4', {2, 6, 10, 18, 31, 2, 2}},     {'5', {31, 16, 30, 1, 1, 17, 14}},
+    {'6', {6, 8, 16, 30, 17, 17, 14}},   {'7', {31, 1, 2, 4, 8, 8, 8}},
+    {'8', {14, 17, 17, 14, 17, 17, 14}}, {'9', {14, 17, 17, 15, 1, 2, 12}},
+    {'#', {10, 10, 31, 10, 31, 10, 10}}, {'d', {1, 1, 13, 19, 17, 17, 15}},
+    {'=', {0, 0, 31, 0, 31, 0, 0}},      {'.', {0, 0, 0, 0, 0, 12, 12}},
+    {'c', {0, 0, 14, 16, 16, 17, 14}},
+};
+
+/* text in black at (x, y) of the W-wide RGB image, each font pixel `scale` px */
+static void draw_label(unsigned char *img, int W, int H, int x, int y, int scale, const char *text)
+{
+    for (; *text; text++, x += 6 * scale) {
+        const unsigned char *rows = NULL;
+        for (size_t g = 0; g < sizeof glyphs / sizeof *glyphs; g++)
+            if (glyphs[g].c == *text)
+                rows = glyphs[g].row;
+        for (int r = 0; rows && r < 7 * scale; r++)
+            for (int c = 0; c < 5 * scale; c++)
+                if ((rows[r / scale] >> (4 - c / scale)) & 1 && x + c < W && y + r < H)
+                    memset(img + ((size_t)(y + r) * W + x + c) * 3, 0, 3);
+    }
+}
+
+/* Contact sheet: the hits' source windows, `cell` px each, `cols` across, each labelled
+ * with its rank and Hamming distance ("#1 d=6"), as PNG. */
 static int quicklook(const duch_hits *h, const char *png)
 {
-    const int cell = 160, gap = 4, cols = h->n < 5 ? (h->n > 0 ? h->n : 1) : 5;
+    const int cell = 160, gap = 4, label = 20, cols = h->n < 5 ? (h->n > 0 ? h->n : 1) : 5;
     int rows = (h->n + cols - 1) / cols;
     if (rows < 1)
         rows = 1;
-    int W = cols * cell + (cols + 1) * gap, H = rows * cell + (rows + 1) * gap;
+    int W = cols * cell + (cols + 1) * gap, H = rows * (cell + label) + (rows + 1) * gap;
     unsigned char *img = malloc((size_t)W * H * 3);
     unsigned char *rgb = malloc((size_t)cell * cell * 3);
     if (!img || !rgb) {
@@ -271,10 +303,13 @@ static int quicklook(const duch_hits *h, const char *png)
             fprintf(stderr, "duch: quicklook: cannot read %s: %s\n",
                     x->scene_path ? x->scene_path : "?", duch_tiler_errmsg(t));
         duch_tiler_close(t);
-        int ox = gap + (i % cols) * (cell + gap), oy = gap + (i / cols) * (cell + gap);
+        int ox = gap + (i % cols) * (cell + gap), oy = gap + (i / cols) * (cell + label + gap);
         for (int y = 0; y < cell; y++)
             memcpy(img + ((size_t)(oy + y) * W + ox) * 3, rgb + (size_t)y * cell * 3,
                    (size_t)cell * 3);
+        char text[48];
+        snprintf(text, sizeof text, "#%d d=%d", x->rank, x->distance);
+        draw_label(img, W, H, ox + 2, oy + cell + 3, 2, text);
     }
     free(rgb);
     GDALDriverH mem = GDALGetDriverByName("MEM"), pngd = GDALGetDriverByName("PNG");

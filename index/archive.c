@@ -1469,9 +1469,12 @@ int duch_archive_save_name_valid(const char *s)
     return 1;
 }
 
-#define SAVED_COLUMNS "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,geometry"
+/* A saved-hits table's columns; its geometry is "footprint", as in tiles and scenes
+ * (duch before 2026-12 named it "geometry": such a table is still replaced) */
+#define SAVED_COLUMNS "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,footprint"
+#define SAVED_COLUMNS_OLD "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,geometry"
 
-/* 1 when table name has exactly the columns of a saved-hits table */
+/* 1 when table name has exactly the columns of a saved-hits table, 2: of an old one */
 static int saved_shape(duch_archive *a, const char *name)
 {
     sqlite3_stmt *st = NULL;
@@ -1486,7 +1489,7 @@ static int saved_shape(duch_archive *a, const char *name)
         }
     sqlite3_finalize(st);
     sqlite3_free(sql);
-    return !strcasecmp(cols, SAVED_COLUMNS);
+    return !strcasecmp(cols, SAVED_COLUMNS) ? 1 : !strcasecmp(cols, SAVED_COLUMNS_OLD) ? 2 : 0;
 }
 
 int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
@@ -1539,7 +1542,9 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
     recorded = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     st = NULL;
-    if (exists && !(recorded && !strcmp(type, "table") && saved_shape(a, actual))) {
+    int shape = exists && recorded && !strcmp(type, "table") ? saved_shape(a, actual) : 0;
+    const char *gc = shape == 2 ? "geometry" : "footprint"; /* its geometry column */
+    if (exists && !shape) {
         rc = set_msg(a, DUCH_EXISTS,
                      "%s: a %s named '%s' exists and was not saved by duch query --save: "
                      "not replacing it (choose another name)", a->path, type, actual);
@@ -1549,16 +1554,17 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
         /* SpatiaLite complains on stderr when asked to discard what is not registered */
         int registered = 0;
         sql = sqlite3_mprintf("SELECT 1 FROM geometry_columns WHERE f_table_name = lower(%Q)"
-                              " AND f_geometry_column = 'geometry'", actual);
+                              " AND f_geometry_column = %Q", actual, gc);
         if (sql && sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK)
             registered = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
         st = NULL;
         sqlite3_free(sql);
-        sql = registered ? sqlite3_mprintf("SELECT DisableSpatialIndex(%Q, 'geometry');"
-                                           "SELECT DiscardGeometryColumn(%Q, 'geometry');"
-                                           "DROP TABLE IF EXISTS \"idx_%w_geometry\";"
-                                           "DROP TABLE \"%w\";", actual, actual, actual, actual)
+        sql = registered ? sqlite3_mprintf("SELECT DisableSpatialIndex(%Q, %Q);"
+                                           "SELECT DiscardGeometryColumn(%Q, %Q);"
+                                           "DROP TABLE IF EXISTS \"idx_%w_%w\";"
+                                           "DROP TABLE \"%w\";", actual, gc, actual, gc, actual,
+                                           gc, actual)
                          : sqlite3_mprintf("DROP TABLE \"%w\";", actual);
         if (!sql || (rc = exec(a, sql, "replacing the saved result")))
             goto finish;
@@ -1569,13 +1575,13 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
                           " distance INTEGER NOT NULL, tile_id INTEGER NOT NULL,"
                           " scene_id INTEGER, scene TEXT, x_off INTEGER, y_off INTEGER,"
                           " width INTEGER, height INTEGER, query TEXT);"
-                          "SELECT AddGeometryColumn(%Q, 'geometry', 4326, 'POLYGON', 'XY');",
+                          "SELECT AddGeometryColumn(%Q, 'footprint', 4326, 'POLYGON', 'XY');",
                           name, name);
     if (!sql || (rc = exec(a, sql, "creating the saved result")))
         goto finish;
     sqlite3_free(sql);
     sql = sqlite3_mprintf("INSERT INTO \"%w\" (rank, distance, tile_id, scene_id, scene, x_off,"
-                          " y_off, width, height, query, geometry) VALUES"
+                          " y_off, width, height, query, footprint) VALUES"
                           " (?,?,?,?,?,?,?,?,?,?,?)", name);
     if (!sql || sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sql ? sql_fail(a, what) : set_msg(a, DUCH_NOMEM, "out of memory");
@@ -1615,7 +1621,7 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
     sqlite3_finalize(st);
     st = NULL;
     sqlite3_free(sql);
-    sql = sqlite3_mprintf("SELECT CreateSpatialIndex(%Q, 'geometry');"
+    sql = sqlite3_mprintf("SELECT CreateSpatialIndex(%Q, 'footprint');"
                           "INSERT OR REPLACE INTO duch_saved(name, query, hits, saved_at) VALUES"
                           " (%Q, %Q, %d, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'));",
                           name, name, query, n);

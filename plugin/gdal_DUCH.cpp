@@ -145,14 +145,13 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
      * GDALOpenEx goes on to the next driver. */
     if (!duch_gdal_identify(poOpenInfo->pszFilename))
         return nullptr;
+    /* A query's hits are read-only. Asked for update access (QGIS asks first for every
+     * vector layer), give the read-only dataset without an error: its layer refuses
+     * writes (TestCapability says so, CreateFeature fails). Scenes are indexed with
+     * gdal_translate -of DUCH. */
     if (poOpenInfo->eAccess == GA_Update)
-    {
-        CPLError(CE_Failure, CPLE_NotSupported,
-                 "DUCH: no update access: '%s' is the read-only result of a query "
-                 "(index scenes with gdal_translate -of DUCH)",
+        CPLDebug("DUCH", "'%s': the hits of a query are read-only; opened read-only",
                  poOpenInfo->pszFilename);
-        return nullptr;
-    }
     if ((poOpenInfo->nOpenFlags & GDAL_OF_VECTOR) == 0)
     {
         CPLError(CE_Failure, CPLE_NotSupported,

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libgdal-dev gdal-bin python3-gdal libproj-dev proj-bin
 libsqlite3-dev sqlite3 libspatialite-dev libsqlite3-mod-spatialite spatialite-bin
-libtorch-dev libjpeg-dev libpng-dev python3-qgis qgis-providers wordnet-dev wordnet-base
+libtorch-dev libjpeg-dev libpng-dev python3-qgis qgis-providers wordnet-dev wordnet-base man-db
 ${DUCH_EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do

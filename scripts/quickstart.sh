@@ -1,7 +1,8 @@
 #!/bin/sh
 # The main job, end to end, on a fresh Debian 12 machine (as root): install what is
-# needed, build and install duch (into build/install), index a real georeferenced scene
-# with the shipped model, and run a few text queries.
+# needed, build and install duch (into /usr/local, where sqlite3, spatialite, GDAL, man
+# and the shell look: see the README), index a real georeferenced scene with the shipped
+# model, and run a few text queries.
 #
 # Uses ../shared/data/scenes/ucm_mosaic.tif when it exists, else the Landsat scene
 # L7_ETMs.tif from the Debian package r-cran-stars (downloaded, not installed).
@@ -12,9 +13,16 @@ out=${QUICKSTART_DIR:-$top/quickstart}
 "$top/scripts/deps.sh"
 echo "== building" >&2
 build=$("$top/scripts/build.sh")
-prefix="$build/install"
-make -C "$build" -s install >/dev/null
+echo "== installing (make install)" >&2
+if ! make -C "$build" -s install >"$build/install.log" 2>&1; then
+    cat "$build/install.log" >&2
+    echo "quickstart: make install failed (it installs into the prefix configure was given," \
+        "/usr/local by default: run as root)" >&2
+    exit 1
+fi
+prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
 duch="$prefix/bin/duch"
+command -v duch >/dev/null 2>&1 && [ "$(command -v duch)" = "$duch" ] && duch=duch
 mkdir -p "$out"
 
 scene="$top/../shared/data/scenes/ucm_mosaic.tif"
@@ -56,8 +64,10 @@ Done. Results are in $out:
                   and 'hits', the first query's top 10
   hits.geojson    the first query's top 10 as GeoJSON
   hits.png        their tiles as a contact sheet
-Try your own query:
+duch is installed under $prefix; the README's "Using it" lines work as written. Try:
   $duch query $archive "your words here" -k 10
+  ogrinfo -al DUCH:$archive -oo QUERY="a river" -oo K=5
+  man duch
 Open in QGIS: Layer > Add Layer > Add SpatiaLite Layer, connect to archive.sqlite and add
 'tiles' and 'hits'; or drag hits.geojson onto the map. With GDAL: ogrinfo $archive
 MSG

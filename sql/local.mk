@@ -1,7 +1,7 @@
 # sql/ rules (included from the top Makefile.am)
 # mod_duch.so: the SQLite extension. Links the kernels (index/) and the model loader;
 # libduch (the tiler, GDAL) and the model library (libtorch) are dlopen'ed on use.
-lib_LTLIBRARIES += mod_duch.la
+sqliteext_LTLIBRARIES = mod_duch.la
 mod_duch_la_SOURCES = sql/mod_duch.c index/engine.c model/loader.c model/textenc.c model/duch_textenc.h $(DUCH_MODELFILE_SOURCES)
 mod_duch_la_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS) -DDUCH_SQLITE_EXTENSION
 mod_duch_la_LDFLAGS = -module -avoid-version -shared -no-undefined \

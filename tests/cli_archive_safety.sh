@@ -73,7 +73,7 @@ grep -q "not saved by duch" "$tmp/err" || fail "--save refusal message: $(cat "$
 "$duch" query "$tmp/ref.sqlite" "$q" -k 2 --save NOTES >/dev/null 2>&1 && fail "--save NOTES (other case) accepted"
 [ "$(sq "$tmp/ref.sqlite" "SELECT txt FROM notes")" = mine ] || fail "--save NOTES dropped the user's table"
 # A duch-saved name that the user replaced with a table of their own is theirs now.
-sqlite3 -cmd ".load mod_spatialite" "$tmp/ref.sqlite" "SELECT DisableSpatialIndex('hits', 'geometry'); SELECT DiscardGeometryColumn('hits', 'geometry'); DROP TABLE idx_hits_geometry; DROP TABLE hits; CREATE TABLE hits (x TEXT); INSERT INTO hits VALUES ('keep');" >/dev/null
+sqlite3 -cmd ".load mod_spatialite" "$tmp/ref.sqlite" "SELECT DisableSpatialIndex('hits', 'footprint'); SELECT DiscardGeometryColumn('hits', 'footprint'); DROP TABLE idx_hits_footprint; DROP TABLE hits; CREATE TABLE hits (x TEXT); INSERT INTO hits VALUES ('keep');" >/dev/null
 "$duch" query "$tmp/ref.sqlite" "$q" -k 2 --save hits >/dev/null 2>&1 && fail "--save over a replaced table accepted"
 [ "$(sq "$tmp/ref.sqlite" "SELECT x FROM hits")" = keep ] || fail "--save dropped a table the user put in its place"
 [ "$(sq "$tmp/ref.sqlite" "PRAGMA integrity_check")" = ok ] || fail "integrity after --save"

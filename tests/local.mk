@@ -15,8 +15,8 @@ check_PROGRAMS += tests/pipeline_kill
 tests_pipeline_kill_SOURCES = tests/pipeline_kill.c
 tests_pipeline_kill_CPPFLAGS = $(AM_CPPFLAGS) $(SQLITE_CFLAGS)
 tests_pipeline_kill_LDADD = libduch.la $(SQLITE_LIBS)
-TESTS += tests/cli_query_output.sh
-EXTRA_DIST += tests/cli_query_output.sh
+TESTS += tests/cli_query_output.sh tests/cli_messages.sh
+EXTRA_DIST += tests/cli_query_output.sh tests/cli_messages.sh
 # The ingest and search API of libduch, as a C program calls it.
 check_PROGRAMS += tests/pipeline_api
 TESTS += tests/pipeline_api

@@ -39,7 +39,7 @@ try:
     layers = {}
     for provider in ("spatialite", "ogr"):
         for table, geom, count in (("tiles", "footprint", n_tiles), ("scenes", "footprint", n_scenes),
-                                   (hits_table, "geometry", expected_hits)):
+                                   (hits_table, "footprint", expected_hits)):
             if provider == "spatialite":
                 uri = QgsDataSourceUri()
                 uri.setDatabase(archive)
@@ -62,9 +62,17 @@ try:
 
     if query:
         uri = f"DUCH:{archive}|option:QUERY={query}|option:K={expected_hits}"
+        # QGIS opens every OGR layer for update first: the read-only hits must not make it
+        # log an error ("ERROR 6: no update access" did)
+        logged = []
+        QgsApplication.messageLog().messageReceived.connect(
+            lambda msg, tag, level: logged.append(f"{tag}: {msg}"))
         layer = QgsVectorLayer(uri, "duch hits", "ogr")
         if not layer.isValid():
             fail(f"DUCH driver layer {uri} is not valid")
+        errors = [m for m in logged if "ERROR" in m or "rror" in m]
+        if errors:
+            fail(f"opening the DUCH driver layer logged {errors}")
         if layer.featureCount() != expected_hits or layer.crs().authid() != "EPSG:4326":
             fail(f"DUCH driver layer: {layer.featureCount()} features in {layer.crs().authid()}")
         ranks = sorted(f["rank"] for f in layer.getFeatures())
