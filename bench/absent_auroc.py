@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Absent concepts (issue 11): does the best hit say whether the archive holds what was asked?
+
+Scope: ucm_mosaic.tif indexed with MODEL, then the tiles of four classes deleted with plain
+SQL (frozen choice, made before any tuning: airplane, beach, mobilehomepark, storagetanks;
+an easy and a hard class of each kind), `duch optimize` run. Then every query of the frozen
+user-worded sets (bench/user_queries.tsv, bench/user_queries_b.tsv: written without the
+captions) asks the archive; a query of a deleted class is "absent", of a kept class
+"present". Each score is turned into an AUROC, present against absent (1.0: every present
+query scores above every absent one; ties count half):
+  - top1_distance: the raw Hamming distance of the best hit (lower = present), the
+    baseline issue 11 names (about 0.83 on a held-out mosaic);
+  - confidence: the `confidence` column of duch_knn, where the archive's mod_duch has one.
+A refused query (no known word) has no hit: it scores as the worst.
+
+Baseline in the same run: 0.5, a score that knows nothing (ratio printed).
+
+usage: bench/absent_auroc.py [--model MODEL] [--build DIR] [--archive FILE] [-v]
+"""
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+import mosaic as mosaic_bench
+
+ABSENT = ("airplane", "beach", "mobilehomepark", "storagetanks")
+QUERY_SETS = ("user_queries.tsv", "user_queries_b.tsv")
+
+
+def auroc(pos, neg):
+    """P(score of a present query > score of an absent one), ties half."""
+    if not pos or not neg:
+        return float("nan")
+    wins = 0.0
+    for p in pos:
+        for n in neg:
+            wins += 1.0 if p > n else 0.5 if p == n else 0.0
+    return wins / (len(pos) * len(neg))
+
+
+def read_queries(path):
+    out = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            cls, text = line.rstrip("\n").split("\t")
+            out.append((cls, text))
+    return out
+
+
+def main():
+    ap = mosaic_bench.arguments(__doc__)
+    ap.add_argument("-v", "--verbose", action="store_true", help="one line per query")
+    a = ap.parse_args()
+    truth = mosaic_bench.truth()
+    if truth is None:
+        return 77
+    env = mosaic_bench.duch_env(a.build)
+    work = tempfile.mkdtemp()
+    try:
+        archive = a.archive or os.path.join(work, "ucm.sqlite")
+        if not os.path.exists(archive):
+            subprocess.run([os.path.join(a.build, "duch"), "index", "-q", "--model", a.model, archive,
+                            mosaic_bench.MOSAIC], env=env, check=True)
+        db = sqlite3.connect(archive)
+        db.enable_load_extension(True)
+        db.load_extension("mod_spatialite")
+        gone = [tid for tid, x, y in db.execute("SELECT tile_id, x_off, y_off FROM tiles")
+                if truth.get((x, y)) in ABSENT]
+        db.executemany("DELETE FROM tiles WHERE tile_id = ?", [(t,) for t in gone])
+        db.commit()
+        left = db.execute("SELECT count(*) FROM tiles").fetchone()[0]
+        db.close()
+        subprocess.run([os.path.join(a.build, "duch"), "optimize", archive], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        db = sqlite3.connect(archive)
+        db.enable_load_extension(True)
+        db.load_extension(os.path.join(a.build, ".libs", "mod_duch.so"))
+        bits = 64
+        cols = [r[1] for r in db.execute("PRAGMA table_info(duch_knn)")]
+        has_conf = "confidence" in cols
+        print(f"model {a.model}; {len(gone)} tiles of {', '.join(ABSENT)} deleted, {left} left")
+        for qs in QUERY_SETS:
+            queries = read_queries(os.path.join(mosaic_bench.TOP, "bench", qs))
+            dist = {True: [], False: []}
+            conf = {True: [], False: []}
+            for cls, text in queries:
+                present = cls not in ABSENT
+                try:
+                    row = db.execute("SELECT distance" + (", confidence" if has_conf else "") +
+                                     " FROM duch_knn(?, 1)", (text,)).fetchone()
+                except sqlite3.Error:
+                    row = None
+                d = row[0] if row else bits + 1
+                dist[present].append(-d)
+                if has_conf:
+                    conf[present].append(row[1] if row else 0.0)
+                if a.verbose:
+                    print(f"  {'present' if present else 'ABSENT ':7s} {cls:18s} d={d:3d}"
+                          + (f" conf={row[1]:.2f}" if has_conf and row else "") + f"  {text!r}")
+            r = auroc(dist[True], dist[False])
+            line = (f"{qs:20s} {len(dist[True])} present, {len(dist[False])} absent queries: "
+                    f"AUROC top1_distance {r:.3f} (ratio to 0.5: {r / 0.5:.2f}x)")
+            if has_conf:
+                c = auroc(conf[True], conf[False])
+                line += f"; confidence {c:.3f} ({c / 0.5:.2f}x)"
+            print(line)
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
