@@ -257,15 +257,49 @@ static int index_each(int pos, index_fn fn, void *arg)
     }
 }
 
+/* words collected from WordNet's index by passes 5 and 6, each with its part of speech
+ * and a number (pass 5: the index of its lemma; pass 6: its first sense) */
+typedef struct wordlist {
+    char **word;
+    int *wpos;
+    long *val;
+    size_t n, cap;
+} wordlist;
+
+static int wordlist_push(wordlist *l, const char *w, int pos, long val)
+{
+    if (l->n == l->cap) {
+        size_t c2 = l->cap ? 2 * l->cap : 4096;
+        char **w2 = realloc(l->word, c2 * sizeof *w2);
+        if (w2)
+            l->word = w2;
+        int *p2 = w2 ? realloc(l->wpos, c2 * sizeof *p2) : NULL;
+        if (p2)
+            l->wpos = p2;
+        long *v2 = p2 ? realloc(l->val, c2 * sizeof *v2) : NULL;
+        if (!v2)
+            return DUCH_NOMEM;
+        l->val = v2, l->cap = c2;
+    }
+    l->wpos[l->n] = pos;
+    l->val[l->n] = val;
+    return (l->word[l->n++] = strdup(w)) ? 0 : DUCH_NOMEM;
+}
+
+static void wordlist_free(wordlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->word[i]);
+    free(l->word), free(l->wpos), free(l->val);
+}
+
 /* the words pass 5 collects */
 typedef struct near_words {
     table *t;
     char **vcopy;
     size_t *vlen;
     int nvocab;
-    char **word;
-    int *wpos, *lemma; /* per word: part of speech; index of its lemma */
-    size_t n, cap;
+    wordlist l; /* val: the index of the word's lemma, -1: not collected */
 } near_words;
 
 static int near_collect(IndexPtr ix, int pos, void *arg)
@@ -283,27 +317,12 @@ static int near_collect(IndexPtr ix, int pos, void *arg)
         if (taken(c->t, w) ||
             duch_word_nearest(w, strlen(w), (const char *const *)c->vcopy, c->vlen, (size_t)c->nvocab) < 0)
             continue;
-        if (c->n == c->cap) {
-            size_t c2 = c->cap ? 2 * c->cap : 4096;
-            char **w2 = realloc(c->word, c2 * sizeof *w2);
-            if (w2)
-                c->word = w2;
-            int *p2 = w2 ? realloc(c->wpos, c2 * sizeof *p2) : NULL;
-            if (p2)
-                c->wpos = p2;
-            int *l2 = p2 ? realloc(c->lemma, c2 * sizeof *l2) : NULL;
-            if (!l2)
-                return DUCH_NOMEM;
-            c->lemma = l2;
-            c->cap = c2;
-        }
-        size_t n = c->n;
-        c->wpos[n] = pos;
-        c->lemma[n] = k == 0 ? (int)n : -1; /* a plural: its lemma is forms[0] */
-        if (k == 1 && n > 0 && c->word[n - 1] && !strncmp(c->word[n - 1], w, strlen(c->word[n - 1])) &&
-            c->lemma[n - 1] == (int)n - 1)
-            c->lemma[n] = (int)n - 1;
-        if (!(c->word[c->n++] = strdup(w)))
+        size_t n = c->l.n;
+        long lemma = k == 0 ? (long)n : -1; /* a plural: its lemma is forms[0] */
+        if (k == 1 && n > 0 && c->l.word[n - 1] &&
+            !strncmp(c->l.word[n - 1], w, strlen(c->l.word[n - 1])) && c->l.val[n - 1] == (long)n - 1)
+            lemma = (long)n - 1;
+        if (wordlist_push(&c->l, w, pos, lemma))
             return DUCH_NOMEM;
     }
     return 0;
@@ -324,10 +343,10 @@ static int claim_blocked(table *t, char **vcopy, int nvocab, int senses)
     static const int parts[] = {NOUN, VERB, ADJ, ADV};
     for (int p = 0; p < 4 && rc == DUCH_OK; p++)
         rc = index_each(parts[p], near_collect, &c);
-    char **word = c.word;
-    int *wpos = c.wpos, *lemma = c.lemma;
-    size_t n = c.n;
-    size_t *vlen = c.vlen;
+    char **word = c.l.word;
+    int *wpos = c.l.wpos;
+    long *lemma = c.l.val;
+    size_t n = c.l.n;
     /* the targets, before any claim (a claim must not serve as a target) */
     int *target = rc == DUCH_OK ? malloc((n ? n : 1) * sizeof *target) : NULL;
     if (!target)
@@ -343,13 +362,10 @@ static int claim_blocked(table *t, char **vcopy, int nvocab, int senses)
     for (size_t i = 0; i < n; i++) {
         if (rc == DUCH_OK && word[i])
             claim(t, word[i], target[i] >= 0 ? vcopy[target[i]] : "");
-        free(word[i]);
     }
     free(target);
-    free(word);
-    free(wpos);
-    free(lemma);
-    free(vlen);
+    wordlist_free(&c.l);
+    free(c.vlen);
     return t->oom ? DUCH_NOMEM : rc;
 }
 
@@ -725,10 +741,7 @@ static void far_read(far *F, const table *t, const wordset *nouns, const wordset
 typedef struct far_words {
     table *t;
     wordset nouns, adjs;
-    char **word;
-    long *first; /* the word's first sense */
-    int *wpos;
-    size_t n, cap;
+    wordlist l; /* val: the word's first sense */
 } far_words;
 
 static int far_collect(IndexPtr ix, int pos, void *arg)
@@ -740,22 +753,7 @@ static int far_collect(IndexPtr ix, int pos, void *arg)
         return DUCH_NOMEM;
     if (taken(c->t, ix->wd) || is_function_word(ix->wd))
         return 0;
-    if (c->n == c->cap) {
-        size_t c2 = c->cap ? 2 * c->cap : 4096;
-        char **w2 = realloc(c->word, c2 * sizeof *w2);
-        if (w2)
-            c->word = w2;
-        long *f2 = w2 ? realloc(c->first, c2 * sizeof *f2) : NULL;
-        if (f2)
-            c->first = f2;
-        int *p2 = f2 ? realloc(c->wpos, c2 * sizeof *p2) : NULL;
-        if (!p2)
-            return DUCH_NOMEM;
-        c->wpos = p2, c->cap = c2;
-    }
-    c->first[c->n] = (long)ix->offset[0];
-    c->wpos[c->n] = pos;
-    return (c->word[c->n++] = strdup(ix->wd)) ? 0 : DUCH_NOMEM;
+    return wordlist_push(&c->l, ix->wd, pos, (long)ix->offset[0]);
 }
 
 /* Pass 6: the nouns and adjectives of WordNet that no earlier pass claimed (and a noun's
@@ -770,10 +768,10 @@ static int claim_far(table *t)
     for (int p = 0; p < 2 && rc == DUCH_OK; p++)
         rc = index_each(parts[p], far_collect, &c);
     wordset nouns = c.nouns, adjs = c.adjs;
-    char **word = c.word;
-    long *first = c.first;
-    int *wpos = c.wpos;
-    size_t n = c.n;
+    char **word = c.l.word;
+    long *first = c.l.val;
+    int *wpos = c.l.wpos;
+    size_t n = c.l.n;
     static const int all[] = {NOUN, VERB, ADJ, ADV};
     for (int p = 0; p < 4 && rc == DUCH_OK; p++)
         far_read(&F, t, &nouns, &adjs, all[p]);
@@ -794,12 +792,9 @@ static int claim_far(table *t)
             if (wpos[i] == NOUN && regular_plural(word[i], pl, 64))
                 claim(t, pl, to);
         }
-        free(word[i]);
     }
     free(target);
-    free(word);
-    free(first);
-    free(wpos);
+    wordlist_free(&c.l);
     for (int p = 0; p <= NUMPARTS; p++)
         free(F.s[p]);
     free(F.poff), free(F.ppos), free(F.ptyp);
