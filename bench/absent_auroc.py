@@ -41,6 +41,39 @@ def auroc(pos, neg):
     return wins / (len(pos) * len(neg))
 
 
+def candidates(db, queries, bits):
+    """AUROC of scores a confidence could be built from: the top-1 distance against the
+    query's background (every tile's distance), and the share of the query's words the
+    model knows."""
+    import json
+    import statistics
+    n = db.execute("SELECT count(*) FROM tiles").fetchone()[0]
+    feats = {}
+    for cls, text in queries:
+        present = cls not in ABSENT
+        try:
+            d = [r[0] for r in db.execute("SELECT distance FROM duch_knn(?, ?)", (text, n))]
+        except sqlite3.Error:
+            d = []
+        words = json.loads(db.execute("SELECT duch_text_explain(?)", (text,)).fetchone()[0])
+        nw = len(words["used"]) + len(words["ignored"]) + len(words["mapped"])
+        known = (len(words["used"]) + len(words["mapped"])) / nw if nw else 0.0
+        if d:
+            mu, sd = statistics.mean(d), statistics.pstdev(d) or 1.0
+            f = {"top1_distance": -d[0], "z(top1) in background": (mu - d[0]) / sd,
+                 "median - top1": statistics.median(d) - d[0],
+                 "top10 mean z": (mu - statistics.mean(d[:10])) / sd}
+        else:
+            f = {"top1_distance": -(bits + 1), "z(top1) in background": -99.0,
+                 "median - top1": -99.0, "top10 mean z": -99.0}
+        f["known word share"] = known
+        f["z x known share"] = f["z(top1) in background"] * known
+        for k, v in f.items():
+            feats.setdefault(k, {True: [], False: []})[present].append(v)
+    for k, v in feats.items():
+        print(f"    candidate {k:24s} AUROC {auroc(v[True], v[False]):.3f}")
+
+
 def read_queries(path):
     out = []
     with open(path) as f:
@@ -55,6 +88,9 @@ def read_queries(path):
 def main():
     ap = mosaic_bench.arguments(__doc__)
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per query")
+    ap.add_argument("--candidates", action="store_true",
+                    help="also score candidate confidences from the query's own background "
+                         "(all its distances in the archive) and from its words")
     a = ap.parse_args()
     truth = mosaic_bench.truth()
     if truth is None:
@@ -102,6 +138,8 @@ def main():
                 if a.verbose:
                     print(f"  {'present' if present else 'ABSENT ':7s} {cls:18s} d={d:3d}"
                           + (f" conf={row[1]:.2f}" if has_conf and row else "") + f"  {text!r}")
+            if a.candidates:
+                candidates(db, queries, bits)
             r = auroc(dist[True], dist[False])
             line = (f"{qs:20s} {len(dist[True])} present, {len(dist[False])} absent queries: "
                     f"AUROC top1_distance {r:.3f} (ratio to 0.5: {r / 0.5:.2f}x)")
