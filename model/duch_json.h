@@ -55,6 +55,9 @@ struct duch_json {
     size_t keylen;
     duch_json *items;  /* ARR: the elements, OBJ: the members, in file order */
     size_t n;
+    size_t at, end;    /* where it stands in the parsed text: [at, end) from the key's
+                          opening quote (a member of an object) or the value's first byte,
+                          to just past the value */
 };
 
 /* Parse text[0..len) (one value, white space around it). On success *out is the root

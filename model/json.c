@@ -246,6 +246,7 @@ static int container(parser *j, duch_json *v, int obj)
         duch_json *m = &v->items[v->n];
         memset(m, 0, sizeof *m);
         ws(j);
+        m->at = (size_t)(j->p - j->begin);
         if (obj) {
             if (!string(j, &m->key, &m->keylen))
                 return 0;
@@ -258,6 +259,7 @@ static int container(parser *j, duch_json *v, int obj)
             v->n++;
         if (!value(j, m))
             return 0;
+        m->end = (size_t)(j->p - j->begin);
         ws(j);
         if (j->p < j->end && *j->p == ',') {
             j->p++;
@@ -325,7 +327,10 @@ int duch_json_parse(const char *text, size_t len, duch_json **out, char *err, si
         oom(&j);
         return DUCH_NOMEM;
     }
+    ws(&j);
+    root->at = (size_t)(j.p - j.begin);
     int ok = value(&j, root);
+    root->end = (size_t)(j.p - j.begin);
     if (ok) {
         ws(&j);
         if (j.p != j.end)

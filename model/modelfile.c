@@ -439,6 +439,7 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     if (rc != DUCH_OK)
         return rc;
     int had = mf.aliases != NULL;
+    size_t old_at = had ? mf.aliases->at : 0, old_end = had ? mf.aliases->end : 0;
     uint32_t version = mf.version;
     duch_modelfile_free(&mf);
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -450,40 +451,18 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     const char *h = (const char *)b + 28;
     size_t hlen = hlen0;
     char *stripped = NULL; /* the header without its old table */
-    if (had) {
-        /* the table is the value of top-level key "aliases": an object of plain strings
-         * (lower-case words), so it ends at its first '}' */
-        const char *k = NULL;
-        int depth = 0, instr = 0;
-        for (size_t i = 0; i < hlen && !k; i++) {
-            char c = h[i];
-            if (instr) {
-                if (c == '\\')
-                    i++;
-                else if (c == '"')
-                    instr = 0;
-            } else if (c == '"') {
-                if (depth == 1 && hlen - i > 10 && !memcmp(h + i, "\"aliases\":", 10))
-                    k = h + i;
-                instr = 1;
-            } else if (c == '{' || c == '[')
-                depth++;
-            else if (c == '}' || c == ']')
-                depth--;
-        }
-        const char *end = k ? memchr(k, '}', hlen - (size_t)(k - h)) : NULL;
-        const char *start = k;
-        while (start && start > h && (start[-1] == ' ' || start[-1] == ','))
+    if (had) { /* cut out the old member "aliases": {...} and the comma before it */
+        size_t start = old_at;
+        while (start > 0 && (h[start - 1] == ' ' || h[start - 1] == ','))
             start--;
-        if (!end || !(stripped = malloc(hlen))) {
-            snprintf(err, errlen, end ? "out of memory" : "the model's alias table cannot be found in its header");
-            return end ? DUCH_NOMEM : DUCH_CORRUPT;
+        if (old_end > hlen || !(stripped = malloc(hlen))) {
+            snprintf(err, errlen, old_end > hlen ? "the model header is corrupt" : "out of memory");
+            return old_end > hlen ? DUCH_CORRUPT : DUCH_NOMEM;
         }
-        size_t a = (size_t)(start - h), z = (size_t)(end + 1 - h);
-        memcpy(stripped, h, a);
-        memcpy(stripped + a, h + z, hlen - z);
+        memcpy(stripped, h, start);
+        memcpy(stripped + start, h + old_end, hlen - old_end);
         h = stripped;
-        hlen -= z - a;
+        hlen -= old_end - start;
     }
     size_t close = hlen; /* the header's closing brace */
     while (close > 0 && h[close - 1] != '}')
