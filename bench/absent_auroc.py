@@ -62,10 +62,15 @@ def candidates(db, queries, bits):
             mu, sd = statistics.mean(d), statistics.pstdev(d) or 1.0
             f = {"top1_distance": -d[0], "z(top1) in background": (mu - d[0]) / sd,
                  "median - top1": statistics.median(d) - d[0],
-                 "top10 mean z": (mu - statistics.mean(d[:10])) / sd}
+                 "top10 mean z": (mu - statistics.mean(d[:10])) / sd,
+                 "top10 - top1 spread": -(d[min(9, len(d) - 1)] - d[0]),
+                 "tiles within top1 + 2": sum(1 for x in d if x <= d[0] + 2),
+                 "tiles within 16 bits": sum(1 for x in d if x <= 16)}
         else:
             f = {"top1_distance": -(bits + 1), "z(top1) in background": -99.0,
-                 "median - top1": -99.0, "top10 mean z": -99.0}
+                 "median - top1": -99.0, "top10 mean z": -99.0,
+                 "top10 - top1 spread": -99.0, "tiles within top1 + 2": 0,
+                 "tiles within 16 bits": 0}
         f["known word share"] = known
         f["z x known share"] = f["z(top1) in background"] * known
         for k, v in f.items():
