@@ -102,7 +102,7 @@ int duch_cmd_aliases(int argc, char **argv)
     unsigned char *o = NULL;
     size_t on = 0;
     if (rc == DUCH_OK)
-        rc = duch_modelfile_with_aliases(data, n, json, &o, &on, err, sizeof err);
+        rc = duch_modelfile_with_member(data, n, "aliases", json, &o, &on, err, sizeof err);
     int status = 1;
     if (rc != DUCH_OK) {
         duch_cli_error("%s: %s", path, err);

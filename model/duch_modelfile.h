@@ -84,6 +84,34 @@ DUCH_INTERNAL int duch_token_next(const char *text, size_t n, size_t *pos, char 
 DUCH_INTERNAL int duch_word_nearest(const char *w, size_t len, const char *const *cand,
                                     const size_t *clen, size_t n);
 
+/* The confidence of a hit (model/confidence.c; docs/model.md, "Confidence"): the chance
+ * that a hit of a text query shows what the query asks for, from two distances the
+ * search knows anyway:
+ *   confidence = 1 / (1 + exp(-(w0 + w1 * d / bits + w2 * (d_crowd - d_1) / bits)))
+ * d: the hit's Hamming distance; d_1: the best hit's; d_crowd: the distance of the
+ * crowd_rank-th nearest candidate tile (the farthest candidate when there are fewer): a
+ * concept the archive holds brings a crowd of near tiles, one it lacks a few stray ones.
+ * A model file may hold the fit as its header member
+ *   "confidence": {"crowd_rank": 4, "w": [w0, w1, w2], ...the fit's record...}
+ * (`duch calibrate` writes it). */
+#define DUCH_CONFIDENCE_MAX_RANK 1000
+typedef struct duch_confidence {
+    int crowd_rank;             /* 1..DUCH_CONFIDENCE_MAX_RANK */
+    double w[3];
+} duch_confidence;
+/* Read a "confidence" member (c may be NULL: DUCH_CORRUPT). DUCH_OK or DUCH_CORRUPT with
+ * the reason in err. */
+DUCH_INTERNAL int duch_confidence_parse(const duch_json *c, duch_confidence *out, char *err,
+                                        size_t errlen);
+/* The features (1, d/bits, (dcrowd - d1)/bits) and the confidence, 0..1. */
+DUCH_INTERNAL void duch_confidence_features(int bits, int d, int d1, int dcrowd, double x[3]);
+DUCH_INTERNAL double duch_confidence_value(const duch_confidence *c, int bits, int d, int d1,
+                                           int dcrowd);
+/* Logistic regression of y[i] (0/1) on the rows x[3i..3i+2] by Newton's method: w gets
+ * the fit. DUCH_OK; DUCH_INVALID (n < 3), DUCH_ERROR (no finite fit). */
+DUCH_INTERNAL int duch_confidence_fit(const double *x, const unsigned char *y, size_t n,
+                                      double w[3]);
+
 typedef struct duch_modelfile_tensor {
     const char *name;           /* into the file's bytes; not NUL-terminated */
     size_t name_len;
@@ -113,6 +141,8 @@ typedef struct duch_modelfile {
                                    are strings; the encoders check the targets); NULL when
                                    the file has none */
     const duch_json *training;  /* the training record (object), or NULL */
+    int has_confidence;         /* the header has a valid "confidence" member */
+    duch_confidence confidence; /* it (has_confidence) */
     /* the tensors, in file order */
     duch_modelfile_tensor *tensors;
     size_t ntensors;
@@ -130,13 +160,15 @@ DUCH_INTERNAL void duch_modelfile_free(duch_modelfile *mf);
 DUCH_INTERNAL const duch_modelfile_tensor *duch_modelfile_tensor_named(const duch_modelfile *mf,
                                                                        const char *name);
 
-/* A copy of a model file (data, size bytes) with aliases_json (a JSON object
- * {"word": "vocabulary word", ...}) as its header's alias table (an old table is
- * replaced), payload length and checksum made anew; it is read back before it is
- * returned. *out is malloc'ed. DUCH_OK, DUCH_CORRUPT, DUCH_NOMEM or the reader's status. */
-DUCH_INTERNAL int duch_modelfile_with_aliases(const void *data, size_t size,
-                                              const char *aliases_json, unsigned char **out,
-                                              size_t *outsize, char *err, size_t errlen);
+/* A copy of a model file (data, size bytes) whose header has value_json (JSON text) as
+ * its member key (an old member of that name is replaced): the alias table ("aliases",
+ * duch aliases) or the confidence fit ("confidence", duch calibrate). Payload length and
+ * checksum are made anew, and the copy is read back (with the reader's checks of that
+ * member) before it is returned. *out is malloc'ed. DUCH_OK, DUCH_CORRUPT, DUCH_NOMEM or
+ * the reader's status. */
+DUCH_INTERNAL int duch_modelfile_with_member(const void *data, size_t size, const char *key,
+                                             const char *value_json, unsigned char **out,
+                                             size_t *outsize, char *err, size_t errlen);
 
 /* The whole file at path, malloc'ed (*data may be NULL for an empty file). DUCH_OK,
  * DUCH_NOTFOUND or DUCH_IO when it cannot be opened (*err_no: fopen's errno), DUCH_IO with

@@ -58,6 +58,14 @@ int duch_textenc_bits(const duch_textenc *e);
 /* The model id: the file checksum as 16 hex digits, as duch_model_api->id gives. */
 const char *duch_textenc_id(const duch_textenc *e);
 
+/* The confidence of a hit of a text query (docs/model.md, "Confidence"), from the model's
+ * fit (`duch calibrate`): crowd_rank is 0 when the model has none, else the rank R whose
+ * distance the fit needs. confidence takes the hit's distance d, the best hit's d1 and
+ * the distance of the R-th nearest candidate (the farthest one when there are fewer),
+ * and returns 0..1, or -1 without a fit. */
+int duch_textenc_crowd_rank(const duch_textenc *e);
+double duch_textenc_confidence(const duch_textenc *e, int d, int d1, int dcrowd);
+
 /* Encode one UTF-8 text into code (bits/8 bytes; bit j of the code is
  * (code[j/8] >> (j%8)) & 1, set when output j > 0). A text with no word of the
  * vocabulary (an empty text included) is DUCH_INVALID with the same message as the

@@ -5,7 +5,8 @@
 # symbols are hidden (DUCH_INTERNAL): every library keeps its own copy. Whatever compiles
 # model/textenc.c needs $(DUCH_MODELFILE_SOURCES) too (with per-target flags, or
 # libduch_modelfile.la in its LDADD as the tests here do).
-DUCH_MODELFILE_SOURCES = model/modelfile.c model/duch_modelfile.h model/json.c model/duch_json.h
+DUCH_MODELFILE_SOURCES = model/modelfile.c model/duch_modelfile.h model/json.c model/duch_json.h \
+	model/confidence.c
 noinst_LTLIBRARIES += libduch_modelfile.la
 libduch_modelfile_la_SOURCES = $(DUCH_MODELFILE_SOURCES)
 libduch_modelfile_la_LIBADD = -lm

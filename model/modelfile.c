@@ -281,6 +281,14 @@ static int read_header(reader *r, duch_modelfile *mf)
     }
     const duch_json *tr = duch_json_get(h, "training");
     mf->training = tr && tr->type == DUCH_JSON_OBJ ? tr : NULL;
+    const duch_json *cf = duch_json_get(h, "confidence");
+    mf->has_confidence = 0;
+    if (cf) {
+        int crc = duch_confidence_parse(cf, &mf->confidence, r->err, r->errlen);
+        if (crc != DUCH_OK)
+            return crc;
+        mf->has_confidence = 1;
+    }
     return DUCH_OK;
 }
 
@@ -424,13 +432,14 @@ const duch_modelfile_tensor *duch_modelfile_tensor_named(const duch_modelfile *m
     return NULL;
 }
 
-/* ------------------------------------------------------------ aliases */
+/* ------------------------------------------------- a header member anew */
 
 static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 
-int duch_modelfile_with_aliases(const void *data, size_t size, const char *aliases_json,
-                                unsigned char **out, size_t *outsize, char *err, size_t errlen)
+int duch_modelfile_with_member(const void *data, size_t size, const char *key_name,
+                               const char *value_json, unsigned char **out, size_t *outsize,
+                               char *err, size_t errlen)
 {
     *out = NULL;
     *outsize = 0;
@@ -438,8 +447,9 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     int rc = duch_modelfile_read(data, size, &mf, err, errlen);
     if (rc != DUCH_OK)
         return rc;
-    int had = mf.aliases != NULL;
-    size_t old_at = had ? mf.aliases->at : 0, old_end = had ? mf.aliases->end : 0;
+    const duch_json *old = duch_json_get(mf.header, key_name);
+    int had = old != NULL;
+    size_t old_at = had ? old->at : 0, old_end = had ? old->end : 0;
     uint32_t version = mf.version;
     duch_modelfile_free(&mf);
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -450,8 +460,8 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     memcpy(&hlen0, b + 24, 4);
     const char *h = (const char *)b + 28;
     size_t hlen = hlen0;
-    char *stripped = NULL; /* the header without its old table */
-    if (had) { /* cut out the old member "aliases": {...} and the comma before it */
+    char *stripped = NULL; /* the header without its old member */
+    if (had) { /* cut out the old member "key": value and the comma before it */
         size_t start = old_at;
         while (start > 0 && (h[start - 1] == ' ' || h[start - 1] == ','))
             start--;
@@ -473,14 +483,21 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
         return DUCH_CORRUPT;
     }
     close--;
-    size_t alen = strlen(aliases_json);
-    const char *key = ",\"aliases\":";
+    size_t alen = strlen(value_json), klen = strlen(key_name);
+    char *key = malloc(klen + 5);
+    if (!key) {
+        free(stripped);
+        snprintf(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    snprintf(key, klen + 5, ",\"%s\":", key_name);
     size_t nh = close + strlen(key) + alen + (hlen - close);
     size_t rest = size - 8 - (28 + (size_t)hlen0); /* the tensors, up to the checksum */
     size_t total = 28 + nh + rest + 8;
     unsigned char *o = malloc(total);
     if (!o) {
         free(stripped);
+        free(key);
         snprintf(err, errlen, "out of memory");
         return DUCH_NOMEM;
     }
@@ -490,16 +507,17 @@ int duch_modelfile_with_aliases(const void *data, size_t size, const char *alias
     unsigned char *p = o + 28;
     memcpy(p, h, close), p += close;
     memcpy(p, key, strlen(key)), p += strlen(key);
-    memcpy(p, aliases_json, alen), p += alen;
+    free(key);
+    memcpy(p, value_json, alen), p += alen;
     memcpy(p, h + close, hlen - close), p += hlen - close;
     memcpy(p, b + 28 + hlen0, rest), p += rest;
     free(stripped);
     put_u64(p, duch_fnv1a64(o, (size_t)(p - o),
                             version >= 2 ? DUCH_FNV1A64_BASIS : DUCH_FNV1A64_BASIS_V1));
-    /* the result must read back, aliases included */
+    /* the result must read back, the new member included */
     rc = duch_modelfile_read(o, total, &mf, err, errlen);
-    if (rc == DUCH_OK && !mf.aliases) {
-        snprintf(err, errlen, "the alias table did not read back");
+    if (rc == DUCH_OK && !duch_json_get(mf.header, key_name)) {
+        snprintf(err, errlen, "the model header's %s did not read back", key_name);
         rc = DUCH_ERROR;
     }
     if (rc == DUCH_OK)

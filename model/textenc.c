@@ -38,6 +38,8 @@ struct duch_textenc {
     char err[512];
     char id[20];
     int open;
+    int has_confidence;             /* the header's confidence fit (docs/model.md) */
+    duch_confidence confidence;
     int bits, dim, hidden, vocab_n; /* vocab_n: vocabulary entries, repeats included */
     int max_tokens;                 /* known words of a text the network sees */
     /* vocabulary: open-addressing hash table of words -> 1-based ids */
@@ -373,6 +375,8 @@ static int open_impl(duch_textenc *e, const unsigned char *d, size_t n)
         rc = build(e, &mf);
     if (rc == DUCH_OK) {
         snprintf(e->id, sizeof e->id, "%016llx", (unsigned long long)mf.checksum);
+        e->has_confidence = mf.has_confidence;
+        e->confidence = mf.confidence;
         e->open = 1;
         e->err[0] = 0;
     }
@@ -481,6 +485,18 @@ const char *duch_textenc_errmsg(const duch_textenc *e)
 int duch_textenc_bits(const duch_textenc *e) { return e && e->open ? e->bits : 0; }
 
 const char *duch_textenc_id(const duch_textenc *e) { return e && e->open ? e->id : ""; }
+
+int duch_textenc_crowd_rank(const duch_textenc *e)
+{
+    return e && e->open && e->has_confidence ? e->confidence.crowd_rank : 0;
+}
+
+double duch_textenc_confidence(const duch_textenc *e, int d, int d1, int dcrowd)
+{
+    if (!duch_textenc_crowd_rank(e))
+        return -1.0;
+    return duch_confidence_value(&e->confidence, e->bits, d, d1, dcrowd);
+}
 
 /* ------------------------------------------------------------------ forward */
 
