@@ -16,6 +16,7 @@ int duch_cmd_index(int argc, char **argv);
 int duch_cmd_query(int argc, char **argv);
 int duch_cmd_optimize(int argc, char **argv);
 int duch_cmd_aliases(int argc, char **argv);
+int duch_cmd_calibrate(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -31,6 +32,7 @@ static const struct {
     {"query", duch_cmd_query, "rank an archive's tiles by distance to a text or image"},
     {"optimize", duch_cmd_optimize, "rebuild an archive's packed code blocks (fast first query)"},
     {"aliases", duch_cmd_aliases, "add a WordNet alias table to a model (words it does not know)"},
+    {"calibrate", duch_cmd_calibrate, "fit the confidence of hits on held-out pairs, into a model"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f)
@@ -39,7 +41,7 @@ static void usage(FILE *f)
                "Text-to-tile search over archives of georeferenced imagery (DUCH hashing).\n\n"
                "Commands:\n");
     for (int i = 0; commands[i].name; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'duch COMMAND --help' describes each command. See also man duch.\n");
 }
 
