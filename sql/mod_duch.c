@@ -570,7 +570,7 @@ static void duch_optimize_func(sqlite3_context *ctx, int argc, sqlite3_value **a
 /* ------------------------------------------------------------------ duch_knn */
 
 enum {
-    KNN_TILE_ID, KNN_DISTANCE,
+    KNN_TILE_ID, KNN_DISTANCE, KNN_CONFIDENCE,
     KNN_QUERY, KNN_K, KNN_A1, KNN_A2, KNN_A3, KNN_A4, /* hidden arguments */
     KNN_NCOL
 };
@@ -584,6 +584,7 @@ typedef struct knn_cursor {
     sqlite3_vtab_cursor base;
     duch_hit *hits;
     size_t n, i;
+    double *conf;       /* per hit, 0..1 (a text query and a model with a fit), else NULL */
 } knn_cursor;
 
 static int knnConnect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -593,7 +594,7 @@ static int knnConnect(sqlite3 *db, void *aux, int argc, const char *const *argv,
     (void)argv;
     (void)err;
     int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(tile_id INTEGER, distance INTEGER,"
-                                      " query HIDDEN, k HIDDEN, minx HIDDEN, miny HIDDEN,"
+                                      " confidence REAL, query HIDDEN, k HIDDEN, minx HIDDEN, miny HIDDEN,"
                                       " maxx HIDDEN, maxy HIDDEN)");
     if (rc != SQLITE_OK)
         return rc;
@@ -662,6 +663,7 @@ static int knnClose(sqlite3_vtab_cursor *cur)
 {
     knn_cursor *c = (knn_cursor *)cur;
     sqlite3_free(c->hits);
+    sqlite3_free(c->conf);
     sqlite3_free(c);
     return SQLITE_OK;
 }
@@ -693,8 +695,11 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
     int use_box = 0;
 
     sqlite3_free(c->hits);
+    sqlite3_free(c->conf);
     c->hits = NULL;
+    c->conf = NULL;
     c->n = c->i = 0;
+    int crowd = 0; /* a text query's crowd rank (its model's confidence fit), else 0 */
     for (int j = 0, a = 0; j < 6; j++)
         if (idxNum & (1 << j))
             arg[j] = a < argc ? argv[a++] : NULL;
@@ -761,6 +766,7 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
         if (!text || (rc = encode_text(dc, "duch_knn", text, qbuf, &qlen, &err)))
             goto finish;
         query = qbuf;
+        crowd = duch_textenc_crowd_rank(dc->tenc);
     } else {
         err = MPRINTF("duch_knn: the query must be a code BLOB or a text, not %s",
                       qt == SQLITE_NULL ? "NULL" : "a number");
@@ -772,7 +778,8 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
         rc = SQLITE_NOMEM;
         goto finish;
     }
-    size_t room = (size_t)k;
+    /* the confidence needs the crowd rank's distance too */
+    size_t room = (size_t)k < (size_t)crowd ? (size_t)crowd : (size_t)k;
     c->hits = sqlite3_malloc64(room * sizeof *c->hits);
     if (!c->hits) {
         rc = SQLITE_NOMEM;
@@ -783,11 +790,24 @@ static int knnFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
     if (drc != DUCH_OK) {
         rc = drc == DUCH_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
         err = MPRINTF("duch_knn: %s", duch_engine_errmsg(dc->engine));
+    } else if (crowd && c->n) {
+        if (!(c->conf = sqlite3_malloc64(c->n * sizeof *c->conf))) {
+            rc = SQLITE_NOMEM;
+            goto finish;
+        }
+        int d1 = (int)c->hits[0].distance;
+        int dc_ = (int)c->hits[((size_t)crowd < c->n ? (size_t)crowd : c->n) - 1].distance;
+        for (size_t i = 0; i < c->n; i++)
+            c->conf[i] = duch_textenc_confidence(dc->tenc, (int)c->hits[i].distance, d1, dc_);
     }
+    if (c->n > (size_t)k)
+        c->n = (size_t)k;
 finish:
     if (rc != SQLITE_OK) {
         sqlite3_free(c->hits);
+        sqlite3_free(c->conf);
         c->hits = NULL;
+        c->conf = NULL;
         c->n = 0;
         if (err) {
             sqlite3_free(vt->base.zErrMsg);
@@ -816,6 +836,8 @@ static int knnColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
         sqlite3_result_int64(ctx, c->hits[c->i].id);
     else if (col == KNN_DISTANCE)
         sqlite3_result_int(ctx, (int)c->hits[c->i].distance);
+    else if (col == KNN_CONFIDENCE && c->conf)
+        sqlite3_result_double(ctx, c->conf[c->i]);
     else
         sqlite3_result_null(ctx); /* hidden arguments are not echoed */
     return SQLITE_OK;
