@@ -20,6 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* below this confidence of the best hit, duch query says there is no good match */
+#define DUCH_NO_GOOD_MATCH 0.5
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -36,11 +39,12 @@ static void usage(FILE *f)
         "  --format FMT      text (default), csv or geojson\n"
         "  -o FILE           write the hits to FILE instead of standard output\n"
         "  --quicklook PNG   draw the hits' tiles as a contact sheet (rank order, left to\n"
-        "                    right, top to bottom; rank and distance under each tile)\n"
+        "                    right, top to bottom; rank, distance, confidence under each)\n"
         "  --save NAME       also store the hits in the archive as table NAME with a\n"
         "                    registered POLYGON geometry (open it in QGIS as a layer)\n"
+        "  --min-confidence C  only hits whose confidence is at least C (0..1)\n"
         "  -q, --quiet       no line on standard error about the words of TEXT that the\n"
-        "                    model does not know and ignored\n"
+        "                    model does not know and ignored, nor about a poor best hit\n"
         "  -h, --help        this help\n"
         "\n"
         "A text is searched for with the words of the model's vocabulary (duch info\n"
@@ -49,7 +53,12 @@ static void usage(FILE *f)
         "taken for that word; other words are ignored. A line on standard error says what\n"
         "was mapped and ignored. The shipped model covers 16 UCM land-use classes (RGB\n"
         "aerial imagery, about 0.3-1.2 m per pixel) and knows 1307 words (the 290 of their\n"
-        "captions and 1017 WordNet stand-ins) and 27984 aliases.\n");
+        "captions and 1017 WordNet stand-ins) and 27984 aliases.\n"
+        "\n"
+        "The confidence of a hit of a text query (column conf) is the chance, 0 to 1, that\n"
+        "it shows what the query asks for, as fitted on held-out images (docs/model.md,\n"
+        "\"Confidence\"); it drops when few tiles come near the query. When the best hit's\n"
+        "is below 0.5 a line on standard error says there is no good match.\n");
 }
 
 static int parse_doubles(const char *s, double *v, int n)
@@ -71,13 +80,15 @@ static int parse_doubles(const char *s, double *v, int n)
 
 static void print_text(FILE *f, const duch_hits *h)
 {
-    fprintf(f, "%4s %5s %9s  %-21s %s\n", "rank", "dist", "tile_id", "window", "scene");
+    fprintf(f, "%4s %5s %5s %9s  %-21s %s\n", "rank", "dist", "conf", "tile_id", "window", "scene");
     for (int i = 0; i < h->n; i++) {
         const duch_search_hit *x = &h->hits[i];
-        char win[64];
+        char win[64], conf[16] = "    -";
         snprintf(win, sizeof win, "%d,%d %dx%d", x->x_off, x->y_off, x->width, x->height);
-        fprintf(f, "%4d %5d %9lld  %-21s %s\n", x->rank, x->distance, (long long)x->tile_id,
-                win, x->scene_path ? x->scene_path : "");
+        if (x->confidence >= 0)
+            snprintf(conf, sizeof conf, "%5.2f", x->confidence);
+        fprintf(f, "%4d %5d %5s %9lld  %-21s %s\n", x->rank, x->distance, conf,
+                (long long)x->tile_id, win, x->scene_path ? x->scene_path : "");
     }
 }
 
@@ -86,7 +97,8 @@ static const struct {
     const char *name;
     OGRFieldType type;
 } hit_fields[] = {
-    {"rank", OFTInteger},       {"distance", OFTInteger}, {"tile_id", OFTInteger64},
+    {"rank", OFTInteger},       {"distance", OFTInteger}, {"confidence", OFTReal},
+    {"tile_id", OFTInteger64},
     {"scene_id", OFTInteger64}, {"scene", OFTString},     {"x_off", OFTInteger},
     {"y_off", OFTInteger},      {"width", OFTInteger},    {"height", OFTInteger},
 };
@@ -116,13 +128,18 @@ static int write_hit(OGRLayerH lyr, const duch_search_hit *x, int wkt_field)
     OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(lyr));
     if (!f)
         return -1;
-    const long long v[NHIT_FIELDS] = {x->rank, x->distance, (long long)x->tile_id,
+    const long long v[NHIT_FIELDS] = {x->rank, x->distance, 0, (long long)x->tile_id,
                                       (long long)x->scene_id, 0, x->x_off, x->y_off,
                                       x->width, x->height};
     for (int i = 0; i < NHIT_FIELDS; i++) {
         if (hit_fields[i].type == OFTString)
             OGR_F_SetFieldString(f, i, x->scene_path ? x->scene_path : "");
-        else
+        else if (hit_fields[i].type == OFTReal) {
+            if (x->confidence >= 0)
+                OGR_F_SetFieldDouble(f, i, x->confidence);
+            else
+                OGR_F_SetFieldNull(f, i);
+        } else
             OGR_F_SetFieldInteger64(f, i, v[i]);
     }
     OGRGeometryH g = ring_polygon(x);
@@ -308,7 +325,10 @@ static int quicklook(const duch_hits *h, const char *png)
             memcpy(img + ((size_t)(oy + y) * W + ox) * 3, rgb + (size_t)y * cell * 3,
                    (size_t)cell * 3);
         char text[48];
-        snprintf(text, sizeof text, "#%d d=%d", x->rank, x->distance);
+        if (x->confidence >= 0)
+            snprintf(text, sizeof text, "#%d d=%d c=%.2f", x->rank, x->distance, x->confidence);
+        else
+            snprintf(text, sizeof text, "#%d d=%d", x->rank, x->distance);
         draw_label(img, W, H, ox + 2, oy + cell + 3, 2, text);
     }
     free(rgb);
@@ -348,7 +368,7 @@ static int save_hits(const char *archive, const char *name, const duch_hits *h, 
         const duch_search_hit *x = &h->hits[i];
         rows[i] = (duch_saved_hit){x->rank, x->distance, x->tile_id, x->scene_id, x->scene_path,
                                    x->x_off, x->y_off, x->width, x->height, x->footprint,
-                                   x->footprint_npoints};
+                                   x->footprint_npoints, x->confidence};
     }
     if (rows)
         rc = duch_archive_save_hits(a, name, query, rows, h->n);
@@ -367,7 +387,9 @@ int duch_cmd_query(int argc, char **argv)
         {"image", required_argument, NULL, 'i'},  {"window", required_argument, NULL, 'w'},
         {"code", required_argument, NULL, 'c'},   {"quicklook", required_argument, NULL, 'Q'},
         {"save", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
-        {"quiet", no_argument, NULL, 'q'},        {NULL, 0, NULL, 0}};
+        {"quiet", no_argument, NULL, 'q'},        {"min-confidence", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0}};
+    double min_conf = -1;
     int quiet = 0;
     duch_search_query q;
     memset(&q, 0, sizeof q);
@@ -421,6 +443,13 @@ int duch_cmd_query(int argc, char **argv)
             }
             save = optarg;
             break;
+        case 'm':
+            if (duch_cli_double("--min-confidence", optarg, &min_conf)) return 2;
+            if (!(min_conf >= 0 && min_conf <= 1)) {
+                duch_cli_error("--min-confidence must be between 0 and 1, got '%s'", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -459,6 +488,28 @@ int duch_cmd_query(int argc, char **argv)
     }
     if (h->text_summary && !quiet)
         fprintf(stderr, "duch: %s\n", h->text_summary);
+    if (min_conf >= 0 && !h->has_confidence) {
+        duch_cli_error("--min-confidence: %s", q.text ? "the archive's model has no confidence fit "
+                       "(duch calibrate adds one; the shipped model has it)"
+                       : "confidence is for text queries only");
+        duch_hits_free(h);
+        return 2;
+    }
+    if (h->has_confidence && h->n > 0 && h->hits[0].confidence < DUCH_NO_GOOD_MATCH && !quiet)
+        fprintf(stderr, "duch: no good match: the best hit's confidence is %.2f (below %.1f); the "
+                "archive may not hold what was asked for\n", h->hits[0].confidence,
+                DUCH_NO_GOOD_MATCH);
+    if (min_conf >= 0) { /* hits are in rank order; confidence falls with the distance */
+        int keep = 0;
+        for (int i = 0; i < h->n; i++)
+            if (h->hits[i].confidence >= min_conf)
+                h->hits[keep++] = h->hits[i];
+            else {
+                free(h->hits[i].scene_path);
+                free(h->hits[i].footprint);
+            }
+        h->n = keep;
+    }
     int rc = 0;
     if (write_hits(h, fmt, outpath)) {
         duch_hits_free(h);

@@ -1471,10 +1471,13 @@ int duch_archive_save_name_valid(const char *s)
 
 /* A saved-hits table's columns; its geometry is "footprint", as in tiles and scenes
  * (duch before 2026-12 named it "geometry": such a table is still replaced) */
-#define SAVED_COLUMNS "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,footprint"
+#define SAVED_COLUMNS "fid,rank,distance,confidence,tile_id,scene_id,scene,x_off,y_off,width,height,query,footprint"
+/* saved before the confidence column (2026-12), and before that with "geometry" */
+#define SAVED_COLUMNS_V1 "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,footprint"
 #define SAVED_COLUMNS_OLD "fid,rank,distance,tile_id,scene_id,scene,x_off,y_off,width,height,query,geometry"
 
-/* 1 when table name has exactly the columns of a saved-hits table, 2: of an old one */
+/* 1 when table name has exactly the columns of a saved-hits table (or of one saved before
+ * the confidence column), 2: of one with the old geometry name */
 static int saved_shape(duch_archive *a, const char *name)
 {
     sqlite3_stmt *st = NULL;
@@ -1489,7 +1492,9 @@ static int saved_shape(duch_archive *a, const char *name)
         }
     sqlite3_finalize(st);
     sqlite3_free(sql);
-    return !strcasecmp(cols, SAVED_COLUMNS) ? 1 : !strcasecmp(cols, SAVED_COLUMNS_OLD) ? 2 : 0;
+    return !strcasecmp(cols, SAVED_COLUMNS) || !strcasecmp(cols, SAVED_COLUMNS_V1) ? 1
+           : !strcasecmp(cols, SAVED_COLUMNS_OLD)                                 ? 2
+                                                                                   : 0;
 }
 
 int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
@@ -1572,7 +1577,7 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
         sql = NULL;
     }
     sql = sqlite3_mprintf("CREATE TABLE \"%w\" (fid INTEGER PRIMARY KEY, rank INTEGER NOT NULL,"
-                          " distance INTEGER NOT NULL, tile_id INTEGER NOT NULL,"
+                          " distance INTEGER NOT NULL, confidence REAL, tile_id INTEGER NOT NULL,"
                           " scene_id INTEGER, scene TEXT, x_off INTEGER, y_off INTEGER,"
                           " width INTEGER, height INTEGER, query TEXT);"
                           "SELECT AddGeometryColumn(%Q, 'footprint', 4326, 'POLYGON', 'XY');",
@@ -1581,8 +1586,8 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
         goto finish;
     sqlite3_free(sql);
     sql = sqlite3_mprintf("INSERT INTO \"%w\" (rank, distance, tile_id, scene_id, scene, x_off,"
-                          " y_off, width, height, query, footprint) VALUES"
-                          " (?,?,?,?,?,?,?,?,?,?,?)", name);
+                          " y_off, width, height, query, footprint, confidence) VALUES"
+                          " (?,?,?,?,?,?,?,?,?,?,?,?)", name);
     if (!sql || sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = sql ? sql_fail(a, what) : set_msg(a, DUCH_NOMEM, "out of memory");
         goto finish;
@@ -1599,6 +1604,10 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
         sqlite3_bind_int(st, 8, x->width);
         sqlite3_bind_int(st, 9, x->height);
         sqlite3_bind_text(st, 10, query, -1, SQLITE_STATIC);
+        if (x->confidence >= 0)
+            sqlite3_bind_double(st, 12, x->confidence);
+        else
+            sqlite3_bind_null(st, 12);
         int fplen = 0, bad = 0;
         unsigned char *fp = x->footprint && x->footprint_npoints
                                 ? polygon_blob(x->footprint, x->footprint_npoints, &fplen, &bad)

@@ -364,8 +364,8 @@ int duch_archive_incomplete(duch_archive *a, int64_t *scenes, int64_t *tiles);
 int duch_archive_extent(duch_archive *a, double extent[4]);
 
 /* Saved results (`duch query --save NAME`): table NAME holds one row per hit (fid, rank,
- * distance, tile_id, scene_id, scene, x_off, y_off, width, height, query, and a
- * registered POLYGON geometry `geometry` with a spatial index), and duch_saved records
+ * distance, confidence, tile_id, scene_id, scene, x_off, y_off, width, height, query, and a
+ * registered POLYGON geometry `footprint` with a spatial index), and duch_saved records
  * that duch made it (name, query, hits, saved_at). Saving under a name replaces only a
  * table that duch saved itself: any other table, view or index of that name (in any
  * case) is refused with DUCH_EXISTS, and so are names that are not plain identifiers
@@ -378,6 +378,7 @@ typedef struct duch_saved_hit {
     int x_off, y_off, width, height;
     const double *footprint;      /* ring of lon/lat pairs (EPSG:4326); NULL when none */
     int footprint_npoints;
+    double confidence;            /* 0..1; < 0 stores NULL (no confidence) */
 } duch_saved_hit;
 
 int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,

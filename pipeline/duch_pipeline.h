@@ -102,6 +102,9 @@ typedef struct duch_search_hit {
     double *footprint;       /* closed ring of lon/lat pairs (EPSG:4326), NULL when the
                                 tile has none */
     int footprint_npoints;
+    double confidence;       /* 0..1: the chance that the hit shows what a text query
+                                asks for (docs/model.md, "Confidence"); -1 when there is
+                                none (not a text query, or a model without a fit) */
 } duch_search_hit;
 
 typedef struct duch_hits {
@@ -114,6 +117,7 @@ typedef struct duch_hits {
                                 (duch_textenc_explain); NULL for other queries */
     char *text_summary;      /* the same in a sentence when words were ignored, else
                                 NULL (duch_textenc_summary) */
+    int has_confidence;      /* hits[].confidence holds values */
 } duch_hits;
 
 /* Run a query against ARCHIVE (opened read-only) with its stored model. *out gets a

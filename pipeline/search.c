@@ -71,8 +71,8 @@ static int image_code(const duch_model_api *api, duch_model *m, const duch_searc
 
 /* The query's code, computed with the archive's model. */
 static int query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
-                      char **model_id, char **explain, char **summary, char *err,
-                      size_t errlen)
+                      char **model_id, char **explain, char **summary, duch_textenc **tenc,
+                      char *err, size_t errlen)
 {
     const void *blob = NULL;
     size_t size = 0;
@@ -115,7 +115,10 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
             if (rc != DUCH_OK)
                 pl_set_err(err, errlen, "%s", duch_textenc_errmsg(te));
         }
-        duch_textenc_close(te);
+        if (rc == DUCH_OK && duch_textenc_crowd_rank(te)) /* kept for the confidence */
+            *tenc = te;
+        else
+            duch_textenc_close(te);
         return rc;
     }
     const duch_model_api *api = pl_model_api(err, errlen);
@@ -167,9 +170,16 @@ static int check_query(const duch_search_query *q, char *err, size_t errlen)
 }
 
 /* res->hits from the engine's hits: each tile's scene, window and footprint ring. */
-static int fill_hits(duch_archive *a, const duch_hit *hits, size_t nhits, duch_hits *res,
-                     char *err, size_t errlen)
+static int fill_hits(duch_archive *a, const duch_hit *hits, size_t nhits, size_t k,
+                     duch_textenc *te, duch_hits *res, char *err, size_t errlen)
 {
+    /* the confidence (docs/model.md): the best hit's distance and the crowd rank's */
+    int crowd = te ? duch_textenc_crowd_rank(te) : 0;
+    int d1 = nhits ? (int)hits[0].distance : 0;
+    int dcrowd = crowd && nhits ? (int)hits[((size_t)crowd < nhits ? (size_t)crowd : nhits) - 1].distance : 0;
+    res->has_confidence = crowd > 0;
+    if (nhits > k)
+        nhits = k;
     res->hits = calloc(nhits ? nhits : 1, sizeof *res->hits);
     if (!res->hits) {
         pl_set_err(err, errlen, "out of memory");
@@ -186,7 +196,8 @@ static int fill_hits(duch_archive *a, const duch_hit *hits, size_t nhits, duch_h
             .tile_id = hits[i].id, .rank = (int)i + 1, .distance = (int)hits[i].distance,
             .scene_id = t.scene_id, .scene_path = t.scene, .x_off = t.x_off, .y_off = t.y_off,
             .width = t.width, .height = t.height, .footprint = t.footprint,
-            .footprint_npoints = t.footprint_npoints};
+            .footprint_npoints = t.footprint_npoints,
+            .confidence = crowd ? duch_textenc_confidence(te, (int)hits[i].distance, d1, dcrowd) : -1.0};
     }
     return DUCH_OK;
 }
@@ -215,27 +226,36 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
     int bits = duch_archive_bits(a);
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
     char *model_id = NULL;
-    size_t k = (size_t)q->k, nhits = 0;
-    duch_hit *hits = calloc(k, sizeof *hits);
+    size_t k = (size_t)q->k, nhits = 0, room = k;
+    duch_textenc *te = NULL; /* a text query's encoder, when its model has a confidence fit */
+    duch_hit *hits = NULL;
     duch_hits *res = calloc(1, sizeof *res);
-    if (!hits || !res) {
+    if (!res) {
         rc = DUCH_NOMEM;
         pl_set_err(err, errlen, "out of memory");
         goto finish;
     }
     if ((rc = query_code(a, q, bits, code, &model_id, &res->text_explain, &res->text_summary,
-                          err, errlen)) != DUCH_OK)
+                          &te, err, errlen)) != DUCH_OK)
         goto finish;
+    if (te && room < (size_t)duch_textenc_crowd_rank(te))
+        room = (size_t)duch_textenc_crowd_rank(te);
+    if (!(hits = calloc(room, sizeof *hits))) {
+        rc = DUCH_NOMEM;
+        pl_set_err(err, errlen, "out of memory");
+        goto finish;
+    }
     res->bits = bits;
     res->model_id = model_id;
     model_id = NULL;
-    rc = duch_archive_search(a, code, (size_t)bits / 8, q->has_bbox ? q->bbox : NULL, k, hits,
+    rc = duch_archive_search(a, code, (size_t)bits / 8, q->has_bbox ? q->bbox : NULL, room, hits,
                              &nhits);
     if (rc != DUCH_OK)
         pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
     else
-        rc = fill_hits(a, hits, nhits, res, err, errlen);
+        rc = fill_hits(a, hits, nhits, k, te, res, err, errlen);
 finish:
+    duch_textenc_close(te);
     free(hits);
     free(model_id);
     duch_archive_close(a);
