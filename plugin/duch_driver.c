@@ -32,7 +32,7 @@
  *   ogr2ogr -f GeoJSON hits.geojson DUCH:archive.sqlite -oo IMAGE=example.tif
  *
  * Opening runs duch_search() once; the single layer "hits" holds the K best tiles, best
- * first, as EPSG:4326 polygons with rank, distance and where the tile is in its scene.
+ * first, as EPSG:4326 polygons with rank, distance, confidence and where the tile is in its scene.
  * Only names with the DUCH: prefix are opened: archive.sqlite itself stays a SpatiaLite
  * file for GDAL's SQLite driver.
  *
@@ -337,7 +337,7 @@ OGRFeatureDefnH duch_gdal_hits_defn(const char *layer_name, OGRSpatialReferenceH
 {
     static const struct { const char *name; OGRFieldType type; int width; } fields[] = {
         {"rank", OFTInteger, 0},     {"distance", OFTInteger, 0},
-        {"tile_id", OFTInteger64, 0}, {"scene_id", OFTInteger64, 0},
+        {"confidence", OFTReal, 0},  {"tile_id", OFTInteger64, 0}, {"scene_id", OFTInteger64, 0},
         {"scene_path", OFTString, 0}, {"x_off", OFTInteger, 0},
         {"y_off", OFTInteger, 0},    {"width", OFTInteger, 0},
         {"height", OFTInteger, 0},
@@ -365,14 +365,18 @@ OGRFeatureH duch_gdal_hit_feature(OGRFeatureDefnH defn, OGRSpatialReferenceH srs
     OGR_F_SetFID(f, hit->rank);
     OGR_F_SetFieldInteger(f, 0, hit->rank);
     OGR_F_SetFieldInteger(f, 1, hit->distance);
-    OGR_F_SetFieldInteger64(f, 2, hit->tile_id);
-    OGR_F_SetFieldInteger64(f, 3, hit->scene_id);
+    if (hit->confidence >= 0) /* a text query on a model with a confidence fit */
+        OGR_F_SetFieldDouble(f, 2, hit->confidence);
+    else
+        OGR_F_SetFieldNull(f, 2);
+    OGR_F_SetFieldInteger64(f, 3, hit->tile_id);
+    OGR_F_SetFieldInteger64(f, 4, hit->scene_id);
     if (hit->scene_path)
-        OGR_F_SetFieldString(f, 4, hit->scene_path);
-    OGR_F_SetFieldInteger(f, 5, hit->x_off);
-    OGR_F_SetFieldInteger(f, 6, hit->y_off);
-    OGR_F_SetFieldInteger(f, 7, hit->width);
-    OGR_F_SetFieldInteger(f, 8, hit->height);
+        OGR_F_SetFieldString(f, 5, hit->scene_path);
+    OGR_F_SetFieldInteger(f, 6, hit->x_off);
+    OGR_F_SetFieldInteger(f, 7, hit->y_off);
+    OGR_F_SetFieldInteger(f, 8, hit->width);
+    OGR_F_SetFieldInteger(f, 9, hit->height);
     if (hit->footprint && hit->footprint_npoints >= 4) {
         OGRGeometryH g = OGR_G_CreateGeometry(wkbPolygon);
         OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
