@@ -2,6 +2,7 @@
  * Archives (SQLite files) are described by duch_info_archive() in cmd_info_archive.c. */
 #include "config.h"
 #include "cli.h"
+#include "duch_modelfile.h"
 #include "duch_index.h"
 #include "duch_json.h" /* model/json.c: reading info_json */
 #include "duch_textenc.h"
@@ -124,6 +125,25 @@ int duch_cmd_info(int argc, char **argv)
                    " ones)\n", duch_json_num_or(root, "vocab_size", 0),
                    duch_json_num_or(root, "aliases", 0));
         duch_json_free(root);
+        /* the confidence fit (docs/model.md, "Confidence"): in the header, read here */
+        unsigned char *data = NULL;
+        size_t n = 0;
+        int en = 0;
+        duch_modelfile mf;
+        char err[256];
+        if (duch_file_read(path, &data, &n, &en) == DUCH_OK &&
+            duch_modelfile_read(data, n, &mf, err, sizeof err) == DUCH_OK) {
+            const duch_json *c = duch_json_get(mf.header, "confidence");
+            if (mf.has_confidence)
+                printf("confidence     fitted: crowd rank %d, on split %s (%.0f queries, AUROC present/"
+                       "absent %.4f) with model %s\n", mf.confidence.crowd_rank,
+                       duch_json_str_or(c, "split", "?"), duch_json_num_or(c, "queries", 0),
+                       duch_json_num_or(c, "auroc", 0), duch_json_str_or(c, "fitted_with", "?"));
+            else
+                printf("confidence     none (duch calibrate fits one)\n");
+            duch_modelfile_free(&mf);
+        }
+        free(data);
         printf("details        %s\n", js);
     }
     free(js);
