@@ -29,13 +29,13 @@ echo stale > "$tmp/q.geojson"
 "$duch" query "$a" "a parking lot" -k 8 --format geojson > "$tmp/q2.json" || fail "geojson to stdout"
 cmp -s "$tmp/q.geojson" "$tmp/q2.json" || fail "geojson: stdout and -o differ"
 "$duch" query "$a" "a parking lot" -k 8 > "$tmp/q.text" || fail "text"
-[ "$(head -1 "$tmp/q.text" | tr -s ' ')" = "rank dist tile_id window scene" ] || fail "text header: $(head -1 "$tmp/q.text")"
+[ "$(head -1 "$tmp/q.text" | tr -s ' ')" = "rank dist conf tile_id window scene" ] || fail "text header: $(head -1 "$tmp/q.text")"
 
 $py - "$tmp" <<'PY' || fail "csv / geojson content"
 import csv, json, sys
 from osgeo import ogr
 d = sys.argv[1]
-names = ["rank", "distance", "tile_id", "scene_id", "scene", "x_off", "y_off", "width", "height"]
+names = ["rank", "distance", "confidence", "tile_id", "scene_id", "scene", "x_off", "y_off", "width", "height"]
 def check(cond, what):
     if not cond:
         print("FAIL:", what); sys.exit(1)
@@ -47,11 +47,11 @@ check(len(rows) == 8, "csv: %d rows, 8 expected" % len(rows))
 check([int(r[0]) for r in rows] == list(range(1, 9)), "csv ranks")
 dist = [int(r[1]) for r in rows]
 check(dist == sorted(dist), "csv distances not ascending: %r" % dist)
-check({r[4] for r in rows} == {d + "/s1.tif", d + '/s,2".tif'}, "csv scenes %r" % {r[4] for r in rows})
-check(len({r[2] for r in rows}) == 8, "csv tile ids not distinct")
+check({r[5] for r in rows} == {d + "/s1.tif", d + '/s,2".tif'}, "csv scenes %r" % {r[5] for r in rows})
+check(len({r[3] for r in rows}) == 8, "csv tile ids not distinct")
 for r in rows:
-    g = ogr.CreateGeometryFromWkt(r[9])
-    check(g is not None and g.GetGeometryName() == "POLYGON", "csv footprint_wkt %r" % r[9][:80])
+    g = ogr.CreateGeometryFromWkt(r[10])
+    check(g is not None and g.GetGeometryName() == "POLYGON", "csv footprint_wkt %r" % r[10][:80])
     ring = g.GetGeometryRef(0)
     check(ring.GetPoint_2D(0) == ring.GetPoint_2D(ring.GetPointCount() - 1), "csv ring not closed")
     lon, lat = ring.GetPoint_2D(0)
@@ -64,7 +64,13 @@ check(len(fs) == 8, "geojson: %d features" % len(fs))
 for i, (f, r) in enumerate(zip(fs, rows)):
     p = f["properties"]
     check(list(p) == names, "geojson property names %r" % list(p))
-    check([str(p[k]) for k in names] == r[:9], "geojson feature %d differs from csv row" % i)
+    ints = [k for k in names if k != "confidence"]
+    check([str(p[k]) for k in ints] == [r[names.index(k)] for k in ints],
+          "geojson feature %d differs from csv row" % i)
+    # confidence: a number in 0..1 in both, or empty (csv) and null (geojson) alike
+    c = p["confidence"]
+    check((c is None and r[2] == "") or (c is not None and 0 <= c <= 1 and abs(c - float(r[2])) < 1e-9),
+          "geojson confidence %r, csv %r" % (c, r[2]))
     check(isinstance(p["rank"], int) and isinstance(p["tile_id"], int), "geojson numbers")
     g = f["geometry"]
     check(g["type"] == "Polygon" and len(g["coordinates"]) == 1, "geojson geometry %r" % g["type"])
