@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void duch_cli_error(const char *fmt, ...)
@@ -97,4 +98,28 @@ void duch_cli_json_str(FILE *f, const char *s)
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+int duch_cli_write_file(const char *path, const void *data, size_t n)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp) {
+        duch_cli_error("cannot write %s: out of memory", path);
+        return -1;
+    }
+    snprintf(tmp, len, "%s.part%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int en = errno;
+    if (f && fclose(f) != 0 && ok)
+        ok = 0, en = errno;
+    if (ok && rename(tmp, path) != 0)
+        ok = 0, en = errno;
+    if (!ok) {
+        duch_cli_error("cannot write %s: %s", path, strerror(en ? en : EIO));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
 }

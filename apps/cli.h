@@ -22,6 +22,10 @@ int duch_cli_int(const char *opt, const char *val, long lo, long hi, long *out);
 int duch_cli_double(const char *opt, const char *val, double *out);
 /* Write s as a JSON string (quoted, escaped); NULL writes "". */
 void duch_cli_json_str(FILE *f, const char *s);
+/* Write n bytes to path whole or not at all: into a file beside it, flushed to disk, then
+ * renamed over it (path may be the file the data was read from). Prints the error and
+ * returns -1 on failure, leaving path as it was. */
+int duch_cli_write_file(const char *path, const void *data, size_t n);
 /* The model table, loaded on first call; prints the loader's error and returns NULL. */
 const duch_model_api *duch_cli_model_api(void);
 

@@ -107,10 +107,7 @@ int duch_cmd_aliases(int argc, char **argv)
     if (rc != DUCH_OK) {
         duch_cli_error("%s: %s", path, err);
     } else {
-        FILE *f = fopen(outpath, "wb");
-        if (!f || fwrite(o, 1, on, f) != on || fclose(f) != 0) {
-            duch_cli_error("cannot write %s: %s", outpath, strerror(errno));
-        } else {
+        if (duch_cli_write_file(outpath, o, on) == 0) {
             fprintf(stderr, "duch: %s: %d words, %d aliases from WordNet (%ld senses)\n", outpath, nv,
                     nal, senses);
             status = 0;

@@ -419,9 +419,7 @@ int duch_cmd_calibrate(int argc, char **argv)
         duch_cli_error("%s: %s", path, err);
         goto done;
     }
-    FILE *f = fopen(outpath, "wb");
-    if (!f || fwrite(o, 1, on, f) != on || fclose(f) != 0) {
-        duch_cli_error("cannot write %s: %s", outpath, strerror(errno));
+    if (duch_cli_write_file(outpath, o, on)) {
         free(o);
         goto done;
     }

@@ -27,3 +27,6 @@ tests_pipeline_api_LDADD = libduch.la $(GDAL_LIBS) -lm
 EXTRA_DIST += tests/cli_common.sh
 TESTS += tests/cli_query_words.sh
 EXTRA_DIST += tests/cli_query_words.sh
+# The confidence of a hit: duch calibrate, the model member, and every front end.
+TESTS += tests/cli_confidence.sh
+EXTRA_DIST += tests/cli_confidence.sh
