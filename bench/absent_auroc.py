@@ -15,7 +15,10 @@ A refused query (no known word) has no hit: it scores as the worst.
 
 Baseline in the same run: 0.5, a score that knows nothing (ratio printed).
 
-usage: bench/absent_auroc.py [--model MODEL] [--build DIR] [--archive FILE] [-v]
+With --keep N, every present class also keeps only N of its tiles: the scores when a
+present concept is rare in the archive (the mosaic holds 24 tiles of each class).
+
+usage: bench/absent_auroc.py [--model MODEL] [--build DIR] [--archive FILE] [--keep N] [-v]
 """
 import os
 import shutil
@@ -93,6 +96,9 @@ def read_queries(path):
 def main():
     ap = mosaic_bench.arguments(__doc__)
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per query")
+    ap.add_argument("--keep", type=int, default=0, metavar="N",
+                    help="also keep only N tiles of each present class (a seeded random "
+                         "choice): how the scores fare when a present concept is rare")
     ap.add_argument("--candidates", action="store_true",
                     help="also score candidate confidences from the query's own background "
                          "(all its distances in the archive) and from its words")
@@ -110,8 +116,18 @@ def main():
         db = sqlite3.connect(archive)
         db.enable_load_extension(True)
         db.load_extension("mod_spatialite")
-        gone = [tid for tid, x, y in db.execute("SELECT tile_id, x_off, y_off FROM tiles")
-                if truth.get((x, y)) in ABSENT]
+        rows = list(db.execute("SELECT tile_id, x_off, y_off FROM tiles ORDER BY tile_id"))
+        gone = [tid for tid, x, y in rows if truth.get((x, y)) in ABSENT]
+        if a.keep > 0:
+            import random
+            rng = random.Random(1)
+            by_class = {}
+            for tid, x, y in rows:
+                if truth.get((x, y)) not in ABSENT:
+                    by_class.setdefault(truth.get((x, y)), []).append(tid)
+            for tids in by_class.values():
+                rng.shuffle(tids)
+                gone += tids[a.keep:]
         db.executemany("DELETE FROM tiles WHERE tile_id = ?", [(t,) for t in gone])
         db.commit()
         left = db.execute("SELECT count(*) FROM tiles").fetchone()[0]
@@ -124,7 +140,8 @@ def main():
         bits = 64
         cols = [r[1] for r in db.execute("PRAGMA table_info(duch_knn)")]
         has_conf = "confidence" in cols
-        print(f"model {a.model}; {len(gone)} tiles of {', '.join(ABSENT)} deleted, {left} left")
+        print(f"model {a.model}; {len(gone)} tiles of {', '.join(ABSENT)} deleted"
+              + (f" and all but {a.keep} of each other class" if a.keep > 0 else "") + f", {left} left")
         for qs in QUERY_SETS:
             queries = read_queries(os.path.join(mosaic_bench.TOP, "bench", qs))
             dist = {True: [], False: []}
@@ -150,7 +167,10 @@ def main():
                     f"AUROC top1_distance {r:.3f} (ratio to 0.5: {r / 0.5:.2f}x)")
             if has_conf:
                 c = auroc(conf[True], conf[False])
-                line += f"; confidence {c:.3f} ({c / 0.5:.2f}x)"
+                mp = sum(conf[True]) / len(conf[True]) if conf[True] else float("nan")
+                ma = sum(conf[False]) / len(conf[False]) if conf[False] else float("nan")
+                line += (f"; confidence {c:.3f} ({c / 0.5:.2f}x), mean top-1 confidence "
+                         f"present {mp:.2f} absent {ma:.2f}")
             print(line)
         return 0
     finally:
