@@ -26,6 +26,26 @@
 #define TOP 10        /* hits per ranking in the fit: what a query shows first */
 #define RANK_MIN 2
 #define RANK_MAX 8
+#define MAX_VARIANTS 8
+/* the present rankings of each query: how many images of its class each keeps (0 = all) */
+#define PRESENT_DEFAULT "0"
+
+/* "1,2,0" -> keep[], the count; -1 when malformed */
+static int parse_present(const char *s, int keep[MAX_VARIANTS])
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > 1000 || n == MAX_VARIANTS || (*end && *end != ','))
+            return -1;
+        keep[n++] = (int)v;
+        s = *end ? end + 1 : end;
+        if (*end && !*s)
+            return -1;
+    }
+    return n ? n : -1;
+}
 
 static void usage(FILE *f)
 {
@@ -49,6 +69,9 @@ static void usage(FILE *f)
         "                      codes of MODEL's length\n"
         "  --reliability FILE  write the fit's reliability table (TSV: bin, hits,\n"
         "                      mean confidence, observed precision)\n"
+        "  --present LIST      the present rankings of each caption: how many images of\n"
+        "                      its class each leaves in, 0 = all (default " PRESENT_DEFAULT ");\n"
+        "                      each comes with an absent one\n"
         "  -q                  no progress, no summary\n"
         "  -h, --help          this help\n");
 }
@@ -73,6 +96,7 @@ static int popcount_dist(const unsigned char *a, const unsigned char *b, int nby
 
 /* one ranking of a query: distances and rightness, best first */
 typedef struct ranking {
+    int present;        /* the query's class is in the ranked set (some or all of it) */
     int n;
     int d[TOP > RANK_MAX ? TOP : RANK_MAX];
     unsigned char right[TOP > RANK_MAX ? TOP : RANK_MAX];
@@ -99,22 +123,22 @@ static int dcrowd(const ranking *r, int rank)
     return r->d[(rank <= r->n ? rank : r->n) - 1];
 }
 
-/* Fit at crowd rank R over the rankings (2 per query: present, absent); AUROC of the top
- * hit's confidence, present against absent. */
-static int fit_rank(const ranking *rk, int nq, int bits, int R, double w[3], double *au)
+/* Fit at crowd rank R over the nr rankings; AUROC of the top hit's confidence, rankings
+ * where the query's class is present against those where it is absent. */
+static int fit_rank(const ranking *rk, int nr, int bits, int R, double w[3], double *au)
 {
     size_t rows = 0;
-    for (int q = 0; q < 2 * nq; q++)
+    for (int q = 0; q < nr; q++)
         rows += (size_t)(rk[q].n < TOP ? rk[q].n : TOP);
     double *x = malloc(rows * 3 * sizeof *x);
     unsigned char *y = malloc(rows);
-    double *top = malloc((size_t)nq * 2 * sizeof *top);
+    double *top = malloc((size_t)nr * sizeof *top);
     if (!x || !y || !top) {
         free(x), free(y), free(top);
         return DUCH_NOMEM;
     }
     size_t k = 0;
-    for (int q = 0; q < 2 * nq; q++)
+    for (int q = 0; q < nr; q++)
         for (int i = 0; i < rk[q].n && i < TOP; i++, k++) {
             duch_confidence_features(bits, rk[q].d[i], rk[q].d[0], dcrowd(&rk[q], R), x + 3 * k);
             y[k] = rk[q].right[i];
@@ -122,22 +146,26 @@ static int fit_rank(const ranking *rk, int nq, int bits, int R, double w[3], dou
     int rc = duch_confidence_fit(x, y, rows, w);
     if (rc == DUCH_OK) {
         duch_confidence c = {R, {w[0], w[1], w[2]}};
-        for (int q = 0; q < nq; q++) /* present rankings at 2q, absent at 2q+1 */
-            for (int a = 0; a < 2; a++) {
-                const ranking *r = &rk[2 * q + a];
-                top[a * nq + q] = duch_confidence_value(&c, bits, r->d[0], r->d[0], dcrowd(r, R));
-            }
-        *au = auroc(top, nq, top + nq, nq);
+        int np = 0, nn = nr;
+        for (int q = 0; q < nr; q++) { /* present tops first, absent ones from the end */
+            const ranking *r = &rk[q];
+            double v = duch_confidence_value(&c, bits, r->d[0], r->d[0], dcrowd(r, R));
+            if (r->present)
+                top[np++] = v;
+            else
+                top[--nn] = v;
+        }
+        *au = auroc(top, np, top + nn, nr - nn);
     }
     free(x), free(y), free(top);
     return rc;
 }
 
-static int reliability(const ranking *rk, int nq, int bits, const duch_confidence *c, FILE *f)
+static int reliability(const ranking *rk, int nr, int bits, const duch_confidence *c, FILE *f)
 {
     int n[10] = {0};
     double sc[10] = {0}, sr[10] = {0};
-    for (int q = 0; q < 2 * nq; q++)
+    for (int q = 0; q < nr; q++)
         for (int i = 0; i < rk[q].n && i < TOP; i++) {
             double v = duch_confidence_value(c, bits, rk[q].d[i], rk[q].d[0], dcrowd(&rk[q], c->crowd_rank));
             int b = v >= 1.0 ? 9 : (int)(v * 10);
@@ -264,8 +292,10 @@ static int load_split(const char *dir, const char *split, const duch_model_api *
 int duch_cmd_calibrate(int argc, char **argv)
 {
     static const struct option lo[] = {{"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"with", 1, 0, 'w'},
-                                       {"reliability", 1, 0, 'r'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                       {"reliability", 1, 0, 'r'}, {"present", 1, 0, 'p'},
+                                       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     const char *outpath = NULL, *data = NULL, *split = "query", *with = NULL, *relpath = NULL;
+    const char *present = PRESENT_DEFAULT;
     int quiet = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
@@ -275,6 +305,7 @@ int duch_cmd_calibrate(int argc, char **argv)
         case 's': split = optarg; break;
         case 'w': with = optarg; break;
         case 'r': relpath = optarg; break;
+        case 'p': present = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -282,6 +313,12 @@ int duch_cmd_calibrate(int argc, char **argv)
     }
     if (optind != argc - 1 || !outpath || !data) {
         duch_cli_error("calibrate needs one MODEL, --data DIR and -o OUT (see duch calibrate --help)");
+        return 2;
+    }
+    int keep[MAX_VARIANTS], nkeep = parse_present(present, keep);
+    if (nkeep < 0) {
+        duch_cli_error("--present must be 1 to %d comma-separated counts of images kept, 0 = all "
+                       "(e.g. 1,2,0), got '%s'", MAX_VARIANTS, present);
         return 2;
     }
     const char *path = argv[optind], *fitpath = with ? with : path;
@@ -329,46 +366,59 @@ int duch_cmd_calibrate(int argc, char **argv)
                        split, nq, nc);
         goto done;
     }
-    /* the two rankings of every query */
-    rk = calloc((size_t)nq * 2, sizeof *rk);
+    /* The rankings of every query: one per --present count, each with that many images of
+     * the query's class left in (which ones turns with the query), and as many where the
+     * class is absent, so that present and absent weigh the same in the fit. */
+    int nv = 2 * nkeep, nr = nq * nv;
+    rk = calloc((size_t)nr, sizeof *rk);
     cand *cd = malloc((size_t)ni * sizeof *cd);
-    if (!rk || !cd) {
-        free(cd);
+    int *pos = malloc((size_t)ni * sizeof *pos), *csize = calloc((size_t)nc, sizeof *csize);
+    if (!rk || !cd || !pos || !csize) {
+        free(cd), free(pos), free(csize);
         duch_cli_error("out of memory");
         goto done;
     }
+    for (int i = 0; i < ni; i++)
+        pos[i] = csize[items[i].cls]++;
     for (int q = 0; q < nq; q++) {
         for (int i = 0; i < ni; i++)
             cd[i] = (cand){popcount_dist(qs[q].code, items[i].code, bits / 8), i};
         qsort(cd, (size_t)ni, sizeof *cd, cand_cmp);
-        for (int a = 0; a < 2; a++) {
-            ranking *r = &rk[2 * q + a];
+        int m = csize[qs[q].cls];
+        for (int v = 0; v < nv; v++) {
+            ranking *r = &rk[q * nv + v];
             int cap = (int)(sizeof r->d / sizeof r->d[0]);
+            int kept = v < nkeep ? (keep[v] && keep[v] < m ? keep[v] : m) : 0;
+            r->present = kept > 0;
             for (int i = 0; i < ni && r->n < cap; i++) {
                 int right = items[cd[i].i].cls == qs[q].cls;
-                if (a == 1 && right) /* absent: the query's class is not in the archive */
+                if (right && (pos[cd[i].i] + q) % m >= kept) /* this image is left out */
                     continue;
                 r->d[r->n] = cd[i].d;
                 r->right[r->n++] = (unsigned char)right;
             }
         }
     }
-    free(cd);
+    free(cd), free(pos), free(csize);
     /* baseline: the raw top-1 distance */
-    double *top = malloc((size_t)nq * 2 * sizeof *top);
+    double *top = malloc((size_t)nr * sizeof *top);
     if (!top) {
         duch_cli_error("out of memory");
         goto done;
     }
-    for (int q = 0; q < nq; q++)
-        top[q] = -rk[2 * q].d[0], top[nq + q] = -rk[2 * q + 1].d[0];
-    double raw = auroc(top, nq, top + nq, nq);
+    int npos = 0, nneg = nr;
+    for (int q = 0; q < nr; q++)
+        if (rk[q].present)
+            top[npos++] = -rk[q].d[0];
+        else
+            top[--nneg] = -rk[q].d[0];
+    double raw = auroc(top, npos, top + nneg, nr - nneg);
     free(top);
     int best = 0;
     double bw[3] = {0, 0, 0}, bau = -1;
     for (int R = RANK_MIN; R <= RANK_MAX; R++) {
         double w[3], au = 0;
-        if (fit_rank(rk, nq, bits, R, w, &au) != DUCH_OK)
+        if (fit_rank(rk, nr, bits, R, w, &au) != DUCH_OK)
             continue;
         if (!quiet)
             printf("crowd rank %d: w = (%.4f, %.4f, %.4f), present/absent AUROC %.4f\n", R, w[0], w[1],
@@ -385,11 +435,11 @@ int duch_cmd_calibrate(int argc, char **argv)
         printf("split %s: %d images, %d classes, %d captions (%d refused); raw top-1 distance "
                "AUROC %.4f\n", split, ni, nc, nq, refused, raw);
         printf("chosen: crowd rank %d, AUROC %.4f\n", best, bau);
-        reliability(rk, nq, bits, &conf, stdout);
+        reliability(rk, nr, bits, &conf, stdout);
     }
     if (relpath) {
         FILE *f = fopen(relpath, "w");
-        if (!f || reliability(rk, nq, bits, &conf, f) || fclose(f) != 0) {
+        if (!f || reliability(rk, nr, bits, &conf, f) || fclose(f) != 0) {
             duch_cli_error("cannot write %s: %s", relpath, strerror(errno));
             goto done;
         }
@@ -407,11 +457,15 @@ int duch_cmd_calibrate(int argc, char **argv)
             sj[k++] = (char)ch;
     }
     sj[k] = 0;
-    char json[1400];
+    char pj[128] = "";
+    for (int v = 0; v < nkeep; v++)
+        snprintf(pj + strlen(pj), sizeof pj - strlen(pj), "%s%d", v ? "," : "", keep[v]);
+    char json[1600];
     snprintf(json, sizeof json,
              "{\"crowd_rank\":%d,\"w\":[%.17g,%.17g,%.17g],\"split\":\"%s\",\"images\":%d,"
-             "\"queries\":%d,\"auroc\":%.4f,\"raw_auroc\":%.4f,\"fitted_with\":\"%s\"}",
-             best, bw[0], bw[1], bw[2], sj, ni, nq, bau, raw, duch_textenc_id(te));
+             "\"queries\":%d,\"present\":[%s],\"auroc\":%.4f,\"raw_auroc\":%.4f,"
+             "\"fitted_with\":\"%s\"}",
+             best, bw[0], bw[1], bw[2], sj, ni, nq, pj, bau, raw, duch_textenc_id(te));
     unsigned char *o = NULL;
     size_t on = 0;
     char err[512];

@@ -99,6 +99,10 @@ def main():
     ap.add_argument("--keep", type=int, default=0, metavar="N",
                     help="also keep only N tiles of each present class (a seeded random "
                          "choice): how the scores fare when a present concept is rare")
+    ap.add_argument("--reliability", metavar="TSV",
+                    help="write the held-out reliability table of the confidence (the top 10 "
+                         "hits of every query, right when the tile's class is the query's), "
+                         "in the format of duch calibrate --reliability")
     ap.add_argument("--candidates", action="store_true",
                     help="also score candidate confidences from the query's own background "
                          "(all its distances in the archive) and from its words")
@@ -142,6 +146,9 @@ def main():
         has_conf = "confidence" in cols
         print(f"model {a.model}; {len(gone)} tiles of {', '.join(ABSENT)} deleted"
               + (f" and all but {a.keep} of each other class" if a.keep > 0 else "") + f", {left} left")
+        rel = [[0, 0.0, 0] for _ in range(10)]  # hits, sum of confidence, right
+        top1 = {True: [0, 0.0, 0]}  # present queries: count, sum of top-1 confidence, right
+        pos = {tid: truth.get((x, y)) for tid, x, y in rows}
         for qs in QUERY_SETS:
             queries = read_queries(os.path.join(mosaic_bench.TOP, "bench", qs))
             dist = {True: [], False: []}
@@ -157,6 +164,22 @@ def main():
                 dist[present].append(-d)
                 if has_conf:
                     conf[present].append(row[1] if row else 0.0)
+                if has_conf and (a.reliability or present):
+                    try:
+                        hits = db.execute("SELECT tile_id, confidence FROM duch_knn(?, 10)",
+                                          (text,)).fetchall()
+                    except sqlite3.Error:
+                        hits = []
+                    for j, (tid, cf) in enumerate(hits):
+                        right = pos.get(tid) == cls
+                        b = min(9, int(cf * 10))
+                        rel[b][0] += 1
+                        rel[b][1] += cf
+                        rel[b][2] += right
+                        if j == 0 and present:
+                            top1[True][0] += 1
+                            top1[True][1] += cf
+                            top1[True][2] += right
                 if a.verbose:
                     print(f"  {'present' if present else 'ABSENT ':7s} {cls:18s} d={d:3d}"
                           + (f" conf={row[1]:.2f}" if has_conf and row else "") + f"  {text!r}")
@@ -172,6 +195,17 @@ def main():
                 line += (f"; confidence {c:.3f} ({c / 0.5:.2f}x), mean top-1 confidence "
                          f"present {mp:.2f} absent {ma:.2f}")
             print(line)
+        if has_conf and top1[True][0]:
+            n, sc, right = top1[True]
+            print(f"present queries of both sets: top-1 hit right {right / n:.3f}, "
+                  f"its mean confidence {sc / n:.3f} ({n} queries)")
+        if a.reliability and has_conf:
+            with open(a.reliability, "w") as f:
+                f.write("bin\thits\tmean_confidence\tobserved_precision\n")
+                for b, (n, sc, right) in enumerate(rel):
+                    if n:
+                        f.write(f"{b / 10:.1f}-{(b + 1) / 10:.1f}\t{n}\t{sc / n:.3f}\t{right / n:.3f}\n")
+            print("wrote", a.reliability)
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
