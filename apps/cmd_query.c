@@ -287,7 +287,8 @@ static void draw_label(unsigned char *img, int W, int H, int x, int y, int scale
 }
 
 /* Contact sheet: the hits' source windows, `cell` px each, `cols` across, each labelled
- * with its rank and Hamming distance ("#1 d=6"), as PNG. */
+ * with its rank, Hamming distance and confidence when it has one ("#1 d=6 c=0.88"), as
+ * PNG. */
 static int quicklook(const duch_hits *h, const char *png)
 {
     const int cell = 160, gap = 4, label = 20, cols = h->n < 5 ? (h->n > 0 ? h->n : 1) : 5;
@@ -329,7 +330,9 @@ static int quicklook(const duch_hits *h, const char *png)
             snprintf(text, sizeof text, "#%d d=%d c=%.2f", x->rank, x->distance, x->confidence);
         else
             snprintf(text, sizeof text, "#%d d=%d", x->rank, x->distance);
-        draw_label(img, W, H, ox + 2, oy + cell + 3, 2, text);
+        /* 12 px per character; a label too long for its cell is drawn at half size */
+        int big = (int)strlen(text) * 12 <= cell - 4;
+        draw_label(img, W, H, ox + 2, oy + cell + (big ? 3 : 6), big ? 2 : 1, text);
     }
     free(rgb);
     GDALDriverH mem = GDALGetDriverByName("MEM"), pngd = GDALGetDriverByName("PNG");

@@ -13,7 +13,7 @@ export DUCH_QUIET=1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
-q() { "$duch" query "$1" "many buildings and green trees" -k 12 --format csv 2>&1; }
+q() { "$duch" query -q "$1" "many buildings and green trees" -k 12 --format csv 2>&1; }
 search_line() { "$duch" info "$1" | sed -n 's/^search: *//p'; }
 modsp=$(ls /usr/lib/*/mod_spatialite.so 2>/dev/null | head -n 1)
 sql() { sqlite3 -cmd ".load ${modsp:-mod_spatialite}" "$@"; }
