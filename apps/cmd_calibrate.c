@@ -86,14 +86,6 @@ typedef struct query {
     unsigned char code[DUCH_CODE_MAX_BITS / 8];
 } query;
 
-static int popcount_dist(const unsigned char *a, const unsigned char *b, int nbytes)
-{
-    int d = 0;
-    for (int i = 0; i < nbytes; i++)
-        d += __builtin_popcount((unsigned)(a[i] ^ b[i]));
-    return d;
-}
-
 /* one ranking of a query: distances and rightness, best first */
 typedef struct ranking {
     int present;        /* the query's class is in the ranked set (some or all of it) */
@@ -382,7 +374,7 @@ int duch_cmd_calibrate(int argc, char **argv)
         pos[i] = csize[items[i].cls]++;
     for (int q = 0; q < nq; q++) {
         for (int i = 0; i < ni; i++)
-            cd[i] = (cand){popcount_dist(qs[q].code, items[i].code, bits / 8), i};
+            cd[i] = (cand){(int)duch_hamming(qs[q].code, items[i].code, (size_t)bits / 8), i};
         qsort(cd, (size_t)ni, sizeof *cd, cand_cmp);
         int m = csize[qs[q].cls];
         for (int v = 0; v < nv; v++) {
