@@ -122,7 +122,7 @@ PY
 fi
 
 # The man pages the README names (man -w: found on the man path).
-for page in duch duch-index duch-query duch-optimize duch-aliases duch-train duch-eval duch-encode duch-info; do
+for page in duch duch-index duch-query duch-optimize duch-aliases duch-calibrate duch-train duch-eval duch-encode duch-info; do
     if clean_env man -w "$page" >/dev/null 2>&1; then ok "man $page"; else bad "man $page: not on the man path"; fi
 done
 
