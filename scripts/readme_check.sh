@@ -103,15 +103,17 @@ else
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.enable_load_extension(True)
-stmt = []
+stmt, counts = "", []
 for line in open(sys.argv[2]):
     if line.startswith(".load "):
         db.load_extension(line.split()[1])
-    else:
-        stmt.append(line)
-rows = db.execute("".join(stmt)).fetchall()
-assert len(rows) == 20, rows
-print(len(rows), "rows")
+        continue
+    stmt += line
+    if sqlite3.complete_statement(stmt):  # one statement at a time, as the shells run them
+        counts.append(len(db.execute(stmt).fetchall()))
+        stmt = ""
+assert counts and counts[0] == 20, counts
+print(sum(counts), "rows from", len(counts), "statements")
 PY
     then
         ok "python3 sqlite3: the SQL block ($(cat "$work/sql.py"))"
