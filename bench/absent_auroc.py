@@ -147,7 +147,7 @@ def main():
         print(f"model {a.model}; {len(gone)} tiles of {', '.join(ABSENT)} deleted"
               + (f" and all but {a.keep} of each other class" if a.keep > 0 else "") + f", {left} left")
         rel = [[0, 0.0, 0] for _ in range(10)]  # hits, sum of confidence, right
-        top1 = {True: [0, 0.0, 0]}  # present queries: count, sum of top-1 confidence, right
+        top1 = [0, 0.0, 0]  # present queries: count, sum of top-1 confidence, right
         pos = {tid: truth.get((x, y)) for tid, x, y in rows}
         for qs in QUERY_SETS:
             queries = read_queries(os.path.join(mosaic_bench.TOP, "bench", qs))
@@ -155,31 +155,28 @@ def main():
             conf = {True: [], False: []}
             for cls, text in queries:
                 present = cls not in ABSENT
+                # one search: the top hit for the AUROC, the top 10 for the reliability table
+                # (a hit's confidence does not depend on k)
                 try:
-                    row = db.execute("SELECT distance" + (", confidence" if has_conf else "") +
-                                     " FROM duch_knn(?, 1)", (text,)).fetchone()
+                    hits = db.execute("SELECT tile_id, distance" + (", confidence" if has_conf else "")
+                                      + " FROM duch_knn(?, 10)", (text,)).fetchall()
                 except sqlite3.Error:
-                    row = None
+                    hits = []
+                row = hits[0][1:] if hits else None
                 d = row[0] if row else bits + 1
                 dist[present].append(-d)
                 if has_conf:
                     conf[present].append(row[1] if row else 0.0)
-                if has_conf and (a.reliability or present):
-                    try:
-                        hits = db.execute("SELECT tile_id, confidence FROM duch_knn(?, 10)",
-                                          (text,)).fetchall()
-                    except sqlite3.Error:
-                        hits = []
-                    for j, (tid, cf) in enumerate(hits):
+                    for j, (tid, _, cf) in enumerate(hits):
                         right = pos.get(tid) == cls
                         b = min(9, int(cf * 10))
                         rel[b][0] += 1
                         rel[b][1] += cf
                         rel[b][2] += right
                         if j == 0 and present:
-                            top1[True][0] += 1
-                            top1[True][1] += cf
-                            top1[True][2] += right
+                            top1[0] += 1
+                            top1[1] += cf
+                            top1[2] += right
                 if a.verbose:
                     print(f"  {'present' if present else 'ABSENT ':7s} {cls:18s} d={d:3d}"
                           + (f" conf={row[1]:.2f}" if has_conf and row else "") + f"  {text!r}")
@@ -195,8 +192,8 @@ def main():
                 line += (f"; confidence {c:.3f} ({c / 0.5:.2f}x), mean top-1 confidence "
                          f"present {mp:.2f} absent {ma:.2f}")
             print(line)
-        if has_conf and top1[True][0]:
-            n, sc, right = top1[True]
+        if has_conf and top1[0]:
+            n, sc, right = top1
             print(f"present queries of both sets: top-1 hit right {right / n:.3f}, "
                   f"its mean confidence {sc / n:.3f} ({n} queries)")
         if a.reliability and has_conf:
