@@ -110,6 +110,16 @@ static double auroc(const double *pos, int np, const double *neg, int nn)
     return np && nn ? w / ((double)np * nn) : 0.5;
 }
 
+/* AUROC of score[q] (one per ranking), rankings with the query's class present against
+ * those without it; tmp holds nr doubles. */
+static double auroc_present(const ranking *rk, int nr, const double *score, double *tmp)
+{
+    int np = 0, nn = nr;
+    for (int q = 0; q < nr; q++) /* present first, absent from the end */
+        tmp[rk[q].present ? np++ : --nn] = score[q];
+    return auroc(tmp, np, tmp + nn, nr - nn);
+}
+
 static int dcrowd(const ranking *r, int rank)
 {
     return r->d[(rank <= r->n ? rank : r->n) - 1];
@@ -124,7 +134,7 @@ static int fit_rank(const ranking *rk, int nr, int bits, int R, double w[3], dou
         rows += (size_t)(rk[q].n < TOP ? rk[q].n : TOP);
     double *x = malloc(rows * 3 * sizeof *x);
     unsigned char *y = malloc(rows);
-    double *top = malloc((size_t)nr * sizeof *top);
+    double *top = malloc((size_t)nr * 2 * sizeof *top);
     if (!x || !y || !top) {
         free(x), free(y), free(top);
         return DUCH_NOMEM;
@@ -138,16 +148,9 @@ static int fit_rank(const ranking *rk, int nr, int bits, int R, double w[3], dou
     int rc = duch_confidence_fit(x, y, rows, w);
     if (rc == DUCH_OK) {
         duch_confidence c = {R, {w[0], w[1], w[2]}};
-        int np = 0, nn = nr;
-        for (int q = 0; q < nr; q++) { /* present tops first, absent ones from the end */
-            const ranking *r = &rk[q];
-            double v = duch_confidence_value(&c, bits, r->d[0], r->d[0], dcrowd(r, R));
-            if (r->present)
-                top[np++] = v;
-            else
-                top[--nn] = v;
-        }
-        *au = auroc(top, np, top + nn, nr - nn);
+        for (int q = 0; q < nr; q++)
+            top[q] = duch_confidence_value(&c, bits, rk[q].d[0], rk[q].d[0], dcrowd(&rk[q], R));
+        *au = auroc_present(rk, nr, top, top + nr);
     }
     free(x), free(y), free(top);
     return rc;
@@ -393,18 +396,14 @@ int duch_cmd_calibrate(int argc, char **argv)
     }
     free(cd), free(pos), free(csize);
     /* baseline: the raw top-1 distance */
-    double *top = malloc((size_t)nr * sizeof *top);
+    double *top = malloc((size_t)nr * 2 * sizeof *top);
     if (!top) {
         duch_cli_error("out of memory");
         goto done;
     }
-    int npos = 0, nneg = nr;
     for (int q = 0; q < nr; q++)
-        if (rk[q].present)
-            top[npos++] = -rk[q].d[0];
-        else
-            top[--nneg] = -rk[q].d[0];
-    double raw = auroc(top, npos, top + nneg, nr - nneg);
+        top[q] = -rk[q].d[0];
+    double raw = auroc_present(rk, nr, top, top + nr);
     free(top);
     int best = 0;
     double bw[3] = {0, 0, 0}, bau = -1;
