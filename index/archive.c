@@ -12,6 +12,7 @@
 #include "duch_utf8.h"
 #include "duch_index.h"
 #include "archive_internal.h"
+#include "archive_pg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <spatialite.h>
 
 struct duch_archive {
+    pga *pg;                  /* a PostGIS archive ("PG:..."): everything goes there */
     sqlite3 *db;
     void *splite;             /* spatialite connection cache */
     char *path;
@@ -131,8 +133,15 @@ static int exec(duch_archive *a, const char *sql, const char *what)
     return DUCH_OK;
 }
 
+int duch_archive_is_pg(const char *name)
+{
+    return name && !strncasecmp(name, "PG:", 3);
+}
+
 const char *duch_archive_errmsg(const duch_archive *a)
 {
+    if (a && a->pg)
+        return pga_errmsg(a->pg);
     if (!a)
         return "out of memory";
     return a->msg[0] ? a->msg : "no error";
@@ -164,6 +173,8 @@ static int has_write_bit(const char *path)
 
 int duch_archive_check_creatable(const char *path, char *err, size_t errlen)
 {
+    if (duch_archive_is_pg(path))
+        return DUCH_OK; /* the server says at the first write */
     char *dir = path ? dir_of(path) : NULL;
     struct stat sb;
     int rc = DUCH_OK;
@@ -393,7 +404,7 @@ static void boot_id(char *out, size_t n)
     fclose(f);
 }
 
-static void writer_token(char *out, size_t n)
+void duch_writer_token(char *out, size_t n)
 {
     char host[128] = "localhost", boot[40];
     if (gethostname(host, sizeof host) != 0)
@@ -532,6 +543,8 @@ static char *immutable_uri(const char *path)
 
 int duch_archive_identify(const char *path)
 {
+    if (duch_archive_is_pg(path))
+        return 0; /* not a file: the GDAL driver takes DUCH:PG:... by its prefix */
     struct stat sb;
     if (!path || !*path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
         return 0;
@@ -582,6 +595,17 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
         return set_msg(a, DUCH_INVALID,
                        "duch_archive_open: flags must be READONLY, READWRITE or READWRITE|CREATE");
     a->readonly = ro;
+    if (duch_archive_is_pg(path)) {
+        int prc = pga_open(path, flags, &a->pg);
+        if (!a->pg)
+            return set_msg(a, DUCH_NOMEM, "out of memory");
+        char *shown = strdup(pga_name(a->pg)); /* the password masked */
+        if (shown) {
+            free(a->path);
+            a->path = shown;
+        }
+        return prc;
+    }
 
     struct stat sb;
     int exists = stat(path, &sb) == 0;
@@ -665,7 +689,7 @@ int duch_archive_open(const char *path, int flags, duch_archive **out)
     if (rw && a->version < DUCH_ARCHIVE_SCHEMA_VERSION && (rc = upgrade_to_v2(a)))
         return rc;
     if (rw)
-        writer_token(a->token, sizeof a->token);
+        duch_writer_token(a->token, sizeof a->token);
     a->msg[0] = 0;
     return DUCH_OK;
 }
@@ -674,6 +698,7 @@ void duch_archive_close(duch_archive *a)
 {
     if (!a)
         return;
+    pga_close(a->pg);
     sqlite3_finalize(a->ins_tile);
     duch_engine_free(a->engine);
     free(a->chunk_ids);
@@ -709,6 +734,8 @@ int duch_archive_set_model(duch_archive *a, const void *blob, size_t size, const
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_set_model(a->pg, blob, size, id, bits);
     int rc = check_writable(a, "set_model");
     if (rc)
         return rc;
@@ -776,6 +803,8 @@ int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size, con
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_get_model(a->pg, blob, size, id, bits);
     if (!a->db)
         return set_msg(a, DUCH_INVALID, "get_model: the archive is not open");
     duch_stored_model_clear(&a->model);
@@ -796,7 +825,7 @@ int duch_archive_get_model(duch_archive *a, const void **blob, size_t *size, con
     return DUCH_OK;
 }
 
-int duch_archive_bits(duch_archive *a) { return a ? a->bits : 0; }
+int duch_archive_bits(duch_archive *a) { return !a ? 0 : a->pg ? pga_bits(a->pg) : a->bits; }
 
 /* ---------------------------------------------------------------- geometry */
 
@@ -881,6 +910,8 @@ int duch_archive_find_scene(duch_archive *a, const char *path, const char *check
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_find_scene(a->pg, path, checksum, scene_id);
     if (!a->db || !path || !scene_id)
         return set_msg(a, DUCH_INVALID, "find_scene: path and scene_id are required");
     sqlite3_stmt *st = NULL;
@@ -974,6 +1005,8 @@ int duch_archive_scene_status(duch_archive *a, const char *path, const char *che
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_scene_status(a->pg, path, checksum, out);
     if (!a->db || !path || !out)
         return set_msg(a, DUCH_INVALID, "scene_status: path and out are required");
     return scene_lookup(a, path, checksum, out);
@@ -1066,6 +1099,8 @@ int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_begin_scene(a->pg, s, scene_id);
     int rc = begin_checks(a, "begin_scene");
     if (rc)
         return rc;
@@ -1144,6 +1179,8 @@ int duch_archive_resume_scene(duch_archive *a, const char *path, const char *che
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_resume_scene(a->pg, path, checksum, expect);
     int rc = begin_checks(a, "resume_scene");
     if (rc)
         return rc;
@@ -1198,6 +1235,8 @@ int duch_archive_continue_scene(duch_archive *a, int64_t scene_id)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_continue_scene(a->pg, scene_id);
     int rc = begin_checks(a, "continue_scene");
     if (rc)
         return rc;
@@ -1218,6 +1257,8 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_add_tile(a->pg, scene_id, x_off, y_off, width, height, code, ring, npoints, tile_id);
     int rc = check_writable(a, "add_tile");
     if (rc)
         return rc;
@@ -1273,6 +1314,8 @@ int duch_archive_commit_chunk(duch_archive *a, int last)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_commit_chunk(a->pg, last);
     if (!a->scene_id)
         return set_msg(a, DUCH_INVALID, "commit_chunk: no scene is open");
     char sql[400];
@@ -1307,6 +1350,8 @@ int duch_archive_rollback_scene(duch_archive *a)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_rollback_scene(a->pg);
     if (!a->scene_id)
         return set_msg(a, DUCH_INVALID, "rollback_scene: no scene is open");
     a->scene_id = 0;
@@ -1317,6 +1362,8 @@ int duch_archive_release_scene(duch_archive *a, int64_t scene_id)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_release_scene(a->pg, scene_id);
     int rc = check_writable(a, "release_scene");
     if (rc)
         return rc;
@@ -1349,6 +1396,8 @@ static int scene_counts(duch_archive *a, int done, int64_t *scenes, int64_t *til
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_counts(a->pg, done, scenes, tiles);
     if (!a->db)
         return set_msg(a, DUCH_INVALID, "counts: the archive is not open");
     char sql[200];
@@ -1381,6 +1430,8 @@ int duch_archive_extent(duch_archive *a, double extent[4])
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return extent ? pga_extent(a->pg, extent) : DUCH_INVALID;
     if (!a->db || !extent)
         return set_msg(a, DUCH_INVALID, "extent: bad arguments");
     sqlite3_stmt *st = NULL;
@@ -1409,6 +1460,8 @@ int duch_archive_check_codes(duch_archive *a)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_check_codes(a->pg);
     if (!a->db)
         return set_msg(a, DUCH_INVALID, "check_codes: the archive is not open");
     int rc = load_bits(a);
@@ -1502,6 +1555,8 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_save_hits(a->pg, name, query, hits, n);
     int rc = check_writable(a, "save_hits");
     if (rc)
         return rc;
@@ -1651,6 +1706,8 @@ int duch_archive_meta_get(duch_archive *a, const char *key, const char **value)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return key && value ? pga_meta_get(a->pg, key, value) : DUCH_INVALID;
     if (!a->db || !key || !value)
         return set_msg(a, DUCH_INVALID, "meta_get: key and value are required");
     sqlite3_stmt *st = NULL;
@@ -1679,6 +1736,8 @@ int duch_archive_meta_set(duch_archive *a, const char *key, const char *value)
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return key && *key && strcmp(key, "schema_version") ? pga_meta_set(a->pg, key, value) : DUCH_INVALID;
     int rc = check_writable(a, "meta_set");
     if (rc)
         return rc;
@@ -1716,6 +1775,8 @@ int duch_archive_search(duch_archive *a, const unsigned char *query, size_t qlen
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return hits && nhits ? pga_search(a->pg, query, qlen, bbox, k, hits, nhits) : DUCH_INVALID;
     if (nhits)
         *nhits = 0;
     if (!a->db)
@@ -1739,6 +1800,8 @@ int duch_archive_search_info(duch_archive *a, duch_engine_info *out)
 {
     if (!a || !out)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_search_info(a->pg, out);
     duch_engine *e = NULL;
     int rc = engine_of(a, &e);
     if (!rc && (rc = duch_engine_stats(e, out)))
@@ -1750,6 +1813,8 @@ int duch_archive_tile(duch_archive *a, int64_t tile_id, duch_tile_record *out)
 {
     if (!a || !out)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_tile(a->pg, tile_id, out);
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(a->db,
@@ -1797,6 +1862,8 @@ int duch_archive_optimize(duch_archive *a, duch_progress_fn progress, void *arg,
 {
     if (!a)
         return DUCH_INVALID;
+    if (a->pg)
+        return pga_optimize(a->pg, ntiles);
     int rc = check_writable(a, "optimize");
     if (rc)
         return rc;
@@ -1818,6 +1885,8 @@ int duch_archive_optimize(duch_archive *a, duch_progress_fn progress, void *arg,
 
 int duch_archive_blocks_current(duch_archive *a)
 {
+    if (a && a->pg)
+        return 1; /* PostgreSQL keeps no blocks: the extension's cache is always current */
     if (!a || !a->db)
         return 0;
     char why[256];

@@ -13,4 +13,15 @@ __attribute__((visibility("hidden"))) struct sqlite3 *duch_archive_db(duch_archi
 __attribute__((visibility("hidden"))) int duch_db_has_object(struct sqlite3 *db, const char *type,
                                                              const char *name);
 
+/* This process's writer token, "host boot-id pid start-time" (scenes.writer). */
+__attribute__((visibility("hidden"))) void duch_writer_token(char *out, size_t n);
+
+/* WKB polygons (index/wkb.c; PostGIS's ST_AsBinary, ISO or EWKB, either byte order):
+ * the first ring as lon/lat pairs (malloc'ed; NULL and *npoints 0 when it is not a
+ * polygon), and the exact bounding box of its points (1, or 0 when not a polygon). */
+__attribute__((visibility("hidden"))) double *duch_wkb_ring(const unsigned char *wkb, size_t size,
+                                                            int *npoints);
+__attribute__((visibility("hidden"))) int duch_wkb_box(const unsigned char *wkb, size_t size,
+                                                       double box[4]);
+
 #endif

@@ -235,6 +235,11 @@ typedef struct duch_archive duch_archive;
  *   (READWRITE asked for a file or folder that cannot be written); DUCH_IO, DUCH_CORRUPT.
  * The connection has SpatiaLite initialised (spatialite_init_ex) for its own use. */
 int duch_archive_open(const char *path, int flags, duch_archive **out);
+/* 1 when name is a PostGIS archive, "PG:" and a libpq connection string (GDAL's
+ * convention, e.g. PG:"dbname=duch host=/run/postgresql"); else 0. Such an archive is the
+ * same tables in PostgreSQL (docs/archive.md, "PostGIS"), and every duch_archive_*
+ * function works on it. */
+int duch_archive_is_pg(const char *name);
 /* 1 when path is a regular SQLite file holding a duch archive (its duch_metadata table),
  * 0 when not, -1 when out of memory. Takes no lock and creates no file (a file without a
  * -wal file is read as immutable). For "is this mine?" checks (the GDAL driver). */

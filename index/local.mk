@@ -11,9 +11,11 @@ libduch_knn_la_LIBADD = libduch_utf8.la
 
 # The archive (SpatiaLite), with the kernels.
 noinst_LTLIBRARIES += libduch_index.la
-libduch_index_la_SOURCES = index/archive.c index/engine.c index/archive_internal.h
-libduch_index_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS)
-libduch_index_la_LIBADD = libduch_knn.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) -lm
+# The PostGIS form (index/archive_pg.c, libpq) sits behind the same functions.
+libduch_index_la_SOURCES = index/archive.c index/engine.c index/archive_internal.h \
+	index/archive_pg.c index/archive_pg.h index/wkb.c
+libduch_index_la_CPPFLAGS = $(AM_CPPFLAGS) $(SPATIALITE_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS)
+libduch_index_la_LIBADD = libduch_knn.la $(SPATIALITE_LIBS) $(SQLITE_LIBS) $(PQ_LIBS) -lm
 DUCH_PARTS += libduch_index.la
 pkginclude_HEADERS += index/duch_index.h index/duch_common.h
 

@@ -697,7 +697,7 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
      * at the first write, so that a run that writes nothing leaves nothing behind. */
     duch_archive *a = NULL;
     int rc = DUCH_OK;
-    if (access(archive, F_OK) == 0) {
+    if (duch_archive_is_pg(archive) || access(archive, F_OK) == 0) {
         rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
         if (rc == DUCH_OK)
             rc = duch_archive_check_codes(a);

@@ -6,6 +6,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libgdal-dev gdal-bin python3-gdal libproj-dev proj-bin
 libsqlite3-dev sqlite3 libspatialite-dev libsqlite3-mod-spatialite spatialite-bin
 libtorch-dev libjpeg-dev libpng-dev python3-qgis qgis-providers wordnet-dev wordnet-base man-db
+libpq-dev postgresql-15 postgresql-15-postgis-3 postgresql-server-dev-15 postgresql-client-15
 ${DUCH_EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do
