@@ -81,15 +81,18 @@ int duch_cmd_info(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        duch_cli_error("cannot open %s", path);
-        return 1;
+    int is_archive = duch_archive_is_pg(path); /* PG:... names a PostGIS archive */
+    if (!is_archive) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            duch_cli_error("cannot open %s", path);
+            return 1;
+        }
+        char head[16] = {0};
+        size_t got = fread(head, 1, sizeof head, f);
+        fclose(f);
+        is_archive = got == 16 && !memcmp(head, "SQLite format 3", 16);
     }
-    char head[16] = {0};
-    size_t got = fread(head, 1, sizeof head, f);
-    fclose(f);
-    int is_archive = got == 16 && !memcmp(head, "SQLite format 3", 16);
     if (vocabulary)
         return print_vocabulary(path, is_archive);
     if (is_archive)

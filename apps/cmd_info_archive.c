@@ -19,7 +19,7 @@ int duch_info_archive(const char *path)
     }
     int status = 1;
     const char *v = NULL;
-    printf("archive:        %s\n", path);
+    printf("archive:        %s\n", duch_archive_path(a)); /* a password masked */
     if (duch_archive_meta_get(a, "schema_version", &v) == DUCH_OK)
         printf("schema version: %s\n", v);
     if (duch_archive_meta_get(a, "created_by", &v) == DUCH_OK) {
@@ -54,7 +54,11 @@ int duch_info_archive(const char *path)
         printf("codes:          DAMAGED: %s\n", duch_archive_errmsg(a));
     if (bits)
         printf("bits:           %d\n", bits);
-    if (duch_archive_blocks_current(a))
+    duch_engine_info ei;
+    if (duch_archive_is_pg(path)) {
+        if (duch_archive_search_info(a, &ei) == DUCH_OK)
+            printf("search:         %s\n", ei.why_rows);
+    } else if (duch_archive_blocks_current(a))
         printf("search:         packed code blocks, current (fast first query)\n");
     else
         printf("search:         reads the rows: %s\n", duch_archive_errmsg(a));

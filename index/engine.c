@@ -151,56 +151,6 @@ int duch_geometry_blob_box(const void *blob, size_t n, double box[4])
     return 0;
 }
 
-int duch_bbox_check(const double bbox[4], char *err, size_t errlen)
-{
-    if (!bbox) {
-        fmt(err, errlen, "no box given");
-        return DUCH_INVALID;
-    }
-    for (int i = 0; i < 4; i++)
-        if (!isfinite(bbox[i])) {
-            fmt(err, errlen, "the box (minx, miny, maxx, maxy) must be 4 finite numbers");
-            return DUCH_INVALID;
-        }
-    if (bbox[0] > bbox[2] || bbox[1] > bbox[3]) {
-        fmt(err, errlen, "empty box %.17g,%.17g,%.17g,%.17g: need minx <= maxx and miny <= maxy",
-            bbox[0], bbox[1], bbox[2], bbox[3]);
-        return DUCH_INVALID;
-    }
-    if (bbox[0] < -180 || bbox[2] > 180 || bbox[1] < -90 || bbox[3] > 90) {
-        fmt(err, errlen, "box %.17g,%.17g,%.17g,%.17g is outside longitude -180..180 / latitude"
-            " -90..90 (the box is minx,miny,maxx,maxy in EPSG:4326 degrees)",
-            bbox[0], bbox[1], bbox[2], bbox[3]);
-        return DUCH_INVALID;
-    }
-    return DUCH_OK;
-}
-
-int duch_bbox_parse(const char *text, double bbox[4], char *err, size_t errlen)
-{
-    const char *p = text ? text : "";
-    for (int i = 0; i < 4; i++) {
-        char *end;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        bbox[i] = strtod(p, &end);
-        if (end == p)
-            goto bad;
-        p = end;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (i < 3 && *p++ != ',')
-            goto bad;
-    }
-    if (*p)
-        goto bad;
-    return duch_bbox_check(bbox, err, errlen);
-bad:
-    fmt(err, errlen, "box '%s' is not minx,miny,maxx,maxy (four numbers: longitude and latitude"
-        " in EPSG:4326 degrees)", text ? text : "");
-    return DUCH_INVALID;
-}
-
 /* ------------------------------------------------------------------ helpers */
 
 static int st_rc(sqlite3 *db)
