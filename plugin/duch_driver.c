@@ -308,11 +308,12 @@ int duch_gdal_parse_open_options(CSLConstList opts, duch_search_query *q)
 duch_hits *duch_gdal_search(const char *archive, const duch_search_query *q)
 {
     VSIStatBufL st;
-    if (!*archive || VSIStatL(archive, &st) != 0) {
+    int pg = duch_archive_is_pg(archive); /* DUCH:PG:...: a PostGIS archive, no file */
+    if (!pg && (!*archive || VSIStatL(archive, &st) != 0)) {
         CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: archive '%s' does not exist", archive);
         return NULL;
     }
-    if (!VSI_ISREG(st.st_mode)) {
+    if (!pg && !VSI_ISREG(st.st_mode)) {
         CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: archive '%s' is not a file", archive);
         return NULL;
     }
