@@ -30,3 +30,7 @@ EXTRA_DIST += tests/cli_query_words.sh
 # The confidence of a hit: duch calibrate, the model member, and every front end.
 TESTS += tests/cli_confidence.sh
 EXTRA_DIST += tests/cli_confidence.sh
+# The PostGIS archive and the PostgreSQL extension, on a cluster the test starts itself
+# (initdb as an unprivileged user, pg_ctl on a private socket folder, no TCP).
+TESTS += tests/pg_archive.sh
+EXTRA_DIST += tests/pg_archive.sh tests/pg_common.sh
