@@ -33,4 +33,4 @@ EXTRA_DIST += tests/cli_confidence.sh
 # The PostGIS archive and the PostgreSQL extension, on a cluster the test starts itself
 # (initdb as an unprivileged user, pg_ctl on a private socket folder, no TCP).
 TESTS += tests/pg_archive.sh
-EXTRA_DIST += tests/pg_archive.sh tests/pg_common.sh
+EXTRA_DIST += tests/pg_archive.sh tests/pg_common.sh tests/qgis_pg.py

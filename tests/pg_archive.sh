@@ -182,4 +182,13 @@ psqlq -d serial -c "CREATE TABLE mine (x int)" >/dev/null
 refused "save over a table of the user's" "not replacing it" "$duch" query "PG:$serial" trees --save mine
 [ "$(psqlq -d serial -c "SELECT count(*) FROM duch_saved")" = 1 ] || fail "duch_saved"
 echo "ok saved hits"
+
+# --- QGIS (headless) opens tiles, scenes and the saved hits through its PostGIS provider
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+if "$py" -c 'import qgis.core' 2>/dev/null; then
+    "$py" "$top_srcdir/tests/qgis_pg.py" "$pg_dir" serial duch $((ntiles - 1)) 3 river_hits 6 \
+        "$tmp/map.png" "a river with trees" || fail "QGIS"
+else
+    echo "note: python3-qgis missing: the QGIS part was not run"
+fi
 exit 0
