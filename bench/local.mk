@@ -25,3 +25,10 @@ CLEANFILES += bench/first_query$(EXEEXT)
 .PHONY: bench-first-query
 bench-first-query: bench/first_query$(EXEEXT) mod_duch.la duch$(EXEEXT)
 	$(SHELL) $(srcdir)/bench/first_query.sh $(abs_top_builddir) $(BENCH_TILES)
+
+# PostgreSQL: the extension's duch_knn against plain SQL and mod_duch, and concurrent
+# indexers (make bench-pg; a private cluster; not in make check)
+EXTRA_DIST += bench/pg_knn.sh
+.PHONY: bench-pg
+bench-pg: duch$(EXEEXT) mod_duch.la pg-ext
+	$(SHELL) $(srcdir)/bench/pg_knn.sh $(abs_top_builddir) $(BENCH_TILES)
