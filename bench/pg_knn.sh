@@ -51,9 +51,9 @@ nq=$(wc -l <"$tmp/q.txt")
     printf '%s\n' '\timing on'
     echo 'SELECT pg_backend_pid() AS pid \gset'
     echo '\setenv BPID :pid'
-    echo '\! grep VmRSS /proc/$BPID/status'
+    echo '\! grep RssAnon /proc/$BPID/status'
     echo "SELECT 'first'; SELECT count(*) FROM duch_knn('\\x$(head -1 "$tmp/q.txt")'::bytea, 10);"
-    echo '\! grep VmRSS /proc/$BPID/status'
+    echo '\! grep RssAnon /proc/$BPID/status'
     while read -r q; do
         echo "SELECT 'knn'; SELECT string_agg(tile_id::text, ',') FROM duch_knn('\\x$q'::bytea, 10);"
         echo "SELECT 'plain'; SELECT string_agg(tile_id::text, ',') FROM (SELECT tile_id FROM plain ORDER BY bit_count(cb # x'$q'::bit(64)), tile_id LIMIT 10) s;"
@@ -66,7 +66,7 @@ nq=$(wc -l <"$tmp/q.txt")
 psql -X -At -d bench -f "$tmp/s.sql" >"$tmp/s.out" 2>&1 || fail "the session: $(tail "$tmp/s.out")"
 [ -z "${BENCH_KEEP:-}" ] || cp "$tmp/s.sql" "$tmp/s.out" "$BENCH_KEEP"
 awk '
-  /^VmRSS/ { rss[++nr] = $2 }
+  /^RssAnon/ { rss[++nr] = $2 }
   /^(first|knn|plain|text|box)$/ { kind = $1; skip = 1; next }
   /^Time:/ { if (skip) { skip = 0; next } if (kind != "") { t[kind] = t[kind] " " $2; cnt[kind]++ } ; kind2 = kind; kind = "" ; next }
   /^[0-9,]+$/ && kind == "knn" { knn[++nk] = $0 }
@@ -74,7 +74,7 @@ awk '
   function med(s,   a, n, i, j, x) { n = split(s, a, " "); for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]; a[j + 1] = x } return n ? a[int((n + 1) / 2)] : 0 }
   END {
     same = 0; for (i = 1; i <= nk; i++) if (knn[i] == pl[i]) same++
-    printf "duch_knn first call (reads the rows into the packed cache): %.1f ms; backend memory %d -> %d kB (+%.0f MB)\n", med(t["first"]), rss[1], rss[2], (rss[2] - rss[1]) / 1024
+    printf "duch_knn first call (reads the rows into the packed cache): %.1f ms; backend private memory (RssAnon) %d -> %d kB (+%.0f MB)\n", med(t["first"]), rss[1], rss[2], (rss[2] - rss[1]) / 1024
     printf "duch_knn warm, code query, k = 10: median %.2f ms over %d\n", med(t["knn"]), cnt["knn"]
     printf "plain SQL ORDER BY bit_count(code # q), tile_id LIMIT 10 (baseline): median %.1f ms over %d\n", med(t["plain"]), cnt["plain"]
     printf "ratio: duch_knn is %.0fx faster than plain SQL; the same top 10 in %d of %d queries\n", med(t["plain"]) / med(t["knn"]), same, nk

@@ -98,16 +98,39 @@ static void spi_connect(void)
         elog(ERROR, "duch: SPI_connect failed");
 }
 
-/* The oid of the relation name resolves to now, InvalidOid when none. */
-static Oid relation_oid(const char *name)
+/* Run sql through a plan prepared once per session (*plan; SPI_keepplan): the small
+ * queries of every call cost no parsing or planning. Inside SPI. */
+static int run_kept(SPIPlanPtr *plan, const char *sql)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT to_regclass('%s')::oid", name);
-    if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-        return InvalidOid;
-    bool isnull;
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    return isnull ? InvalidOid : DatumGetObjectId(d);
+    if (!*plan) {
+        SPIPlanPtr p = SPI_prepare(sql, 0, NULL);
+        if (!p)
+            elog(ERROR, "duch: preparing \"%s\" failed", sql);
+        SPI_keepplan(p);
+        *plan = p;
+    }
+    return SPI_execute_plan(*plan, NULL, NULL, true, 1);
+}
+
+/* What this statement's search path resolves the archive's tables to (InvalidOid: none). */
+typedef struct archive_oids {
+    Oid tiles, version, model;
+} archive_oids;
+
+static archive_oids relation_oids(void)
+{
+    static SPIPlanPtr plan;
+    archive_oids o = {InvalidOid, InvalidOid, InvalidOid};
+    if (run_kept(&plan, "SELECT to_regclass('tiles')::oid, to_regclass('duch_tiles_version')::oid,"
+                        " to_regclass('duch_model')::oid") != SPI_OK_SELECT || SPI_processed != 1)
+        return o;
+    Oid *out[3] = {&o.tiles, &o.version, &o.model};
+    for (int i = 0; i < 3; i++) {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+        *out[i] = isnull ? InvalidOid : DatumGetObjectId(d);
+    }
+    return o;
 }
 
 /* ------------------------------------------------------------ the model */
@@ -115,11 +138,12 @@ static Oid relation_oid(const char *name)
 /* The text encoder of the stored model (opened again when its id changed). Inside SPI. */
 static duch_textenc *stored_textenc(const char *fn)
 {
-    if (relation_oid("duch_model") == InvalidOid)
+    static SPIPlanPtr plan_id;
+    if (relation_oids().model == InvalidOid)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("%s: no duch_model table here: this database (search path) holds no"
                                " duch archive; index scenes with duch index PG:...", fn)));
-    if (SPI_execute("SELECT model_id FROM duch_model LIMIT 1", true, 1) != SPI_OK_SELECT)
+    if (run_kept(&plan_id, "SELECT model_id FROM duch_model LIMIT 1") != SPI_OK_SELECT)
         elog(ERROR, "%s: reading duch_model failed", fn);
     if (SPI_processed == 0)
         ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
@@ -203,14 +227,16 @@ static void cache_fail(const char *fmt, const char *detail)
 /* Make the cache hold the rows of tiles as this statement sees them. Inside SPI. */
 static void cache_refresh(void)
 {
-    Oid tiles = relation_oid("tiles");
+    static SPIPlanPtr plan_version;
+    archive_oids oids = relation_oids();
+    Oid tiles = oids.tiles;
     if (tiles == InvalidOid)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("duch_knn: no tiles table here: this database (search path) holds "
                                "no duch archive")));
     int64 version = -1;
-    if (relation_oid("duch_tiles_version") != InvalidOid &&
-        SPI_execute("SELECT version FROM duch_tiles_version WHERE id = 0", true, 1) == SPI_OK_SELECT &&
+    if (oids.version != InvalidOid &&
+        run_kept(&plan_version, "SELECT version FROM duch_tiles_version WHERE id = 0") == SPI_OK_SELECT &&
         SPI_processed == 1) {
         bool isnull;
         Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
