@@ -1,6 +1,7 @@
 /* cmd_index.c: duch index — tile scenes, encode the tiles, store them in an archive. */
 #include "config.h"
 #include "cli.h"
+#include "duch_index.h" /* duch_archive_display_name */
 #include "duch_pipeline.h"
 
 #include <getopt.h>
@@ -254,11 +255,13 @@ int duch_cmd_index(int argc, char **argv)
     duch_cli_end_bar_line();
     if (!ctx.quiet) {
         double busy = st.t_read + st.t_encode + st.t_write;
+        char *shown = duch_archive_display_name(archive); /* a password masked */
         fprintf(stderr,
                 "%s: %d scenes indexed, %d already there, %d failed; %lld tiles written, "
                 "%lld skipped (below --min-valid); %.1f s, %.1f tiles/s",
-                archive, st.scenes_done, st.scenes_skipped, st.scenes_failed, st.tiles,
+                shown ? shown : archive, st.scenes_done, st.scenes_skipped, st.scenes_failed, st.tiles,
                 st.tiles_skipped, st.seconds, st.seconds > 0 ? st.tiles / st.seconds : 0.0);
+        free(shown);
         if (st.scenes_resumed)
             fprintf(stderr, "; %d resumed", st.scenes_resumed);
         if (busy > 0)

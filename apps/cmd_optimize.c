@@ -59,9 +59,12 @@ int duch_cmd_optimize(int argc, char **argv)
         duch_archive_close(a);
         return 1;
     }
-    duch_archive_close(a);
     if (!quiet)
-        fprintf(stderr, "duch: %s: packed %lld tile codes in %.2f s\n", path, (long long)n,
+        fprintf(stderr, duch_archive_is_pg(path)
+                            ? "duch: %s: analyzed the tables of %lld tiles in %.2f s (PostgreSQL keeps no code blocks)\n"
+                            : "duch: %s: packed %lld tile codes in %.2f s\n",
+                duch_archive_path(a), (long long)n,
                 (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    duch_archive_close(a);
     return 0;
 }

@@ -145,8 +145,12 @@ static int query_i64(pga *p, const char *what, const char *sql, int n, const cha
 /* ------------------------------------------------------------ the name */
 
 /* "PG:dbname=x password=y" -> "PG:dbname=x password=***" */
-static char *mask_name(const char *name)
+char *duch_archive_display_name(const char *name)
 {
+    if (!name)
+        return NULL;
+    if (!duch_archive_is_pg(name))
+        return strdup(name);
     char *s = strdup(name);
     if (!s)
         return NULL;
@@ -290,7 +294,7 @@ int pga_open(const char *name, int flags, pga **out)
     *out = p;
     if (!p)
         return DUCH_NOMEM;
-    p->name = mask_name(name);
+    p->name = duch_archive_display_name(name);
     if (!p->name)
         return set_msg(p, DUCH_NOMEM, "out of memory");
     p->readonly = (flags & DUCH_ARCHIVE_READONLY) != 0;

@@ -240,6 +240,9 @@ int duch_archive_open(const char *path, int flags, duch_archive **out);
  * same tables in PostgreSQL (docs/archive.md, "PostGIS"), and every duch_archive_*
  * function works on it. */
 int duch_archive_is_pg(const char *name);
+/* name as messages should show it: a PG: string with its password replaced by ***, any
+ * other name as it is. malloc'ed (free() it); NULL when out of memory. */
+char *duch_archive_display_name(const char *name);
 /* 1 when path is a regular SQLite file holding a duch archive (its duch_metadata table),
  * 0 when not, -1 when out of memory. Takes no lock and creates no file (a file without a
  * -wal file is read as immutable). For "is this mine?" checks (the GDAL driver). */

@@ -123,6 +123,47 @@ PY
     fi
 fi
 
+# The PostgreSQL section, line by line, as written, against a private cluster (initdb as
+# "nobody", a socket folder, no TCP) with the database duch; PGHOST and PGUSER name it,
+# as the README says.
+awk '
+    /^## / { inside = ($0 ~ /^## Beyond one machine/); next }
+    inside && /^    / { print substr($0, 5) }
+' "$readme" >"$work/pglines"
+pgbin=$(pg_config --bindir 2>/dev/null || true)
+if [ ! -s "$work/pglines" ]; then
+    bad "no code lines under '## Beyond one machine' in README.md"
+elif [ ! -x "$pgbin/initdb" ] || [ "$(id -u)" != 0 ]; then
+    bad "the PostgreSQL section needs PostgreSQL (scripts/deps.sh) and root (to run initdb as nobody)"
+else
+    pgd=$(mktemp -d /tmp/duchrd.XXXXXX)
+    chown nobody "$pgd"
+    if runuser -u nobody -- "$pgbin/initdb" -D "$pgd/data" -U duch --auth=trust >"$pgd/log" 2>&1 &&
+        runuser -u nobody -- "$pgbin/pg_ctl" -D "$pgd/data" -l "$pgd/server.log" -w \
+            -o "-c listen_addresses='' -k $pgd" start >>"$pgd/log" 2>&1 &&
+        PGHOST=$pgd PGUSER=duch psql -X -q -d postgres -c "CREATE DATABASE duch" >>"$pgd/log" 2>&1; then
+        k=0
+        while IFS= read -r line; do
+            k=$((k + 1))
+            if clean_env PGHOST="$pgd" PGUSER=duch sh -c "$line" >"$work/pg.$k" 2>&1; then
+                case "$line" in
+                *" index "* | *--save*) ok "$line" ;;
+                *) if [ -s "$work/pg.$k" ]; then ok "$line"; else bad "printed nothing: $line"; fi ;;
+                esac
+            else
+                bad "$line"
+                sed 's/^/    /' "$work/pg.$k" | tail -n 15 >&2
+            fi
+        done <"$work/pglines"
+        [ "$k" -ge 5 ] || bad "only $k lines in the PostgreSQL section"
+    else
+        bad "could not start a PostgreSQL cluster for the README's PostgreSQL section"
+        tail -n 10 "$pgd/log" >&2
+    fi
+    runuser -u nobody -- "$pgbin/pg_ctl" -D "$pgd/data" -m fast -w stop >/dev/null 2>&1
+    rm -rf "$pgd"
+fi
+
 # The man pages the README names (man -w: found on the man path).
 for page in duch duch-index duch-query duch-optimize duch-aliases duch-calibrate duch-train duch-eval duch-encode duch-info; do
     if clean_env man -w "$page" >/dev/null 2>&1; then ok "man $page"; else bad "man $page: not on the man path"; fi

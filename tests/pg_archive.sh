@@ -183,6 +183,16 @@ refused "save over a table of the user's" "not replacing it" "$duch" query "PG:$
 [ "$(psqlq -d serial -c "SELECT count(*) FROM duch_saved")" = 1 ] || fail "duch_saved"
 echo "ok saved hits"
 
+# --- duch optimize, and no password in messages
+"$duch" optimize "PG:$serial" >"$tmp/opt.txt" 2>&1 || fail "optimize: $(cat "$tmp/opt.txt")"
+grep -q "analyzed" "$tmp/opt.txt" || fail "optimize: $(cat "$tmp/opt.txt")"
+"$duch" index --model "$model" "PG:$serial password=sekrit" "$s1" >"$tmp/pw.txt" 2>&1 || fail "index with a password: $(cat "$tmp/pw.txt")"
+"$duch" info "PG:$serial password=sekrit" >>"$tmp/pw.txt" 2>&1 || fail "info with a password"
+"$duch" query "PG:dbname=nosuch host=$pg_dir user=duch password=sekrit" trees >>"$tmp/pw.txt" 2>&1 && fail "query of a missing database"
+! grep -q sekrit "$tmp/pw.txt" || fail "a password in the output: $(grep sekrit "$tmp/pw.txt")"
+grep -q "password=\*\*\*" "$tmp/pw.txt" || fail "the masked password is not shown: $(cat "$tmp/pw.txt")"
+echo "ok optimize; passwords masked"
+
 # --- QGIS (headless) opens tiles, scenes and the saved hits through its PostGIS provider
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 if "$py" -c 'import qgis.core' 2>/dev/null; then
