@@ -36,8 +36,8 @@
 
 #include <libpq-fe.h>
 
-/* the advisory lock space of scene writers: pg_advisory_lock(PGA_LOCK_SPACE, scene id) */
-#define PGA_LOCK_SPACE 1685414760 /* 'duch' */
+/* Scene writers lock pg_advisory_lock(space, scene id), where space is the oid of the
+ * archive's scenes table: archives in several schemas of one database do not collide. */
 /* the transaction lock that serializes creating the schema */
 #define PGA_SCHEMA_LOCK "SELECT pg_advisory_xact_lock(1685414760, -1)"
 
@@ -48,6 +48,7 @@ struct pga {
     char *name;               /* "PG:..." with the password masked */
     int readonly;
     int bits;
+    long lockspace;           /* the oid of scenes (see above) */
     int64_t scene_id;         /* scene of the open chunk, 0 when none */
     int64_t *claimed;         /* scenes whose advisory lock this session holds */
     size_t nclaimed, capclaimed;
@@ -330,6 +331,11 @@ int pga_open(const char *name, int flags, pga **out)
                        DUCH_ARCHIVE_SCHEMA_VERSION);
     if ((rc = load_bits(p)))
         return rc;
+    int64_t space = 0;
+    if ((rc = query_i64(p, "reading the archive", "SELECT to_regclass('scenes')::oid::int", 0, NULL,
+                        &space)))
+        return rc;
+    p->lockspace = (long)space;
     if (p->readonly)
         PQclear(PQexec(p->conn, "SET default_transaction_read_only = on"));
     else
@@ -499,8 +505,8 @@ static int scene_lock(pga *p, int64_t id, int try_only)
     snprintf(key, sizeof key, "%lld", (long long)(id % 2147483647));
     const char *v[1] = {key};
     char sql[120];
-    snprintf(sql, sizeof sql, "SELECT %s(%d, $1::int)",
-             try_only ? "pg_try_advisory_lock" : "pg_advisory_lock", PGA_LOCK_SPACE);
+    snprintf(sql, sizeof sql, "SELECT %s(%ld, $1::int)",
+             try_only ? "pg_try_advisory_lock" : "pg_advisory_lock", p->lockspace);
     int rc;
     PGresult *r = run(p, &rc, "locking the scene", sql, 1, v);
     if (!r)
@@ -513,7 +519,7 @@ static int scene_lock(pga *p, int64_t id, int try_only)
 static void scene_unlock(pga *p, int64_t id)
 {
     char sql[120];
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, %lld)", PGA_LOCK_SPACE,
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%ld, %lld)", p->lockspace,
              (long long)(id % 2147483647));
     PQclear(PQexec(p->conn, sql));
     int i = claimed_at(p, id);

@@ -165,6 +165,13 @@ grep -q "no duch_model table" "$tmp/e.txt" || fail "duch_knn without an archive:
 refused "no server" "cannot connect" "$duch" query "PG:dbname=x host=$tmp/nowhere" trees
 refused "no archive" "no duch archive" "$duch" query "PG:$pg" trees
 refused "query with no text" "empty" "$duch" query "PG:$serial" "  "
+# a model that does not match the archive: refused, nothing written
+if [ -d "${DUCH_SHARED_DATA:-}/ucm" ]; then
+    "$duch" calibrate "$model" --data "$DUCH_SHARED_DATA/ucm" -o "$tmp/other.duchm" -q || fail "calibrate"
+    before=$(psqlq -d serial -c "SELECT count(*) FROM tiles")
+    refused "another model" "does not match" "$duch" index -q --model "$tmp/other.duchm" "PG:$serial" "$tmp/big.tif"
+    [ "$(psqlq -d serial -c "SELECT count(*) FROM tiles")" = "$before" ] || fail "another model: tiles were written"
+fi
 # codes that do not fit the model: refused by index and query, reported by info
 psqlq -d multi -c "ALTER TABLE tiles DROP CONSTRAINT tiles_code_len; UPDATE tiles SET code = '\\x0102'::bytea WHERE tile_id = (SELECT min(tile_id) FROM tiles)" >/dev/null
 refused "index into damaged" "do not fit" "$duch" index -q --model "$model" "PG:$multi" "$tmp/big.tif"
