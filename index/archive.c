@@ -110,6 +110,8 @@ static int set_msg(duch_archive *a, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     duch_vsnprintf(a->msg, sizeof a->msg, fmt, ap); /* never cut inside a character */
     va_end(ap);
+    if (a->pg)
+        pga_set_msg(a->pg, a->msg); /* duch_archive_errmsg reads the PostGIS handle's */
     return rc;
 }
 
@@ -719,7 +721,7 @@ void duch_archive_close(duch_archive *a)
 
 static int check_writable(duch_archive *a, const char *what)
 {
-    if (!a->db)
+    if (!a->db && !a->pg)
         return set_msg(a, DUCH_INVALID, "%s: the archive is not open", what);
     if (a->readonly)
         return set_msg(a, DUCH_READONLY, "%s: %s was opened read-only", what, a->path);
@@ -734,8 +736,6 @@ int duch_archive_set_model(duch_archive *a, const void *blob, size_t size, const
 {
     if (!a)
         return DUCH_INVALID;
-    if (a->pg)
-        return pga_set_model(a->pg, blob, size, id, bits);
     int rc = check_writable(a, "set_model");
     if (rc)
         return rc;
@@ -745,6 +745,8 @@ int duch_archive_set_model(duch_archive *a, const void *blob, size_t size, const
         return set_msg(a, DUCH_INVALID,
                        "set_model: %d bits is not a supported code length (multiple of 8, %d..%d)",
                        bits, DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS);
+    if (a->pg)
+        return pga_set_model(a->pg, blob, size, id, bits);
     if (a->scene_id)
         return set_msg(a, DUCH_INVALID, "set_model: a scene is being written");
     if ((rc = exec(a, "BEGIN IMMEDIATE", "set_model")))
@@ -837,14 +839,8 @@ int duch_archive_bits(duch_archive *a) { return !a ? 0 : a->pg ? pga_bits(a->pg)
 static unsigned char *polygon_blob(const double *ring, int npoints, int *nbytes, int *bad)
 {
     *bad = 1;
-    if (!ring || npoints < 3 || npoints > 1000000)
-        return NULL;
-    for (int i = 0; i < 2 * npoints; i++)
-        if (!isfinite(ring[i]))
-            return NULL;
-    int closed = ring[0] == ring[2 * (npoints - 1)] && ring[1] == ring[2 * (npoints - 1) + 1];
-    int n = closed ? npoints : npoints + 1;
-    if (n < 4)
+    int n = duch_ring_points(ring, npoints);
+    if (!n)
         return NULL;
     *bad = 0;
     gaiaGeomCollPtr g = gaiaAllocGeomColl();
@@ -1013,17 +1009,24 @@ int duch_archive_scene_status(duch_archive *a, const char *path, const char *che
 }
 
 /* The message of a scene that someone else has: set_msg'ed, DUCH_EXISTS. */
-static int scene_taken(duch_archive *a, const char *path, const duch_scene_status *st)
+int duch_scene_taken_msg(char *msg, size_t n, const char *archive, const char *path,
+                         const duch_scene_status *st)
 {
     if (st->state == DUCH_SCENE_COMPLETE)
-        return set_msg(a, DUCH_EXISTS, "%s is already indexed in %s (scene %lld)", path,
-                       a->path, (long long)st->scene_id);
-    if (st->state == DUCH_SCENE_BUSY)
-        return set_msg(a, DUCH_EXISTS, "%s is being indexed into %s by another writer (%s)",
-                       path, a->path, st->writer);
-    return set_msg(a, DUCH_EXISTS,
-                   "%s: scene %lld changed while it was prepared (%lld tiles stored); run again",
-                   path, (long long)st->scene_id, (long long)st->tiles);
+        duch_snprintf(msg, n, "%s is already indexed in %s (scene %lld)", path, archive,
+                      (long long)st->scene_id);
+    else if (st->state == DUCH_SCENE_BUSY)
+        duch_snprintf(msg, n, "%s is being indexed into %s by another writer (%s)", path, archive,
+                      st->writer);
+    else
+        duch_snprintf(msg, n, "%s: scene %lld changed while it was prepared (%lld tiles stored); "
+                      "run again", path, (long long)st->scene_id, (long long)st->tiles);
+    return DUCH_EXISTS;
+}
+
+static int scene_taken(duch_archive *a, const char *path, const duch_scene_status *st)
+{
+    return duch_scene_taken_msg(a->msg, sizeof a->msg, a->path, path, st);
 }
 
 /* A chunk's write transaction began: note whether the code blocks hold every tile now
@@ -1099,16 +1102,19 @@ int duch_archive_begin_scene(duch_archive *a, const duch_scene_record *s, int64_
 {
     if (!a)
         return DUCH_INVALID;
-    if (a->pg)
-        return pga_begin_scene(a->pg, s, scene_id);
-    int rc = begin_checks(a, "begin_scene");
-    if (rc)
-        return rc;
     if (!s || !s->path || !*s->path || !scene_id)
         return set_msg(a, DUCH_INVALID, "begin_scene: a scene record with a path is required");
     if (s->width <= 0 || s->height <= 0 || s->bands <= 0)
         return set_msg(a, DUCH_INVALID, "begin_scene: %s: bad raster size %dx%dx%d", s->path,
                        s->width, s->height, s->bands);
+    if (s->footprint_npoints && !duch_ring_points(s->footprint, s->footprint_npoints))
+        return set_msg(a, DUCH_INVALID,
+                       "begin_scene: %s: footprint needs at least 3 distinct finite points", s->path);
+    if (a->pg)
+        return pga_begin_scene(a->pg, s, scene_id);
+    int rc = begin_checks(a, "begin_scene");
+    if (rc)
+        return rc;
     unsigned char *fp = NULL;
     int fplen = 0, bad = 0;
     if (s->footprint && s->footprint_npoints) {
@@ -1257,26 +1263,27 @@ int duch_archive_add_tile(duch_archive *a, int64_t scene_id, int x_off, int y_of
 {
     if (!a)
         return DUCH_INVALID;
-    if (a->pg)
-        return pga_add_tile(a->pg, scene_id, x_off, y_off, width, height, code, ring, npoints, tile_id);
     int rc = check_writable(a, "add_tile");
     if (rc)
         return rc;
-    if (!a->scene_id || scene_id != a->scene_id)
-        return set_msg(a, DUCH_INVALID, "add_tile: scene %lld is not the open scene",
-                       (long long)scene_id);
     if (!code)
         return set_msg(a, DUCH_INVALID, "add_tile: no code");
     if (width <= 0 || height <= 0 || x_off < 0 || y_off < 0)
         return set_msg(a, DUCH_INVALID, "add_tile: bad window %d,%d %dx%d", x_off, y_off, width,
                        height);
-    int fplen = 0, bad = 0;
     /* No ring at all (a scene indexed with --allow-pixel): a NULL footprint. */
+    if ((ring || npoints != 0) && !duch_ring_points(ring, npoints))
+        return set_msg(a, DUCH_INVALID,
+                       "add_tile: footprint needs at least 3 distinct finite lon/lat points");
+    if (a->pg)
+        return pga_add_tile(a->pg, scene_id, x_off, y_off, width, height, code, ring, npoints, tile_id);
+    if (!a->scene_id || scene_id != a->scene_id)
+        return set_msg(a, DUCH_INVALID, "add_tile: scene %lld is not the open scene",
+                       (long long)scene_id);
+    int fplen = 0, bad = 0;
     unsigned char *fp = !ring && npoints == 0 ? NULL : polygon_blob(ring, npoints, &fplen, &bad);
     if (!fp && (ring || npoints != 0))
-        return bad ? set_msg(a, DUCH_INVALID,
-                             "add_tile: footprint needs at least 3 distinct finite lon/lat points")
-                   : set_msg(a, DUCH_NOMEM, "out of memory");
+        return set_msg(a, DUCH_NOMEM, "out of memory");
     if (!a->ins_tile &&
         sqlite3_prepare_v2(a->db,
                            "INSERT INTO tiles(scene_id, x_off, y_off, width, height, code, footprint)"
@@ -1487,16 +1494,22 @@ int duch_archive_check_codes(duch_archive *a)
     char q[160];
     snprintf(q, sizeof q, "SELECT length(code) FROM tiles WHERE tile_id = %lld", (long long)first);
     query_int64(a, q, &len);
-    if (!a->bits)
-        return set_msg(a, DUCH_MISMATCH,
-                       "%s holds %lld tiles but no model (duch_model is empty): the archive is "
-                       "damaged", a->path, (long long)nbad);
-    return set_msg(a, DUCH_MISMATCH,
-                   "%s: %lld tile codes do not fit the archive's model (%d bits = %d bytes), "
-                   "e.g. tile %lld has %lld bytes: the archive was changed by other SQL or "
-                   "mixed from archives of different models; duch will not search or extend it",
-                   a->path, (long long)nbad, a->bits, a->bits / 8, (long long)first,
-                   (long long)len);
+    return duch_codes_mismatch_msg(a->msg, sizeof a->msg, a->path, (long long)nbad, a->bits,
+                                   (long long)first, (long long)len);
+}
+
+int duch_codes_mismatch_msg(char *msg, size_t n, const char *archive, long long nbad, int bits,
+                            long long first, long long len)
+{
+    if (!bits)
+        duch_snprintf(msg, n, "%s holds %lld tiles but no model (duch_model is empty): the archive "
+                      "is damaged", archive, nbad);
+    else
+        duch_snprintf(msg, n, "%s: %lld tile codes do not fit the archive's model (%d bits = %d "
+                      "bytes), e.g. tile %lld has %lld bytes: the archive was changed by other SQL "
+                      "or mixed from archives of different models; duch will not search or extend "
+                      "it", archive, nbad, bits, bits / 8, first, len);
+    return DUCH_MISMATCH;
 }
 
 /* ---------------------------------------------------------------- saved hits */
@@ -1555,8 +1568,6 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
 {
     if (!a)
         return DUCH_INVALID;
-    if (a->pg)
-        return pga_save_hits(a->pg, name, query, hits, n);
     int rc = check_writable(a, "save_hits");
     if (rc)
         return rc;
@@ -1565,7 +1576,13 @@ int duch_archive_save_hits(duch_archive *a, const char *name, const char *query,
     if (!duch_archive_save_name_valid(name))
         return set_msg(a, DUCH_INVALID,
                        "--save needs a table name of letters, digits and '_' that is not one of "
-                       "the archive's or SpatiaLite's own tables, got '%s'", name ? name : "");
+                       "the archive's own tables or the database's, got '%s'", name ? name : "");
+    for (int i = 0; i < n; i++)
+        if (hits[i].footprint && hits[i].footprint_npoints &&
+            !duch_ring_points(hits[i].footprint, hits[i].footprint_npoints))
+            return set_msg(a, DUCH_INVALID, "save_hits: hit %d has a bad footprint", hits[i].rank);
+    if (a->pg)
+        return pga_save_hits(a->pg, name, query, hits, n);
     if (a->scene_id)
         return set_msg(a, DUCH_INVALID, "save_hits: a scene is being written");
     if ((rc = begin_write(a, "save_hits")))

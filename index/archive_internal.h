@@ -24,4 +24,17 @@ __attribute__((visibility("hidden"))) double *duch_wkb_ring(const unsigned char 
 __attribute__((visibility("hidden"))) int duch_wkb_box(const unsigned char *wkb, size_t size,
                                                        double box[4]);
 
+/* A footprint ring (npoints lon/lat pairs, closed or not): the number of points of the
+ * closed ring, or 0 when it has fewer than 3 distinct finite points. */
+__attribute__((visibility("hidden"))) int duch_ring_points(const double *ring, int npoints);
+
+/* The messages both archive forms give (index/archive.c): a scene someone else has
+ * (returns DUCH_EXISTS), and codes that do not fit the model (returns DUCH_MISMATCH). */
+__attribute__((visibility("hidden"))) int duch_scene_taken_msg(char *msg, size_t n, const char *archive,
+                                                               const char *path,
+                                                               const duch_scene_status *st);
+__attribute__((visibility("hidden"))) int duch_codes_mismatch_msg(char *msg, size_t n, const char *archive,
+                                                                  long long nbad, int bits,
+                                                                  long long first, long long len);
+
 #endif

@@ -73,6 +73,7 @@ static int set_msg(pga *p, int rc, const char *fmt, ...)
 }
 
 const char *pga_errmsg(const pga *p) { return p ? p->msg : "out of memory"; }
+void pga_set_msg(pga *p, const char *msg) { snprintf(p->msg, sizeof p->msg, "%s", msg); }
 const char *pga_name(const pga *p) { return p ? p->name : ""; }
 
 /* libpq's message without its trailing newline */
@@ -370,17 +371,10 @@ static int check_writable(pga *p, const char *what)
 
 /* ------------------------------------------------------------ model */
 
+/* (duch_archive_set_model checked the arguments, as for every pga_ function) */
 int pga_set_model(pga *p, const void *blob, size_t size, const char *id, int bits)
 {
-    int rc = check_writable(p, "set_model");
-    if (rc)
-        return rc;
-    if (!blob || !size || !id || !*id)
-        return set_msg(p, DUCH_INVALID, "set_model: a model blob and id are required");
-    if (!duch_code_bits_valid(bits))
-        return set_msg(p, DUCH_INVALID,
-                       "set_model: %d bits is not a supported code length (multiple of 8, %d..%d)",
-                       bits, DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS);
+    int rc;
     if (p->scene_id)
         return set_msg(p, DUCH_INVALID, "set_model: a scene is being written");
     if ((rc = exec0(p, "set_model", "BEGIN", 0, NULL)))
@@ -610,15 +604,7 @@ int pga_find_scene(pga *p, const char *path, const char *checksum, int64_t *scen
 
 static int scene_taken(pga *p, const char *path, const duch_scene_status *st)
 {
-    if (st->state == DUCH_SCENE_COMPLETE)
-        return set_msg(p, DUCH_EXISTS, "%s is already indexed in %s (scene %lld)", path, p->name,
-                       (long long)st->scene_id);
-    if (st->state == DUCH_SCENE_BUSY)
-        return set_msg(p, DUCH_EXISTS, "%s is being indexed into %s by another writer (%s)", path,
-                       p->name, st->writer);
-    return set_msg(p, DUCH_EXISTS,
-                   "%s: scene %lld changed while it was prepared (%lld tiles stored); run again",
-                   path, (long long)st->scene_id, (long long)st->tiles);
+    return duch_scene_taken_msg(p->msg, sizeof p->msg, p->name, path, st);
 }
 
 static int begin_checks(pga *p, const char *what)
@@ -642,14 +628,8 @@ static int begin_checks(pga *p, const char *what)
 static char *ring_ewkt(const double *ring, int npoints, int *bad)
 {
     *bad = 1;
-    if (!ring || npoints < 3 || npoints > 1000000)
-        return NULL;
-    for (int i = 0; i < 2 * npoints; i++)
-        if (!isfinite(ring[i]))
-            return NULL;
-    int closed = ring[0] == ring[2 * (npoints - 1)] && ring[1] == ring[2 * (npoints - 1) + 1];
-    int n = closed ? npoints : npoints + 1;
-    if (n < 4)
+    int n = duch_ring_points(ring, npoints);
+    if (!n)
         return NULL;
     *bad = 0;
     size_t cap = 40 + (size_t)n * 52;
@@ -671,19 +651,11 @@ int pga_begin_scene(pga *p, const duch_scene_record *s, int64_t *scene_id)
     int rc = begin_checks(p, "begin_scene");
     if (rc)
         return rc;
-    if (!s || !s->path || !*s->path || !scene_id)
-        return set_msg(p, DUCH_INVALID, "begin_scene: a scene record with a path is required");
-    if (s->width <= 0 || s->height <= 0 || s->bands <= 0)
-        return set_msg(p, DUCH_INVALID, "begin_scene: %s: bad raster size %dx%dx%d", s->path,
-                       s->width, s->height, s->bands);
     char *fp = NULL;
     int bad = 0;
     if (s->footprint && s->footprint_npoints &&
         !(fp = ring_ewkt(s->footprint, s->footprint_npoints, &bad)))
-        return bad ? set_msg(p, DUCH_INVALID,
-                             "begin_scene: %s: footprint needs at least 3 distinct finite points",
-                             s->path)
-                   : set_msg(p, DUCH_NOMEM, "out of memory");
+        return set_msg(p, DUCH_NOMEM, "out of memory");
     char num[11][32];
     snprintf(num[0], 32, "%d", s->width);
     snprintf(num[1], 32, "%d", s->height);
@@ -810,26 +782,39 @@ static int copy_put(pga *p, const char *s, size_t n)
     return DUCH_OK;
 }
 
+/* Send the chunk's buffered tiles with one COPY (in the open transaction). */
+static int copy_flush(pga *p, const char *what)
+{
+    if (!p->copy_len)
+        return DUCH_OK;
+    PGresult *r = PQexec(p->conn, "COPY tiles (scene_id, x_off, y_off, width, height, code,"
+                                  " footprint) FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        return pq_fail(p, r, what);
+    PQclear(r);
+    if (PQputCopyData(p->conn, p->copy, (int)p->copy_len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
+        return set_msg(p, DUCH_IO, "%s: %s: %s", p->name, what, pq_msg(p, NULL));
+    r = PQgetResult(p->conn);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? DUCH_OK : pq_fail(p, r, what);
+    if (rc == DUCH_OK)
+        PQclear(r);
+    while ((r = PQgetResult(p->conn)))
+        PQclear(r);
+    p->copy_len = 0;
+    return rc;
+}
+
 int pga_add_tile(pga *p, int64_t scene_id, int x_off, int y_off, int width, int height,
                  const unsigned char *code, const double *ring, int npoints, int64_t *tile_id)
 {
-    int rc = check_writable(p, "add_tile");
-    if (rc)
-        return rc;
+    int rc;
     if (!p->scene_id || scene_id != p->scene_id)
         return set_msg(p, DUCH_INVALID, "add_tile: scene %lld is not the open scene",
                        (long long)scene_id);
-    if (!code)
-        return set_msg(p, DUCH_INVALID, "add_tile: no code");
-    if (width <= 0 || height <= 0 || x_off < 0 || y_off < 0)
-        return set_msg(p, DUCH_INVALID, "add_tile: bad window %d,%d %dx%d", x_off, y_off, width,
-                       height);
     int bad = 0;
     char *fp = !ring && npoints == 0 ? NULL : ring_ewkt(ring, npoints, &bad);
     if (!fp && (ring || npoints != 0))
-        return bad ? set_msg(p, DUCH_INVALID,
-                             "add_tile: footprint needs at least 3 distinct finite lon/lat points")
-                   : set_msg(p, DUCH_NOMEM, "out of memory");
+        return set_msg(p, DUCH_NOMEM, "out of memory");
     char head[160];
     int n = snprintf(head, sizeof head, "%lld\t%d\t%d\t%d\t%d\t\\\\x", (long long)scene_id, x_off,
                      y_off, width, height);
@@ -850,20 +835,8 @@ int pga_add_tile(pga *p, int64_t scene_id, int x_off, int y_off, int width, int 
         return rc;
     p->chunk_n++;
     if (tile_id) { /* asked for its id: send what is buffered now */
-        PGresult *r = PQexec(p->conn, "COPY tiles (scene_id, x_off, y_off, width, height, code,"
-                                      " footprint) FROM STDIN");
-        if (PQresultStatus(r) != PGRES_COPY_IN)
-            return pq_fail(p, r, "adding a tile");
-        PQclear(r);
-        if (PQputCopyData(p->conn, p->copy, (int)p->copy_len) != 1 || PQputCopyEnd(p->conn, NULL) != 1)
-            return set_msg(p, DUCH_IO, "%s: adding a tile: %s", p->name, pq_msg(p, NULL));
-        r = PQgetResult(p->conn);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return pq_fail(p, r, "adding a tile");
-        PQclear(r);
-        while ((r = PQgetResult(p->conn)))
-            PQclear(r);
-        p->copy_len = 0;
+        if ((rc = copy_flush(p, "adding a tile")))
+            return rc;
         int64_t id = 0;
         if ((rc = query_i64(p, "adding a tile", "SELECT lastval()", 0, NULL, &id)))
             return rc;
@@ -877,30 +850,8 @@ int pga_commit_chunk(pga *p, int last)
     if (!p->scene_id)
         return set_msg(p, DUCH_INVALID, "commit_chunk: no scene is open");
     int rc = DUCH_OK;
-    if (p->copy_len) {
-        PGresult *r = PQexec(p->conn, "COPY tiles (scene_id, x_off, y_off, width, height, code,"
-                                      " footprint) FROM STDIN");
-        if (PQresultStatus(r) != PGRES_COPY_IN) {
-            rc = pq_fail(p, r, "commit_chunk");
-            goto fail;
-        }
-        PQclear(r);
-        if (PQputCopyData(p->conn, p->copy, (int)p->copy_len) != 1 ||
-            PQputCopyEnd(p->conn, NULL) != 1) {
-            rc = set_msg(p, DUCH_IO, "%s: commit_chunk: %s", p->name, pq_msg(p, NULL));
-            goto fail;
-        }
-        r = PQgetResult(p->conn);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            rc = pq_fail(p, r, "writing the tiles");
-            while ((r = PQgetResult(p->conn)))
-                PQclear(r);
-            goto fail;
-        }
-        PQclear(r);
-        while ((r = PQgetResult(p->conn)))
-            PQclear(r);
-    }
+    if ((rc = copy_flush(p, "writing the tiles")))
+        goto fail;
     char sid[32];
     snprintf(sid, sizeof sid, "%lld", (long long)p->scene_id);
     const char *v[1] = {sid};
@@ -986,14 +937,7 @@ int pga_check_codes(pga *p)
     PQclear(r);
     if (nbad == 0)
         return DUCH_OK;
-    if (!p->bits)
-        return set_msg(p, DUCH_MISMATCH, "%s holds %lld tiles but no model (duch_model is empty): "
-                       "the archive is damaged", p->name, nbad);
-    return set_msg(p, DUCH_MISMATCH,
-                   "%s: %lld tile codes do not fit the archive's model (%d bits = %d bytes), "
-                   "e.g. tile %lld has %lld bytes: the archive was changed by other SQL or "
-                   "mixed from archives of different models; duch will not search or extend it",
-                   p->name, nbad, p->bits, p->bits / 8, first, len);
+    return duch_codes_mismatch_msg(p->msg, sizeof p->msg, p->name, nbad, p->bits, first, len);
 }
 
 int pga_counts(pga *p, int done, int64_t *scenes, int64_t *tiles)
@@ -1068,15 +1012,7 @@ int pga_meta_set(pga *p, const char *key, const char *value)
 
 int pga_save_hits(pga *p, const char *name, const char *query, const duch_saved_hit *hits, int n)
 {
-    int rc = check_writable(p, "save_hits");
-    if (rc)
-        return rc;
-    if (n < 0 || (n > 0 && !hits))
-        return set_msg(p, DUCH_INVALID, "save_hits: bad arguments");
-    if (!duch_archive_save_name_valid(name))
-        return set_msg(p, DUCH_INVALID,
-                       "--save needs a table name of letters, digits and '_' that is not one of "
-                       "the archive's or PostGIS's own tables, got '%s'", name ? name : "");
+    int rc;
     if (p->scene_id)
         return set_msg(p, DUCH_INVALID, "save_hits: a scene is being written");
     /* PostgreSQL folds unquoted names to lower case: the table is the lower-case name */
@@ -1144,8 +1080,7 @@ int pga_save_hits(pga *p, const char *name, const char *query, const duch_saved_
         char *fp = x->footprint && x->footprint_npoints
                        ? ring_ewkt(x->footprint, x->footprint_npoints, &bad) : NULL;
         if (!fp && x->footprint && x->footprint_npoints) {
-            rc = bad ? set_msg(p, DUCH_INVALID, "save_hits: hit %d has a bad footprint", x->rank)
-                     : set_msg(p, DUCH_NOMEM, "out of memory");
+            rc = set_msg(p, DUCH_NOMEM, "out of memory");
             goto fail;
         }
         const char *w[12] = {num[0], num[1], x->confidence >= 0 ? num[2] : NULL, num[3], num[4],

@@ -14,6 +14,7 @@ typedef struct pga pga;
 PGA_HIDDEN int pga_open(const char *name, int flags, pga **out);
 PGA_HIDDEN void pga_close(pga *p);
 PGA_HIDDEN const char *pga_errmsg(const pga *p);
+PGA_HIDDEN void pga_set_msg(pga *p, const char *msg);
 /* the archive's name with any password masked, for messages */
 PGA_HIDDEN const char *pga_name(const pga *p);
 PGA_HIDDEN int pga_set_model(pga *p, const void *blob, size_t size, const char *id, int bits);

@@ -10,7 +10,6 @@
 #include "duch_utf8.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include <stdlib.h>
@@ -289,35 +288,24 @@ int duch_codes_search(const duch_codes *c, const unsigned char *query, size_t k,
 
 /* ------------------------------------------------------------------ boxes */
 
-static void box_msg(char *err, size_t errlen, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void box_msg(char *err, size_t errlen, const char *f, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, f);
-    duch_vsnprintf(err, errlen, f, ap);
-    va_end(ap);
-}
-
 int duch_bbox_check(const double bbox[4], char *err, size_t errlen)
 {
     if (!bbox) {
-        box_msg(err, errlen, "no box given");
+        duch_snprintf(err, err ? errlen : 0, "no box given");
         return DUCH_INVALID;
     }
     for (int i = 0; i < 4; i++)
         if (!isfinite(bbox[i])) {
-            box_msg(err, errlen, "the box (minx, miny, maxx, maxy) must be 4 finite numbers");
+            duch_snprintf(err, err ? errlen : 0, "the box (minx, miny, maxx, maxy) must be 4 finite numbers");
             return DUCH_INVALID;
         }
     if (bbox[0] > bbox[2] || bbox[1] > bbox[3]) {
-        box_msg(err, errlen, "empty box %.17g,%.17g,%.17g,%.17g: need minx <= maxx and miny <= maxy",
+        duch_snprintf(err, err ? errlen : 0, "empty box %.17g,%.17g,%.17g,%.17g: need minx <= maxx and miny <= maxy",
             bbox[0], bbox[1], bbox[2], bbox[3]);
         return DUCH_INVALID;
     }
     if (bbox[0] < -180 || bbox[2] > 180 || bbox[1] < -90 || bbox[3] > 90) {
-        box_msg(err, errlen, "box %.17g,%.17g,%.17g,%.17g is outside longitude -180..180 / latitude"
+        duch_snprintf(err, err ? errlen : 0, "box %.17g,%.17g,%.17g,%.17g is outside longitude -180..180 / latitude"
             " -90..90 (the box is minx,miny,maxx,maxy in EPSG:4326 degrees)",
             bbox[0], bbox[1], bbox[2], bbox[3]);
         return DUCH_INVALID;
@@ -345,7 +333,7 @@ int duch_bbox_parse(const char *text, double bbox[4], char *err, size_t errlen)
         goto bad;
     return duch_bbox_check(bbox, err, errlen);
 bad:
-    box_msg(err, errlen, "box '%s' is not minx,miny,maxx,maxy (four numbers: longitude and latitude"
+    duch_snprintf(err, err ? errlen : 0, "box '%s' is not minx,miny,maxx,maxy (four numbers: longitude and latitude"
         " in EPSG:4326 degrees)", text ? text : "");
     return DUCH_INVALID;
 }

@@ -94,3 +94,15 @@ int duch_wkb_box(const unsigned char *wkb, size_t size, double box[4])
     }
     return 1;
 }
+
+int duch_ring_points(const double *ring, int npoints)
+{
+    if (!ring || npoints < 3 || npoints > 1000000)
+        return 0;
+    for (int i = 0; i < 2 * npoints; i++)
+        if (!isfinite(ring[i]))
+            return 0;
+    int closed = ring[0] == ring[2 * (npoints - 1)] && ring[1] == ring[2 * (npoints - 1) + 1];
+    int n = closed ? npoints : npoints + 1;
+    return n < 4 ? 0 : n;
+}
