@@ -305,7 +305,7 @@ int pga_open(const char *name, int flags, pga **out)
     if (!p->conn)
         return set_msg(p, DUCH_NOMEM, "out of memory");
     if (PQstatus(p->conn) != CONNECTION_OK)
-        return set_msg(p, DUCH_NOTFOUND, "%s: cannot connect to PostgreSQL: %s", p->name,
+        return set_msg(p, DUCH_IO, "%s: cannot connect to PostgreSQL: %s", p->name,
                        pq_msg(p, NULL));
     PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
     int rc, have = 0;

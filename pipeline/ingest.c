@@ -697,11 +697,18 @@ int duch_ingest(const char *archive, const char *const *scenes, int nscenes,
      * at the first write, so that a run that writes nothing leaves nothing behind. */
     duch_archive *a = NULL;
     int rc = DUCH_OK;
-    if (duch_archive_is_pg(archive) || access(archive, F_OK) == 0) {
-        rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | DUCH_ARCHIVE_CREATE, &a);
+    /* A PostGIS archive "exists" when its database holds the tables (DUCH_NOTFOUND: it does
+     * not yet; a server that cannot be reached is DUCH_IO and stops the run here). */
+    int pg = duch_archive_is_pg(archive);
+    if (pg || access(archive, F_OK) == 0) {
+        rc = duch_archive_open(archive, DUCH_ARCHIVE_READWRITE | (pg ? 0 : DUCH_ARCHIVE_CREATE), &a);
         if (rc == DUCH_OK)
             rc = duch_archive_check_codes(a);
-        if (rc != DUCH_OK) {
+        if (pg && rc == DUCH_NOTFOUND) { /* made at the first write, as a new file is */
+            duch_archive_close(a);
+            a = NULL;
+            rc = DUCH_OK;
+        } else if (rc != DUCH_OK) {
             pl_set_err(err, errlen, "%s", a ? duch_archive_errmsg(a) : "out of memory");
             duch_archive_close(a);
             return rc;

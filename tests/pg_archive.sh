@@ -104,6 +104,37 @@ cmp -s "$tmp/big.a" "$tmp/big.b" || fail "killed and resumed: rows differ from o
     fail "resumed scene row: $(psqlq -d killed -c "SELECT complete, tile_count FROM scenes")"
 echo "ok kill -9 after $n tiles, resumed: $(wc -l <"$tmp/big.b") tiles as one clean run"
 
+# --- SIGINT inside a scene: the encoded chunks are committed, the scene released, resumed
+pg_db interrupted
+"$duch" index -q --model "$model" --chunk 16 "PG:$pgc" "$tmp/big.tif" >"$tmp/int.txt" 2>&1 &
+victim=$!
+i=0
+while [ "$i" -lt 600 ]; do
+    n=$(psql -X -At -d interrupted -c "SELECT count(*) FROM tiles" 2>/dev/null || echo 0)
+    [ "${n:-0}" -ge 48 ] && break
+    i=$((i + 1))
+    sleep 0.05
+done
+kill -INT "$victim"
+st=0; wait "$victim" || st=$?
+[ "$st" = 130 ] || fail "SIGINT: exit status $st, not 130: $(cat "$tmp/int.txt")"
+[ "$(psqlq -d interrupted -c "SELECT complete, writer IS NULL FROM scenes")" = "0|t" ] ||
+    fail "SIGINT: scene $(psqlq -d interrupted -c "SELECT complete, writer FROM scenes")"
+"$duch" index --model "$model" --chunk 16 "PG:$pgc" "$tmp/big.tif" >"$tmp/resume2.txt" 2>&1 || fail "resume after SIGINT"
+grep -q "1 resumed" "$tmp/resume2.txt" || fail "no resume after SIGINT: $(cat "$tmp/resume2.txt")"
+psqlq -d interrupted -F ' ' -c "SELECT x_off, y_off, encode(code, 'hex') FROM tiles ORDER BY tile_id" >"$tmp/big.c"
+cmp -s "$tmp/big.a" "$tmp/big.c" || fail "interrupted and resumed: rows differ from one clean run"
+echo "ok SIGINT: exit 130, released, resumed to the rows of one clean run"
+
+# --- a run that writes nothing makes nothing: no tables in the database
+pg_db untouched
+printf 'not a raster' >"$tmp/bad.tif"
+"$duch" index -q --model "$model" "PG:$pgc" "$tmp/bad.tif" "$tmp/missing.tif" >/dev/null 2>&1 &&
+    fail "indexing only bad scenes succeeded"
+[ "$(psqlq -d untouched -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ] ||
+    fail "a run that wrote nothing made tables: $(psqlq -d untouched -c "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")"
+echo "ok a run that writes nothing leaves the database as it was"
+
 # --- the same hits as the SQLite archive: duch query, the DUCH: layer
 for q in "a river with trees" "many buildings" "green" "dense residential area with roads"; do
     for box in "" "--bbox -78.2,24.0,-77.0,25.0" "--bbox -120.6,38.2,-120.3,38.6"; do
