@@ -63,6 +63,7 @@ struct pga {
 };
 
 static int set_msg(pga *p, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void model_clear(pga *p);
 static int set_msg(pga *p, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -357,7 +358,7 @@ void pga_close(pga *p)
     free(p->name);
     free(p->claimed);
     free(p->copy);
-    duch_stored_model_clear(&p->model);
+    model_clear(p);
     free(p->meta_value);
     free(p);
 }
@@ -370,6 +371,14 @@ static int check_writable(pga *p, const char *what)
 }
 
 /* ------------------------------------------------------------ model */
+
+/* p->model holds malloc'ed data here (duch_stored_model_clear is for engine.c's mmap'ed
+ * copies) */
+static void model_clear(pga *p)
+{
+    free(p->model.data);
+    memset(&p->model, 0, sizeof p->model);
+}
 
 /* (duch_archive_set_model checked the arguments, as for every pga_ function) */
 int pga_set_model(pga *p, const void *blob, size_t size, const char *id, int bits)
@@ -426,7 +435,7 @@ fail:
 
 int pga_get_model(pga *p, const void **blob, size_t *size, const char **id, int *bits)
 {
-    duch_stored_model_clear(&p->model);
+    model_clear(p);
     int with_data = blob || size, rc;
     PGresult *r = PQexecParams(p->conn,
                                with_data ? "SELECT model_id, bits, data FROM duch_model LIMIT 1"
@@ -1137,9 +1146,10 @@ int pga_search(pga *p, const unsigned char *query, size_t qlen, const double *bb
                                     : "SELECT tile_id, distance FROM duch_knn($1::bytea, $2::int)",
                                bbox ? 6 : 2, NULL, vals, lens, fmts, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        rc = pq_fail(p, r, "search");
-        if (state && !strcmp(state, "22023")) /* the extension's "codes do not fit" */
+        const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        int mismatch = st && !strcmp(st, "22023"); /* the extension's "codes do not fit" */
+        rc = pq_fail(p, r, "search");              /* (clears r, and st with it) */
+        if (mismatch)
             rc = DUCH_MISMATCH;
         return rc;
     }

@@ -28,9 +28,14 @@ pg_ensure_extension() {
     fi
 }
 
+# the server's programs run as themselves: without the sanitizer runtime a test under
+# ASan preloads (PostgreSQL hangs with it)
 pg_as() {
-    if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then runuser -u nobody -- env -u LD_PRELOAD "$@"; else env -u LD_PRELOAD "$@"; fi
 }
+
+# psql too (it hangs with the sanitizer runtime preloaded)
+psql() { env -u LD_PRELOAD psql "$@"; }
 
 pg_stop() {
     [ -n "${pg_dir:-}" ] && [ -f "$pg_dir/data/postmaster.pid" ] &&
