@@ -75,6 +75,17 @@ rows_pg multi | cut -d' ' -f2- | sort >"$tmp/set.multi"
 cmp -s "$tmp/set.sqlite" "$tmp/set.multi" || fail "concurrent writers stored other rows than one SQLite run ($(wc -l <"$tmp/set.multi") vs $ntiles)"
 echo "ok 4 concurrent writers: 3 scenes, $ntiles tiles, each once"
 
+# wait_tiles DB N: until DB holds N tiles (at most 30 s); $n gets the count seen
+wait_tiles() {
+    n=0 i=0
+    while [ "$i" -lt 600 ]; do
+        n=$(psql -X -At -d "$1" -c "SELECT count(*) FROM tiles" 2>/dev/null || echo 0)
+        [ "${n:-0}" -ge "$2" ] && return 0
+        i=$((i + 1))
+        sleep 0.05
+    done
+}
+
 # --- kill -9 inside a scene, then resume
 gdal_create -q -of GTiff -outsize 3000 3000 -bands 3 -ot Byte -burn 90 -burn 140 -burn 60 \
     -a_srs EPSG:32610 -a_ullr 510000 4200000 513000 4197000 "$tmp/big.tif" || fail gdal_create
@@ -82,13 +93,7 @@ pg_db killed
 "$duch" index -q --model "$model" --chunk 16 "$tmp/big.sqlite" "$tmp/big.tif" || fail "index big into SQLite"
 "$duch" index -q --model "$model" --chunk 16 "PG:$pgc" "$tmp/big.tif" >"$tmp/killed.txt" 2>&1 &
 victim=$!
-n=0 i=0
-while [ "$i" -lt 600 ]; do
-    n=$(psql -X -At -d killed -c "SELECT count(*) FROM tiles" 2>/dev/null || echo 0)
-    [ "${n:-0}" -ge 48 ] && break
-    i=$((i + 1))
-    sleep 0.05
-done
+wait_tiles killed 48
 kill -9 "$victim" 2>/dev/null
 wait "$victim" 2>/dev/null
 state=$(psqlq -d killed -c "SELECT complete, (SELECT count(*) FROM tiles) % 16 FROM scenes")
@@ -108,13 +113,7 @@ echo "ok kill -9 after $n tiles, resumed: $(wc -l <"$tmp/big.b") tiles as one cl
 pg_db interrupted
 "$duch" index -q --model "$model" --chunk 16 "PG:$pgc" "$tmp/big.tif" >"$tmp/int.txt" 2>&1 &
 victim=$!
-i=0
-while [ "$i" -lt 600 ]; do
-    n=$(psql -X -At -d interrupted -c "SELECT count(*) FROM tiles" 2>/dev/null || echo 0)
-    [ "${n:-0}" -ge 48 ] && break
-    i=$((i + 1))
-    sleep 0.05
-done
+wait_tiles interrupted 48
 kill -INT "$victim"
 st=0; wait "$victim" || st=$?
 [ "$st" = 130 ] || fail "SIGINT: exit status $st, not 130: $(cat "$tmp/int.txt")"
