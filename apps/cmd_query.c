@@ -39,7 +39,20 @@ static void usage(FILE *f)
         "  --format FMT      text (default), csv or geojson\n"
         "  -o FILE           write the hits to FILE instead of standard output\n"
         "  --quicklook PNG   draw the hits' tiles as a contact sheet (rank order, left to\n"
-        "                    right, top to bottom; rank, distance, confidence under each)\n"
+        "                    right, top to bottom; rank, distance, confidence under each);\n"
+        "                    with --heatmap or --regions, the heat map over the scene\n"
+        "                    instead (downsampled to 1024 px, blue low to red high)\n"
+        "  --heatmap TIF     write every tile's score as a georeferenced Float32 raster\n"
+        "                    (Cloud-Optimized GeoTIFF) on the tile grid at its step; nodata\n"
+        "                    -1 where no tile lies (docs/heatmap.md)\n"
+        "  --scene S         the heat map / regions of one scene (scene_id or path) on its\n"
+        "                    own grid and CRS; default: one raster over all the scenes\n"
+        "  --combine HOW     cells that overlapping tiles share: mean (default) or max\n"
+        "  --regions FILE    merge adjacent tiles scoring at least --region-min into\n"
+        "                    polygons (.gpkg or .geojson, EPSG:4326): query, scene, tiles,\n"
+        "                    best and mean score\n"
+        "  --region-min S    the score for --regions (default 0.5 for a confidence, else\n"
+        "                    the best score less 0.125)\n"
         "  --save NAME       also store the hits in the archive as table NAME with a\n"
         "                    registered POLYGON geometry (open it in QGIS as a layer)\n"
         "  --min-confidence C  only hits whose confidence is at least C (0..1)\n"
@@ -383,6 +396,41 @@ static int save_hits(const char *archive, const char *name, const duch_hits *h, 
     return rc == DUCH_OK ? 0 : -1;
 }
 
+/* --heatmap, --regions and the heat map's --quicklook: the query again over every tile */
+static int heat_outputs(const char *archive, const duch_search_query *q,
+                        const duch_heat_options *ho, const char *tif, const char *regions,
+                        double region_min, const char *png, int quiet)
+{
+    duch_heat *heat = NULL;
+    char err[4096];
+    const char *what = q->text ? q->text : q->image_path ? q->image_path : "code";
+    if (duch_heat_make(archive, q, ho, &heat, err, sizeof err) != DUCH_OK) {
+        duch_cli_error("heat map: %s", err);
+        return -1;
+    }
+    const duch_heat_info *in = duch_heat_get_info(heat);
+    int rc = 0, nreg = 0;
+    if (tif && duch_heat_write_raster(heat, tif, what, err, sizeof err) != DUCH_OK) {
+        duch_cli_error("--heatmap: %s", err);
+        rc = -1;
+    } else if (tif && !quiet)
+        fprintf(stderr, "duch: heat map %s: %d x %d cells of %s, %lld tiles of %d scene%s\n", tif,
+                in->width, in->height, in->is_confidence ? "confidence" : "similarity", in->tiles,
+                in->scenes, in->scenes == 1 ? "" : "s");
+    if (rc == 0 && regions &&
+        duch_heat_write_regions(heat, regions, what, region_min, &nreg, err, sizeof err) != DUCH_OK) {
+        duch_cli_error("--regions: %s", err);
+        rc = -1;
+    } else if (rc == 0 && regions && !quiet)
+        fprintf(stderr, "duch: %d region%s in %s\n", nreg, nreg == 1 ? "" : "s", regions);
+    if (rc == 0 && png && duch_heat_write_overlay(heat, png, 0, err, sizeof err) != DUCH_OK) {
+        duch_cli_error("--quicklook: %s", err);
+        rc = -1;
+    }
+    duch_heat_free(heat);
+    return rc;
+}
+
 int duch_cmd_query(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -391,7 +439,14 @@ int duch_cmd_query(int argc, char **argv)
         {"code", required_argument, NULL, 'c'},   {"quicklook", required_argument, NULL, 'Q'},
         {"save", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
         {"quiet", no_argument, NULL, 'q'},        {"min-confidence", required_argument, NULL, 'm'},
+        {"heatmap", required_argument, NULL, 'H'}, {"scene", required_argument, NULL, 'S'},
+        {"regions", required_argument, NULL, 'R'}, {"region-min", required_argument, NULL, 'r'},
+        {"combine", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0}};
+    const char *heatmap = NULL, *regions = NULL;
+    double region_min = -1;
+    duch_heat_options ho;
+    duch_heat_options_init(&ho);
     double min_conf = -1;
     int quiet = 0;
     duch_search_query q;
@@ -453,6 +508,23 @@ int duch_cmd_query(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'H': heatmap = optarg; break;
+        case 'S': ho.scene = optarg; break;
+        case 'R': regions = optarg; break;
+        case 'r':
+            if (duch_cli_double("--region-min", optarg, &region_min)) return 2;
+            if (!(region_min >= 0 && region_min <= 1)) {
+                duch_cli_error("--region-min must be between 0 and 1, got '%s'", optarg);
+                return 2;
+            }
+            break;
+        case 'C':
+            if (strcmp(optarg, "mean") && strcmp(optarg, "max")) {
+                duch_cli_error("--combine must be mean or max, got '%s'", optarg);
+                return 2;
+            }
+            ho.combine_max = !strcmp(optarg, "max");
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -464,6 +536,15 @@ int duch_cmd_query(int argc, char **argv)
         return 2;
     }
     const char *archive = argv[optind];
+    if ((ho.scene || region_min >= 0 || ho.combine_max) && !heatmap && !regions) {
+        duch_cli_error("--scene, --combine and --region-min go with --heatmap or --regions");
+        return 2;
+    }
+    if (regions && !strstr(regions, ".gpkg") && !strstr(regions, ".geojson") &&
+        !strstr(regions, ".json")) {
+        duch_cli_error("--regions writes a .gpkg or a .geojson file, got '%s'", regions);
+        return 2;
+    }
     if (hex) {
         size_t len = strlen(hex);
         if (len % 2 || len / 2 > sizeof code || len == 0) {
@@ -518,7 +599,10 @@ int duch_cmd_query(int argc, char **argv)
         duch_hits_free(h);
         return 1;
     }
-    if (png && quicklook(h, png))
+    if ((heatmap || regions) && heat_outputs(archive, &q, &ho, heatmap, regions, region_min, png,
+                                             quiet))
+        rc = 1;
+    else if (png && !heatmap && !regions && quicklook(h, png))
         rc = 1;
     if (save && save_hits(archive, save, h,
                           q.text ? q.text : q.image_path ? q.image_path : hex))

@@ -1875,6 +1875,112 @@ void duch_tile_record_clear(duch_tile_record *t)
     memset(t, 0, sizeof *t);
 }
 
+void duch_scene_grids_free(duch_scene_grid *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++) {
+        free(s[i].path);
+        free(s[i].crs_wkt);
+    }
+    free(s);
+}
+
+int duch_archive_scenes(duch_archive *a, duch_scene_grid **out, size_t *n)
+{
+    if (!a || !out || !n)
+        return DUCH_INVALID;
+    *out = NULL;
+    *n = 0;
+    if (a->pg)
+        return pga_scenes(a->pg, out, n);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT scene_id, path, width, height, crs_wkt, gt0, gt1, gt2, gt3, gt4,"
+                           " gt5, tile_size, overlap, complete, (SELECT count(*) FROM tiles t"
+                           " WHERE t.scene_id = s.scene_id) FROM scenes s ORDER BY scene_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "listing the scenes");
+    int rc = DUCH_OK, r;
+    size_t room = 0;
+    duch_scene_grid *g = NULL;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == room) {
+            room = room ? 2 * room : 16;
+            duch_scene_grid *m = realloc(g, room * sizeof *g);
+            if (!m) {
+                rc = set_msg(a, DUCH_NOMEM, "out of memory");
+                break;
+            }
+            g = m;
+        }
+        duch_scene_grid *x = &g[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->scene_id = sqlite3_column_int64(st, 0);
+        const char *p = (const char *)sqlite3_column_text(st, 1);
+        const char *w = (const char *)sqlite3_column_text(st, 4);
+        x->path = strdup(p ? p : "");
+        x->crs_wkt = w && *w ? strdup(w) : NULL;
+        x->width = sqlite3_column_int(st, 2);
+        x->height = sqlite3_column_int(st, 3);
+        x->has_geotransform = 1;
+        for (int i = 0; i < 6; i++) {
+            if (sqlite3_column_type(st, 5 + i) == SQLITE_NULL)
+                x->has_geotransform = 0;
+            x->geotransform[i] = sqlite3_column_double(st, 5 + i);
+        }
+        x->tile_size = sqlite3_column_int(st, 11);
+        x->overlap = sqlite3_column_int(st, 12);
+        x->complete = sqlite3_column_int(st, 13) != 0;
+        x->tiles = sqlite3_column_int64(st, 14);
+        if (!x->path || (w && *w && !x->crs_wkt)) {
+            rc = set_msg(a, DUCH_NOMEM, "out of memory");
+            break;
+        }
+    }
+    if (rc == DUCH_OK && r != SQLITE_DONE)
+        rc = sql_fail(a, "listing the scenes");
+    sqlite3_finalize(st);
+    if (rc) {
+        duch_scene_grids_free(g, *n);
+        *n = 0;
+        g = NULL;
+    }
+    *out = g;
+    return rc;
+}
+
+int duch_archive_scene_tiles(duch_archive *a, int64_t scene_id, int with_box, duch_tile_fn fn,
+                             void *arg)
+{
+    if (!a || !fn)
+        return DUCH_INVALID;
+    if (a->pg)
+        return pga_scene_tiles(a->pg, scene_id, with_box, fn, arg);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(a->db,
+                           with_box ? "SELECT tile_id, x_off, y_off, width, height, code, footprint"
+                                      " FROM tiles WHERE scene_id = ? ORDER BY tile_id"
+                                    : "SELECT tile_id, x_off, y_off, width, height, code"
+                                      " FROM tiles WHERE scene_id = ? ORDER BY tile_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(a, "reading a scene's tiles");
+    sqlite3_bind_int64(st, 1, scene_id);
+    int r, rc = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        double box[4];
+        const void *fp = with_box ? sqlite3_column_blob(st, 6) : NULL;
+        int has_box = fp && duch_geometry_blob_box(fp, (size_t)sqlite3_column_bytes(st, 6), box);
+        rc = fn(sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int(st, 2),
+                sqlite3_column_int(st, 3), sqlite3_column_int(st, 4), sqlite3_column_blob(st, 5),
+                (size_t)sqlite3_column_bytes(st, 5), has_box ? box : NULL, arg);
+        if (rc)
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = sql_fail(a, "reading a scene's tiles");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int duch_archive_optimize(duch_archive *a, duch_progress_fn progress, void *arg, int64_t *ntiles)
 {
     if (!a)

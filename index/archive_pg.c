@@ -1236,3 +1236,86 @@ int pga_optimize(pga *p, int64_t *ntiles)
         return query_i64(p, "optimize", "SELECT count(*) FROM tiles", 0, NULL, ntiles);
     return DUCH_OK;
 }
+
+int pga_scenes(pga *p, duch_scene_grid **out, size_t *n)
+{
+    int rc;
+    PGresult *r = run(p, &rc, "listing the scenes",
+                      "SELECT scene_id, path, width, height, crs_wkt, gt0, gt1, gt2, gt3, gt4, gt5,"
+                      " tile_size, overlap, complete::int, (SELECT count(*) FROM tiles t WHERE"
+                      " t.scene_id = s.scene_id) FROM scenes s ORDER BY scene_id", 0, NULL);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    duch_scene_grid *g = calloc(rows ? (size_t)rows : 1, sizeof *g);
+    if (!g) {
+        PQclear(r);
+        return set_msg(p, DUCH_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < rows; i++) {
+        duch_scene_grid *x = &g[i];
+        x->scene_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        x->path = strdup(PQgetvalue(r, i, 1));
+        x->width = atoi(PQgetvalue(r, i, 2));
+        x->height = atoi(PQgetvalue(r, i, 3));
+        int has_crs = !PQgetisnull(r, i, 4) && *PQgetvalue(r, i, 4);
+        x->crs_wkt = has_crs ? strdup(PQgetvalue(r, i, 4)) : NULL;
+        x->has_geotransform = 1;
+        for (int j = 0; j < 6; j++) {
+            if (PQgetisnull(r, i, 5 + j))
+                x->has_geotransform = 0;
+            else
+                x->geotransform[j] = strtod(PQgetvalue(r, i, 5 + j), NULL);
+        }
+        x->tile_size = atoi(PQgetvalue(r, i, 11));
+        x->overlap = atoi(PQgetvalue(r, i, 12));
+        x->complete = atoi(PQgetvalue(r, i, 13)) != 0;
+        x->tiles = strtoll(PQgetvalue(r, i, 14), NULL, 10);
+        if (!x->path || (has_crs && !x->crs_wkt)) {
+            PQclear(r);
+            duch_scene_grids_free(g, (size_t)rows);
+            return set_msg(p, DUCH_NOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    *out = g;
+    *n = (size_t)rows;
+    return DUCH_OK;
+}
+
+int pga_scene_tiles(pga *p, int64_t scene_id, int with_box, duch_tile_fn fn, void *arg)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", (long long)scene_id);
+    const char *v[1] = {sid};
+    int rc;
+    PGresult *r = run(p, &rc, "reading a scene's tiles",
+                      with_box ? "SELECT tile_id, x_off, y_off, width, height, code,"
+                                 " ST_AsBinary(footprint, 'NDR') FROM tiles WHERE scene_id ="
+                                 " $1::bigint ORDER BY tile_id"
+                               : "SELECT tile_id, x_off, y_off, width, height, code FROM tiles"
+                                 " WHERE scene_id = $1::bigint ORDER BY tile_id", 1, v);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    rc = 0;
+    for (int i = 0; i < rows && !rc; i++) {
+        size_t len = 0, wlen = 0;
+        unsigned char *code = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 5), &len);
+        unsigned char *wkb = with_box && !PQgetisnull(r, i, 6)
+                                 ? PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 6), &wlen)
+                                 : NULL;
+        double box[4];
+        int has_box = wkb && duch_wkb_box(wkb, wlen, box);
+        if (!code)
+            rc = set_msg(p, DUCH_NOMEM, "out of memory");
+        else
+            rc = fn(strtoll(PQgetvalue(r, i, 0), NULL, 10), atoi(PQgetvalue(r, i, 1)),
+                    atoi(PQgetvalue(r, i, 2)), atoi(PQgetvalue(r, i, 3)), atoi(PQgetvalue(r, i, 4)),
+                    code, len, has_box ? box : NULL, arg);
+        PQfreemem(code);
+        PQfreemem(wkb);
+    }
+    PQclear(r);
+    return rc;
+}

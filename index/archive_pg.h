@@ -45,5 +45,7 @@ PGA_HIDDEN int pga_search(pga *p, const unsigned char *query, size_t qlen, const
 PGA_HIDDEN int pga_search_info(pga *p, duch_engine_info *out);
 PGA_HIDDEN int pga_tile(pga *p, int64_t tile_id, duch_tile_record *out);
 PGA_HIDDEN int pga_optimize(pga *p, int64_t *ntiles);
+PGA_HIDDEN int pga_scenes(pga *p, duch_scene_grid **out, size_t *n);
+PGA_HIDDEN int pga_scene_tiles(pga *p, int64_t scene_id, int with_box, duch_tile_fn fn, void *arg);
 
 #endif

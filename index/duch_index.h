@@ -415,6 +415,31 @@ typedef struct duch_tile_record {
 int duch_archive_tile(duch_archive *a, int64_t tile_id, duch_tile_record *out);
 void duch_tile_record_clear(duch_tile_record *t);
 
+/* Scenes and the grid of their tiles (heat maps): one row per scene that has a row in
+ * `scenes`, complete or not, in scene_id order. */
+typedef struct duch_scene_grid {
+    int64_t scene_id;
+    char *path;                   /* malloc'ed */
+    int width, height;            /* raster size in pixels */
+    char *crs_wkt;                /* malloc'ed; NULL when the scene has no CRS */
+    int has_geotransform;         /* 0: indexed without georeferencing (--allow-pixel) */
+    double geotransform[6];
+    int tile_size, overlap;       /* the tile grid in source pixels */
+    int complete;
+    int64_t tiles;                /* tiles stored */
+} duch_scene_grid;
+int duch_archive_scenes(duch_archive *a, duch_scene_grid **out, size_t *n);
+void duch_scene_grids_free(duch_scene_grid *s, size_t n); /* accepts NULL */
+
+/* Call fn for each stored tile of scene_id, in tile_id order: its window, code (bits/8
+ * bytes) and, when with_box, the lon/lat box of its footprint (NULL when it has none).
+ * fn returns 0 to go on; anything else stops the walk and is returned. */
+typedef int (*duch_tile_fn)(int64_t tile_id, int x_off, int y_off, int width, int height,
+                            const unsigned char *code, size_t code_len, const double *box,
+                            void *arg);
+int duch_archive_scene_tiles(duch_archive *a, int64_t scene_id, int with_box, duch_tile_fn fn,
+                             void *arg);
+
 /* Rebuild the packed code blocks from the rows (`duch optimize`), in one write
  * transaction; after tiles were changed by other SQL, the search reads the rows until
  * this runs. progress may be NULL. *ntiles (may be NULL) gets the tiles packed. */

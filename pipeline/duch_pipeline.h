@@ -126,6 +126,68 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
                 char *err, size_t errlen);
 void duch_hits_free(duch_hits *h); /* accepts NULL */
 
+/* ------------------------------------------------------------------ heat maps */
+
+/* Where in the scenes a query matches (docs/heatmap.md): every tile's score laid out on
+ * the tile grid of its scene, at the grid's step (tile - overlap source pixels per cell),
+ * as a single-band Float32 raster; and the hit tiles above a score merged into regions.
+ *
+ * A tile's score is its confidence for a text query on a model with a confidence fit (the
+ * value duch_search gives it as a hit, with the same background: the whole archive, or the
+ * box), else its similarity 1 - distance / bits. A cell that several tiles cover (an
+ * archive indexed with --overlap) gets the mean of their scores, or their maximum. Cells
+ * no tile covers hold DUCH_HEAT_NODATA. */
+#define DUCH_HEAT_NODATA (-1.0)
+
+typedef struct duch_heat_options {
+    const char *scene;       /* NULL: every scene, one raster over their union (in their
+                                common CRS, else EPSG:4326; at the finest step); else a
+                                scene_id or a scene path: that scene's own grid and CRS */
+    int combine_max;         /* overlapping tiles: 0 = mean (default), 1 = maximum */
+    long long max_cells;     /* refuse a raster larger than this; 0 = 100 million */
+} duch_heat_options;
+
+typedef struct duch_heat_info {
+    int width, height;       /* cells */
+    double geotransform[6];  /* of the raster (cells) */
+    const char *crs_wkt;     /* NULL: no CRS (one scene indexed without georeferencing) */
+    int is_confidence;       /* 1: scores are confidences, 0: similarities */
+    int bits;
+    int scenes;              /* scenes with a scored tile */
+    long long tiles;         /* tiles scored */
+    int step;                /* source pixels per cell (one scene), else 0 */
+    const char *scene;       /* the scene's path (one scene), else NULL */
+    const char *model_id;
+    const char *text_explain, *text_summary; /* as in duch_hits; NULL when none */
+    double best;             /* highest score */
+} duch_heat_info;
+
+typedef struct duch_heat duch_heat;
+
+void duch_heat_options_init(duch_heat_options *o);
+/* Score every tile of ARCHIVE (or of q->bbox, or of o->scene) for q (q->k is not used)
+ * and lay the scores out. *out gets a result to free with duch_heat_free(). */
+int duch_heat_make(const char *archive, const duch_search_query *q, const duch_heat_options *o,
+                   duch_heat **out, char *err, size_t errlen);
+void duch_heat_free(duch_heat *h); /* accepts NULL */
+const duch_heat_info *duch_heat_get_info(const duch_heat *h);
+/* The raster as a GDAL dataset in memory (a GDALDatasetH of the MEM driver, to GDALClose),
+ * its metadata saying the query and what the scores are; NULL with a message. */
+void *duch_heat_dataset(const duch_heat *h, const char *query, char *err, size_t errlen);
+/* Write the raster to path: a Cloud-Optimized GeoTIFF (DEFLATE) where GDAL has the COG
+ * driver, else a tiled GeoTIFF; written beside path and renamed over it. */
+int duch_heat_write_raster(const duch_heat *h, const char *path, const char *query, char *err,
+                           size_t errlen);
+/* Merge adjacent tiles whose score is at least min_score (< 0: 0.5 for confidences; for
+ * similarities, the best score less 1/8) into polygons (EPSG:4326), written with OGR to
+ * path (.gpkg: GeoPackage, .geojson / .json: GeoJSON), one feature per polygon: query,
+ * scene_id, scene, tiles, best, mean. *nregions (may be NULL) gets their number. */
+int duch_heat_write_regions(const duch_heat *h, const char *path, const char *query,
+                            double min_score, int *nregions, char *err, size_t errlen);
+/* The heat map over the scene(s), downsampled to at most max_side px (0 = 1024), as PNG. */
+int duch_heat_write_overlay(const duch_heat *h, const char *png, int max_side, char *err,
+                            size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

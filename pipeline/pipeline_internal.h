@@ -6,6 +6,10 @@
 #include <stddef.h>
 
 #include "duch_model.h"
+#include "duch_pipeline.h"
+
+struct duch_archive;
+struct duch_textenc;
 
 #define PL_HIDDEN __attribute__((visibility("hidden")))
 
@@ -22,5 +26,16 @@ PL_HIDDEN const duch_model_api *pl_model_api(char *err, size_t errlen);
 /* a model opened from bytes; on failure "what: message" goes to err */
 PL_HIDDEN int pl_model_from_blob(const duch_model_api *api, const void *blob, size_t size,
                                  const char *what, duch_model **out, char *err, size_t errlen);
+
+/* duch_search's checks of q (one kind of query, a text that is not blank, k, bbox) */
+PL_HIDDEN int pl_check_query(const duch_search_query *q, char *err, size_t errlen);
+/* The code of q (bits/8 bytes into code) with the archive's stored model; *model_id gets
+ * its id (malloc'ed); a text query also gets what was understood (*explain, *summary:
+ * duch_textenc_explain/_summary) and, when the model has a confidence fit, its encoder
+ * (*tenc, to close), else *tenc stays NULL. */
+PL_HIDDEN int pl_query_code(struct duch_archive *a, const duch_search_query *q, int bits,
+                            unsigned char *code, char **model_id, char **explain,
+                            char **summary, struct duch_textenc **tenc, char *err,
+                            size_t errlen);
 
 #endif

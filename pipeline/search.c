@@ -69,8 +69,8 @@ static int image_code(const duch_model_api *api, duch_model *m, const duch_searc
     return rc;
 }
 
-/* The query's code, computed with the archive's model. */
-static int query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
+/* The query's code, computed with the archive's model (pipeline_internal.h). */
+int pl_query_code(duch_archive *a, const duch_search_query *q, int bits, unsigned char *code,
                       char **model_id, char **explain, char **summary, duch_textenc **tenc,
                       char *err, size_t errlen)
 {
@@ -140,8 +140,8 @@ static int query_code(duch_archive *a, const duch_search_query *q, int bits, uns
     return rc;
 }
 
-/* The query's own checks, before anything is opened. */
-static int check_query(const duch_search_query *q, char *err, size_t errlen)
+/* The query's own checks, before anything is opened (pipeline_internal.h). */
+int pl_check_query(const duch_search_query *q, char *err, size_t errlen)
 {
     int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->code != NULL);
     if (kinds != 1) {
@@ -213,7 +213,7 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
         pl_set_err(err, errlen, "duch_search: NULL argument");
         return DUCH_INVALID;
     }
-    int rc = check_query(q, err, errlen);
+    int rc = pl_check_query(q, err, errlen);
     if (rc != DUCH_OK)
         return rc;
     duch_archive *a = NULL;
@@ -235,7 +235,7 @@ int duch_search(const char *archive, const duch_search_query *q, duch_hits **out
         pl_set_err(err, errlen, "out of memory");
         goto finish;
     }
-    if ((rc = query_code(a, q, bits, code, &model_id, &res->text_explain, &res->text_summary,
+    if ((rc = pl_query_code(a, q, bits, code, &model_id, &res->text_explain, &res->text_summary,
                           &te, err, errlen)) != DUCH_OK)
         goto finish;
     if (te && room < (size_t)duch_textenc_crowd_rank(te))
