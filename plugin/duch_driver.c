@@ -52,6 +52,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cpl_conv.h"
 #include "cpl_error.h"
@@ -98,6 +99,12 @@ const char duch_gdal_open_option_list[] =
     "description='Number of hits'/>"
     "  <Option name='BBOX' type='string' description='minx,miny,maxx,maxy in EPSG:4326 "
     "(longitude, latitude): only tiles intersecting it'/>"
+    "  <Option name='SCENE' type='string' description='Raster (heat map) only: the "
+    "heat map of this scene (scene_id or path) on its own grid; default: one raster over "
+    "all scenes'/>"
+    "  <Option name='COMBINE' type='string-select' default='mean' description='Raster "
+    "(heat map) only: how cells that overlapping tiles share are scored'>"
+    "    <Value>mean</Value><Value>max</Value></Option>"
     "</OpenOptionList>";
 
 /* ------------------------------------------------------------------ helpers */
@@ -305,23 +312,31 @@ int duch_gdal_parse_open_options(CSLConstList opts, duch_search_query *q)
     return 1;
 }
 
-duch_hits *duch_gdal_search(const char *archive, const duch_search_query *q)
+/* the archive (a file, or PG:) and the query's image exist: 1, or 0 after CPLError */
+static int check_inputs(const char *archive, const duch_search_query *q)
 {
     VSIStatBufL st;
     int pg = duch_archive_is_pg(archive); /* DUCH:PG:...: a PostGIS archive, no file */
     if (!pg && (!*archive || VSIStatL(archive, &st) != 0)) {
         CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: archive '%s' does not exist", archive);
-        return NULL;
+        return 0;
     }
     if (!pg && !VSI_ISREG(st.st_mode)) {
         CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: archive '%s' is not a file", archive);
-        return NULL;
+        return 0;
     }
     if (q->image_path && VSIStatL(q->image_path, &st) != 0) {
         CPLError(CE_Failure, CPLE_OpenFailed, "DUCH: IMAGE '%s' does not exist",
                  q->image_path);
-        return NULL;
+        return 0;
     }
+    return 1;
+}
+
+duch_hits *duch_gdal_search(const char *archive, const duch_search_query *q)
+{
+    if (!check_inputs(archive, q))
+        return NULL;
     duch_hits *hits = NULL;
     char err[1024] = "";
     int rc = duch_search(archive, q, &hits, err, sizeof err);
@@ -332,6 +347,32 @@ duch_hits *duch_gdal_search(const char *archive, const duch_search_query *q)
         return NULL;
     }
     return hits;
+}
+
+void *duch_gdal_heat(const char *archive, const duch_search_query *q, CSLConstList opts)
+{
+    if (!check_inputs(archive, q))
+        return NULL;
+    duch_heat_options o;
+    duch_heat_options_init(&o);
+    o.scene = CSLFetchNameValue(opts, "SCENE");
+    const char *combine = CSLFetchNameValue(opts, "COMBINE");
+    if (combine && strcasecmp(combine, "mean") && strcasecmp(combine, "max")) {
+        CPLError(CE_Failure, CPLE_IllegalArg, "DUCH: COMBINE must be mean or max, got '%s'",
+                 combine);
+        return NULL;
+    }
+    o.combine_max = combine && !strcasecmp(combine, "max");
+    duch_heat *h = NULL;
+    char err[1024] = "";
+    int rc = duch_heat_make(archive, q, &o, &h, err, sizeof err);
+    void *ds = rc == DUCH_OK ? duch_heat_dataset(h, q->text ? q->text : q->image_path, err,
+                                                 sizeof err) : NULL;
+    if (!ds)
+        CPLError(CE_Failure, cpl_errnum(rc == DUCH_OK ? DUCH_NOMEM : rc),
+                 "DUCH: heat map of '%s' failed: %s", archive, *err ? err : "unknown error");
+    duch_heat_free(h);
+    return ds;
 }
 
 OGRFeatureDefnH duch_gdal_hits_defn(const char *layer_name, OGRSpatialReferenceH srs)

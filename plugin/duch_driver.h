@@ -63,6 +63,11 @@ int duch_gdal_parse_open_options(CSLConstList opts, duch_search_query *q);
  * duch_hits_free()), or NULL after CPLError. */
 duch_hits *duch_gdal_search(const char *archive, const duch_search_query *q);
 
+/* The heat map of q over the archive (duch_heat_make with the open options SCENE and
+ * COMBINE) as an in-memory GDAL raster (a GDALDatasetH, to close), or NULL after
+ * CPLError. */
+void *duch_gdal_heat(const char *archive, const duch_search_query *q, CSLConstList opts);
+
 /* The file name of a source dataset that can be indexed: description names a regular
  * file on disk (not /vsi*, not an in-memory or virtual dataset). Returns 1, or 0 after
  * CPLError (naming driver_name when given). */

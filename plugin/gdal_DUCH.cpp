@@ -7,6 +7,7 @@
  *
  *   gdal_translate -of DUCH scene.tif DUCH:archive.sqlite [-co MODEL=...]  index a scene
  *   ogrinfo DUCH:archive.sqlite -oo QUERY="river" -oo K=10               query: hits layer
+ *   gdal_translate DUCH:archive.sqlite -oo QUERY="river" heat.tif         query: heat map
  */
 #include "config.h"
 
@@ -77,6 +78,66 @@ class DUCHLayer final : public OGRLayer
         if (EQUAL(pszCap, OLCFastFeatureCount))
             return m_poFilterGeom == nullptr && m_poAttrQuery == nullptr;
         return EQUAL(pszCap, OLCRandomRead) || EQUAL(pszCap, OLCStringsAsUTF8);
+    }
+};
+
+/* The heat map of a query (opened as a raster): one Float32 band, read from the
+ * in-memory raster duch_gdal_heat() made, whose georeferencing and metadata it shows. */
+class DUCHHeatDataset final : public GDALDataset
+{
+    GDALDataset *m_poMem; /* owned */
+    OGRSpatialReference m_oSRS;
+
+    class Band final : public GDALRasterBand
+    {
+      public:
+        Band(DUCHHeatDataset *poDS, GDALRasterBand *poMem)
+        {
+            this->poDS = poDS;
+            nBand = 1;
+            eDataType = GDT_Float32;
+            nRasterXSize = poDS->GetRasterXSize();
+            nRasterYSize = poDS->GetRasterYSize();
+            nBlockXSize = nRasterXSize;
+            nBlockYSize = 1;
+            SetDescription(poMem->GetDescription());
+            GDALRasterBand::SetMetadata(poMem->GetMetadata());
+        }
+        CPLErr IReadBlock(int, int nBlockYOff, void *pData) override
+        {
+            GDALRasterBand *poMem =
+                static_cast<DUCHHeatDataset *>(poDS)->m_poMem->GetRasterBand(1);
+            return poMem->RasterIO(GF_Read, 0, nBlockYOff, nRasterXSize, 1, pData,
+                                   nRasterXSize, 1, GDT_Float32, 0, 0, nullptr);
+        }
+        double GetNoDataValue(int *pbSuccess) override
+        {
+            if (pbSuccess)
+                *pbSuccess = TRUE;
+            return DUCH_HEAT_NODATA;
+        }
+    };
+
+  public:
+    explicit DUCHHeatDataset(GDALDataset *poMem) : m_poMem(poMem)
+    {
+        nRasterXSize = poMem->GetRasterXSize();
+        nRasterYSize = poMem->GetRasterYSize();
+        const OGRSpatialReference *poSRS = poMem->GetSpatialRef();
+        if (poSRS)
+            m_oSRS = *poSRS;
+        m_oSRS.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+        GDALDataset::SetMetadata(poMem->GetMetadata());
+        SetBand(1, new Band(this, poMem->GetRasterBand(1)));
+    }
+    ~DUCHHeatDataset() override { GDALClose(GDALDataset::ToHandle(m_poMem)); }
+    CPLErr GetGeoTransform(double *padfTransform) override
+    {
+        return m_poMem->GetGeoTransform(padfTransform);
+    }
+    const OGRSpatialReference *GetSpatialRef() const override
+    {
+        return m_oSRS.IsEmpty() ? nullptr : &m_oSRS;
     }
 };
 
@@ -152,18 +213,22 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
     if (poOpenInfo->eAccess == GA_Update)
         CPLDebug("DUCH", "'%s': the hits of a query are read-only; opened read-only",
                  poOpenInfo->pszFilename);
-    if ((poOpenInfo->nOpenFlags & GDAL_OF_VECTOR) == 0)
-    {
-        CPLError(CE_Failure, CPLE_NotSupported,
-                 "DUCH: '%s' is a vector dataset (the hits of a query): open it with "
-                 "ogrinfo, ogr2ogr or as a vector layer",
-                 poOpenInfo->pszFilename);
-        return nullptr;
-    }
-
     duch_search_query sQuery;
     if (!duch_gdal_parse_open_options(poOpenInfo->papszOpenOptions, &sQuery))
         return nullptr;
+    /* Opened as a raster only (gdal_translate, gdalinfo, QGIS's raster layer): the heat
+     * map of the query; as a vector: the hits. */
+    if ((poOpenInfo->nOpenFlags & GDAL_OF_VECTOR) == 0)
+    {
+        GDALDatasetH hMem = static_cast<GDALDatasetH>(duch_gdal_heat(
+            duch_gdal_archive_path(poOpenInfo->pszFilename), &sQuery,
+            poOpenInfo->papszOpenOptions));
+        if (hMem == nullptr)
+            return nullptr;
+        auto poDS = new DUCHHeatDataset(GDALDataset::FromHandle(hMem));
+        poDS->SetDescription(poOpenInfo->pszFilename);
+        return poDS;
+    }
     duch_hits *psHits =
         duch_gdal_search(duch_gdal_archive_path(poOpenInfo->pszFilename), &sQuery);
     if (psHits == nullptr)
