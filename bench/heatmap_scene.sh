@@ -33,12 +33,10 @@ run() { # label, command...: wall seconds and peak RSS, best of 3 runs
     best=""; rss=""
     for i in 1 2 3; do
         /usr/bin/time -f '%e %M' -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
-        set -- "$@"
         read -r s kb <"$tmp/time"
         if [ -z "$best" ] || [ "$(echo "$s < $best" | bc)" = 1 ]; then best=$s; rss=$kb; fi
     done
     printf '%-44s %7.2f s  %7.1f MB peak RSS\n' "$label" "$best" "$(echo "$rss / 1024" | bc -l)"
-    eval "t_$2=$best" 2>/dev/null || true
 }
 run "baseline: duch query -k 10" "$duch" query -q -k 10 "$tmp/a.sqlite" "river"
 base=$best

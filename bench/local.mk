@@ -32,3 +32,10 @@ EXTRA_DIST += bench/pg_knn.sh
 .PHONY: bench-pg
 bench-pg: duch$(EXEEXT) mod_duch.la pg-ext
 	$(SHELL) $(srcdir)/bench/pg_knn.sh $(abs_top_builddir) $(BENCH_TILES)
+# heat maps: AUROC of the class cells on ucm_mosaic, and a 40000 x 40000 scene's heat map
+# (make bench-heatmap; not in make check)
+EXTRA_DIST += bench/heatmap_auroc.py bench/heatmap_scene.sh
+.PHONY: bench-heatmap
+bench-heatmap: all
+	$(SHELL) $(srcdir)/bench/heatmap_scene.sh $(abs_top_builddir)
+	/usr/bin/python3 $(srcdir)/bench/heatmap_auroc.py --build $(abs_top_builddir)

@@ -34,3 +34,6 @@ EXTRA_DIST += tests/cli_confidence.sh
 # (initdb as an unprivileged user, pg_ctl on a private socket folder, no TCP).
 TESTS += tests/pg_archive.sh
 EXTRA_DIST += tests/pg_archive.sh tests/pg_common.sh tests/qgis_pg.py
+# Heat maps and regions: duch query --heatmap/--regions/--scene, the driver's raster.
+TESTS += tests/cli_heatmap.sh
+EXTRA_DIST += tests/cli_heatmap.sh

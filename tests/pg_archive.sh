@@ -148,6 +148,25 @@ echo "ok duch query: the same hits as SQLite (4 texts x 3 boxes, k = 25)"
 ogrinfo -ro -q -al "DUCH:$ref" -oo QUERY="a river with trees" -oo K=7 2>/dev/null | grep -E "tile_id|confidence" >"$tmp/l.sqlite"
 ogrinfo -ro -q -al "DUCH:PG:$serial" -oo QUERY="a river with trees" -oo K=7 2>&1 | grep -E "tile_id|confidence" >"$tmp/l.pg"
 [ "$(grep -c tile_id "$tmp/l.pg")" = 7 ] && cmp -s "$tmp/l.sqlite" "$tmp/l.pg" || fail "DUCH:PG: layer differs: $(diff "$tmp/l.sqlite" "$tmp/l.pg" | head -4)"
+# --- heat maps and regions: the same from PostGIS as from SQLite
+for sc in 1 2 3; do
+    for a in "$ref" "PG:$serial"; do
+        case $a in PG:*) n=PG ;; *) n=SQ ;; esac
+        "$duch" query -q "$a" "a river with trees" -k 1 --scene $sc --heatmap "$tmp/h$sc$n.tif" \
+            --regions "$tmp/r$sc$n.geojson" --region-min 0.3 >/dev/null || fail "heat map of scene $sc from $a"
+    done
+    /usr/bin/python3 -c 'import sys
+from osgeo import gdal
+a, b = (gdal.Open(p) for p in sys.argv[1:3])
+sys.exit(0 if (a.ReadAsArray() == b.ReadAsArray()).all() and a.GetGeoTransform() == b.GetGeoTransform()
+         and a.GetSpatialRef().IsSame(b.GetSpatialRef()) else 1)' "$tmp/h${sc}SQ.tif" "$tmp/h${sc}PG.tif" \
+        || fail "scene $sc: the PostGIS heat map differs from SQLite's"
+    cmp -s "$tmp/r${sc}SQ.geojson" "$tmp/r${sc}PG.geojson" || fail "scene $sc: the PostGIS regions differ"
+done
+"$duch" query -q "PG:$serial" "a river with trees" --heatmap "$tmp/hu.tif" -k 1 2>"$tmp/hu.err" >/dev/null
+"$duch" query -q "$ref" "a river with trees" --heatmap "$tmp/hu2.tif" -k 1 2>"$tmp/hu2.err" >/dev/null
+cmp -s "$tmp/hu.err" "$tmp/hu2.err" || fail "union heat map: PostGIS and SQLite differ: $(cat "$tmp/hu.err" "$tmp/hu2.err")"
+echo "ok heat maps and regions: the same from PostGIS as from SQLite (3 scenes)"
 echo "ok DUCH:PG: layer"
 
 # --- the extension against mod_duch, on the same rows
