@@ -65,7 +65,8 @@ expect_error "BBOX NaN" "must be 4 finite numbers" ogrinfo -ro "$a" -oo QUERY=ri
 expect_error "BBOX not degrees" "outside longitude" ogrinfo -ro "$a" -oo QUERY=river -oo BBOX=500000,4100000,600000,4200000
 expect_error "missing archive" "archive '$tmp/missing.sqlite' does not exist" ogrinfo -ro "DUCH:$tmp/missing.sqlite" -oo QUERY=river
 expect_error "missing IMAGE" "IMAGE '$tmp/none.tif' does not exist" ogrinfo -ro "$a" -oo IMAGE="$tmp/none.tif"
-expect_error "raster open" "is a vector dataset" gdalinfo "$a"
+expect_error "raster open without a query" "give the open option QUERY=text or IMAGE=raster" gdalinfo "$a"
+expect_error "raster open, bad COMBINE" "COMBINE must be mean or max" gdalinfo "$a" -oo QUERY=river -oo COMBINE=sum
 
 # --- creation: a source without a file, bad creation options; nothing is created
 d="DUCH:$tmp/new.sqlite"
