@@ -154,7 +154,7 @@ def draw(path, pictures, truth, results, labels, classes):
     from matplotlib.patches import Rectangle
     fig = plt.figure(figsize=(14, 7.5))
     for i, (cls, text, grid) in enumerate(pictures):
-        ax = fig.add_subplot(2, 3, [1, 2, 4, 5][i])
+        ax = fig.add_axes([0.09 + 0.29 * (i % 2), 0.52 - 0.45 * (i // 2), 0.27, 0.38])
         m = grid.copy()
         m[m < 0] = float("nan")
         im = ax.imshow(m, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
@@ -164,8 +164,8 @@ def draw(path, pictures, truth, results, labels, classes):
         ax.set_title(f"{text!r} (red: {cls})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=fig.axes[:4], shrink=0.6, label="confidence", location="left")
-    ax = fig.add_subplot(1, 3, 3)
+    fig.colorbar(im, cax=fig.add_axes([0.03, 0.25, 0.012, 0.5]), label="confidence")
+    ax = fig.add_axes([0.8, 0.1, 0.18, 0.8])
     ys = range(len(classes))
     for k, l in enumerate(labels[:3]):
         ax.barh([y + 0.27 * (k - 1) for y in ys],
@@ -176,7 +176,7 @@ def draw(path, pictures, truth, results, labels, classes):
     ax.set_xlabel("AUROC of the class's cells")
     ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("duch heat maps on ucm_mosaic: user-worded queries (bench/heatmap_auroc.py)")
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     print(f"picture: {path}")
 
 
