@@ -81,34 +81,37 @@ class DUCHLayer final : public OGRLayer
     }
 };
 
-/* The heat map of a query (opened as a raster): one Float32 band, read from the
- * in-memory raster duch_gdal_heat() made, whose georeferencing and metadata it shows. */
-class DUCHHeatDataset final : public GDALDataset
+/* A DUCH: dataset: for a query, the hits layer (opened as a vector) and the heat map
+ * (opened as a raster: one Float32 band read from the in-memory raster duch_gdal_heat()
+ * made, whose georeferencing and metadata it shows), or both when both are asked for
+ * (QGIS's raster provider asks for every kind); or (returned by CreateCopy) the archive
+ * with neither. Read-only. */
+class DUCHDataset final : public GDALDataset
 {
-    GDALDataset *m_poMem; /* owned */
+    std::unique_ptr<DUCHLayer> m_poLayer;
+    GDALDataset *m_poHeat = nullptr; /* owned */
     OGRSpatialReference m_oSRS;
 
     class Band final : public GDALRasterBand
     {
       public:
-        Band(DUCHHeatDataset *poDS, GDALRasterBand *poMem)
+        Band(DUCHDataset *poDSIn, GDALRasterBand *poHeat)
         {
-            this->poDS = poDS;
+            poDS = poDSIn;
             nBand = 1;
             eDataType = GDT_Float32;
-            nRasterXSize = poDS->GetRasterXSize();
-            nRasterYSize = poDS->GetRasterYSize();
+            nRasterXSize = poDSIn->GetRasterXSize();
+            nRasterYSize = poDSIn->GetRasterYSize();
             nBlockXSize = nRasterXSize;
             nBlockYSize = 1;
-            SetDescription(poMem->GetDescription());
-            GDALRasterBand::SetMetadata(poMem->GetMetadata());
+            SetDescription(poHeat->GetDescription());
+            GDALRasterBand::SetMetadata(poHeat->GetMetadata());
         }
         CPLErr IReadBlock(int, int nBlockYOff, void *pData) override
         {
-            GDALRasterBand *poMem =
-                static_cast<DUCHHeatDataset *>(poDS)->m_poMem->GetRasterBand(1);
-            return poMem->RasterIO(GF_Read, 0, nBlockYOff, nRasterXSize, 1, pData,
-                                   nRasterXSize, 1, GDT_Float32, 0, 0, nullptr);
+            GDALRasterBand *poHeat = static_cast<DUCHDataset *>(poDS)->m_poHeat->GetRasterBand(1);
+            return poHeat->RasterIO(GF_Read, 0, nBlockYOff, nRasterXSize, 1, pData,
+                                    nRasterXSize, 1, GDT_Float32, 0, 0, nullptr);
         }
         double GetNoDataValue(int *pbSuccess) override
         {
@@ -119,38 +122,44 @@ class DUCHHeatDataset final : public GDALDataset
     };
 
   public:
-    explicit DUCHHeatDataset(GDALDataset *poMem) : m_poMem(poMem)
+    ~DUCHDataset() override
     {
-        nRasterXSize = poMem->GetRasterXSize();
-        nRasterYSize = poMem->GetRasterYSize();
-        const OGRSpatialReference *poSRS = poMem->GetSpatialRef();
-        if (poSRS)
-            m_oSRS = *poSRS;
-        m_oSRS.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-        GDALDataset::SetMetadata(poMem->GetMetadata());
-        SetBand(1, new Band(this, poMem->GetRasterBand(1)));
+        if (m_poHeat)
+            GDALClose(GDALDataset::ToHandle(m_poHeat));
     }
-    ~DUCHHeatDataset() override { GDALClose(GDALDataset::ToHandle(m_poMem)); }
-    CPLErr GetGeoTransform(double *padfTransform) override
-    {
-        return m_poMem->GetGeoTransform(padfTransform);
-    }
-    const OGRSpatialReference *GetSpatialRef() const override
-    {
-        return m_oSRS.IsEmpty() ? nullptr : &m_oSRS;
-    }
-};
-
-/* A DUCH: dataset: the hits layer of a query, or (returned by CreateCopy) the archive
- * with no layer. Read-only. */
-class DUCHDataset final : public GDALDataset
-{
-    std::unique_ptr<DUCHLayer> m_poLayer;
-
-  public:
     int GetLayerCount() override { return m_poLayer ? 1 : 0; }
     OGRLayer *GetLayer(int i) override { return i == 0 ? m_poLayer.get() : nullptr; }
     int TestCapability(const char *) override { return FALSE; }
+
+    /* take the heat map (a MEM dataset) as this dataset's raster */
+    void SetHeat(GDALDataset *poHeat)
+    {
+        m_poHeat = poHeat;
+        nRasterXSize = poHeat->GetRasterXSize();
+        nRasterYSize = poHeat->GetRasterYSize();
+        const OGRSpatialReference *poSRS = poHeat->GetSpatialRef();
+        if (poSRS)
+            m_oSRS = *poSRS;
+        m_oSRS.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+        for (CSLConstList papszMD = poHeat->GetMetadata(); papszMD && *papszMD; papszMD++)
+        {
+            char *pszKey = nullptr;
+            const char *pszVal = CPLParseNameValue(*papszMD, &pszKey);
+            if (pszKey && pszVal)
+                SetMetadataItem(pszKey, pszVal);
+            CPLFree(pszKey);
+        }
+        SetBand(1, new Band(this, poHeat->GetRasterBand(1)));
+    }
+    CPLErr GetGeoTransform(double *padfTransform) override
+    {
+        return m_poHeat ? m_poHeat->GetGeoTransform(padfTransform)
+                        : GDALDataset::GetGeoTransform(padfTransform);
+    }
+    const OGRSpatialReference *GetSpatialRef() const override
+    {
+        return m_poHeat && !m_oSRS.IsEmpty() ? &m_oSRS : nullptr;
+    }
 
     static int Identify(GDALOpenInfo *poOpenInfo);
     static GDALDataset *Open(GDALOpenInfo *poOpenInfo);
@@ -216,21 +225,22 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
     duch_search_query sQuery;
     if (!duch_gdal_parse_open_options(poOpenInfo->papszOpenOptions, &sQuery))
         return nullptr;
-    /* Opened as a raster only (gdal_translate, gdalinfo, QGIS's raster layer): the heat
-     * map of the query; as a vector: the hits. */
-    if ((poOpenInfo->nOpenFlags & GDAL_OF_VECTOR) == 0)
+    const char *pszArchive = duch_gdal_archive_path(poOpenInfo->pszFilename);
+    const bool bVector = (poOpenInfo->nOpenFlags & GDAL_OF_VECTOR) != 0;
+    const bool bRaster = (poOpenInfo->nOpenFlags & GDAL_OF_RASTER) != 0;
+    /* Opened as a raster only (gdal_translate, gdalinfo): the heat map alone. */
+    if (!bVector)
     {
-        GDALDatasetH hMem = static_cast<GDALDatasetH>(duch_gdal_heat(
-            duch_gdal_archive_path(poOpenInfo->pszFilename), &sQuery,
-            poOpenInfo->papszOpenOptions));
-        if (hMem == nullptr)
+        GDALDatasetH hHeat = static_cast<GDALDatasetH>(
+            duch_gdal_heat(pszArchive, &sQuery, poOpenInfo->papszOpenOptions));
+        if (hHeat == nullptr)
             return nullptr;
-        auto poDS = new DUCHHeatDataset(GDALDataset::FromHandle(hMem));
+        auto poDS = new DUCHDataset();
         poDS->SetDescription(poOpenInfo->pszFilename);
+        poDS->SetHeat(GDALDataset::FromHandle(hHeat));
         return poDS;
     }
-    duch_hits *psHits =
-        duch_gdal_search(duch_gdal_archive_path(poOpenInfo->pszFilename), &sQuery);
+    duch_hits *psHits = duch_gdal_search(pszArchive, &sQuery);
     if (psHits == nullptr)
         return nullptr;
 
@@ -272,6 +282,20 @@ GDALDataset *DUCHDataset::Open(GDALOpenInfo *poOpenInfo)
     if (!osExplain.empty()) /* what the model made of QUERY: used, mapped, ignored words */
         poDS->SetMetadataItem("QUERY_WORDS", osExplain.c_str());
     poDS->m_poLayer = std::move(poLayer);
+    /* Asked for both (QGIS's raster provider, GDALOpenEx without a kind): the heat map
+     * too; when it cannot be made, the hits still open, with a warning. */
+    if (bRaster)
+    {
+        CPLPushErrorHandler(CPLQuietErrorHandler);
+        GDALDatasetH hHeat = static_cast<GDALDatasetH>(
+            duch_gdal_heat(pszArchive, &sQuery, poOpenInfo->papszOpenOptions));
+        CPLPopErrorHandler();
+        if (hHeat)
+            poDS->SetHeat(GDALDataset::FromHandle(hHeat));
+        else
+            CPLError(CE_Warning, CPLE_AppDefined, "%s (the hits layer opened without it)",
+                     CPLGetLastErrorMsg());
+    }
     return poDS;
 }
 

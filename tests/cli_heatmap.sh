@@ -34,6 +34,12 @@ run "driver raster" gdal_translate -q "DUCH:$m" -oo "QUERY=$q" "$tmp/d.tif"
 gdalinfo "DUCH:$m" -oo "QUERY=$q" > "$tmp/dinfo" 2>&1 || bad "gdalinfo DUCH: raster"
 grep -q "^Driver: DUCH" "$tmp/dinfo" || { bad "gdalinfo: not the DUCH driver"; cat "$tmp/dinfo"; }
 grep -q "DUCH_SCORE=confidence" "$tmp/dinfo" || bad "gdalinfo: no DUCH_SCORE metadata"
+# opened as every kind (QGIS's raster provider does): the hits layer and the heat map
+$py -c 'import sys
+from osgeo import gdal
+ds = gdal.OpenEx("DUCH:" + sys.argv[1], open_options=["QUERY=" + sys.argv[2], "K=7"])
+ok = ds and ds.RasterCount == 1 and ds.GetLayerCount() == 1 and ds.GetLayer(0).GetFeatureCount() == 7
+sys.exit(0 if ok and (ds.GetRasterBand(1).ReadAsArray() >= 0).all() else 1)' "$m" "$q" || bad "DUCH: opened as both kinds"
 
 $py - "$tmp" "$mosaic" <<'PY' || bad "mosaic heat maps"
 import csv, sys

@@ -11,7 +11,7 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 try:
-    from qgis.core import (QgsApplication, QgsDataSourceUri, QgsVectorLayer, QgsMapSettings,
+    from qgis.core import (QgsApplication, QgsDataSourceUri, QgsVectorLayer, QgsRasterLayer, QgsMapSettings,
                            QgsMapRendererSequentialJob, QgsFillSymbol, QgsRectangle)
     from qgis.PyQt.QtCore import QSize
     from qgis.PyQt.QtGui import QColor
@@ -79,6 +79,19 @@ try:
         if ranks != list(range(1, expected_hits + 1)):
             fail(f"DUCH driver layer ranks {ranks}")
         print(f"ok DUCH driver layer: {layer.featureCount()} hits of '{query}'")
+        # the same name as a raster layer (Add Raster Layer): the query's heat map
+        heat = QgsRasterLayer(f"DUCH:{archive}|option:QUERY={query}", "duch heat map", "gdal")
+        if not heat.isValid():
+            fail(f"DUCH heat map raster layer is not valid: {heat.error().message()}")
+        prov = heat.dataProvider()
+        stats = prov.bandStatistics(1)
+        if prov.sourceNoDataValue(1) != -1 or not (0 <= stats.minimumValue <= stats.maximumValue <= 1):
+            fail(f"heat map: nodata {prov.sourceNoDataValue(1)}, range {stats.minimumValue}..{stats.maximumValue}")
+        best = max(f["confidence"] or 0 for f in layer.getFeatures())
+        if abs(stats.maximumValue - best) > 1e-5:
+            fail(f"heat map maximum {stats.maximumValue} is not the best hit's confidence {best}")
+        print(f"ok DUCH heat map raster layer: {heat.width()} x {heat.height()} cells in "
+              f"{heat.crs().authid()}, max {stats.maximumValue:.3f} = the best hit's confidence")
 
     # The hits lie inside the tiles' extent.
     outer = QgsRectangle(layers["tiles"].extent())
