@@ -74,6 +74,18 @@ static void usage(FILE *f)
         "is below 0.5 a line on standard error says there is no good match.\n");
 }
 
+/* an option's number between 0 and 1; -1 after the message */
+static int unit_option(const char *name, const char *arg, double *v)
+{
+    if (duch_cli_double(name, arg, v))
+        return -1;
+    if (!(*v >= 0 && *v <= 1)) {
+        duch_cli_error("%s must be between 0 and 1, got '%s'", name, arg);
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_doubles(const char *s, double *v, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -502,21 +514,13 @@ int duch_cmd_query(int argc, char **argv)
             save = optarg;
             break;
         case 'm':
-            if (duch_cli_double("--min-confidence", optarg, &min_conf)) return 2;
-            if (!(min_conf >= 0 && min_conf <= 1)) {
-                duch_cli_error("--min-confidence must be between 0 and 1, got '%s'", optarg);
-                return 2;
-            }
+            if (unit_option("--min-confidence", optarg, &min_conf)) return 2;
             break;
         case 'H': heatmap = optarg; break;
         case 'S': ho.scene = optarg; break;
         case 'R': regions = optarg; break;
         case 'r':
-            if (duch_cli_double("--region-min", optarg, &region_min)) return 2;
-            if (!(region_min >= 0 && region_min <= 1)) {
-                duch_cli_error("--region-min must be between 0 and 1, got '%s'", optarg);
-                return 2;
-            }
+            if (unit_option("--region-min", optarg, &region_min)) return 2;
             break;
         case 'C':
             if (strcmp(optarg, "mean") && strcmp(optarg, "max")) {

@@ -82,17 +82,6 @@ def candidates(db, queries, bits):
         print(f"    candidate {k:24s} AUROC {auroc(v[True], v[False]):.3f}")
 
 
-def read_queries(path):
-    out = []
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            cls, text = line.rstrip("\n").split("\t")
-            out.append((cls, text))
-    return out
-
-
 def main():
     ap = mosaic_bench.arguments(__doc__)
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per query")
@@ -150,7 +139,7 @@ def main():
         top1 = [0, 0.0, 0]  # present queries: count, sum of top-1 confidence, right
         pos = {tid: truth.get((x, y)) for tid, x, y in rows}
         for qs in QUERY_SETS:
-            queries = read_queries(os.path.join(mosaic_bench.TOP, "bench", qs))
+            queries = mosaic_bench.read_queries(os.path.join(mosaic_bench.TOP, "bench", qs))
             dist = {True: [], False: []}
             conf = {True: [], False: []}
             for cls, text in queries:

@@ -30,6 +30,18 @@ def truth():
     return cells
 
 
+def read_queries(path):
+    """[(class, query)] of a frozen query set (class<TAB>query lines, # comments)."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            cls, text = line.rstrip("\n").split("\t")
+            out.append((cls, text))
+    return out
+
+
 def duch_env(build):
     """The environment for duch: quiet, and the build's model library."""
     env = dict(os.environ, DUCH_QUIET="1")

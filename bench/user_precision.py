@@ -32,13 +32,7 @@ def main():
     truth = mosaic_bench.truth()
     if truth is None:
         return 77
-    queries = []
-    with open(a.queries) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            cls, text = line.rstrip("\n").split("\t")
-            queries.append((cls, text))
+    queries = mosaic_bench.read_queries(a.queries)
     env = mosaic_bench.duch_env(a.build)
     archive = a.archive or os.path.join(tempfile.mkdtemp(), "ucm.sqlite")
     if not os.path.exists(archive):
