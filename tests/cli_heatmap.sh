@@ -140,6 +140,15 @@ u="$tmp/u.sqlite"
 run "union heatmap" "$duch" query -q "$u" "a meadow" --heatmap "$tmp/u.tif" --regions "$tmp/u.gpkg" --region-min 0
 run "scene 1 by id" "$duch" query -q "$u" "a meadow" --heatmap "$tmp/u1.tif" --scene 1
 run "scene 2 by path" "$duch" query -q "$u" "a meadow" --heatmap "$tmp/u2.tif" --scene "$tmp/s2.tif"
+# --bbox: only s1's tiles (a box inside s1, in lon/lat): s2 is left out of the union
+box=$($py -c 'from osgeo import osr
+s = osr.SpatialReference(); s.ImportFromEPSG(32610); s.SetAxisMappingStrategy(0)
+w = osr.SpatialReference(); w.ImportFromEPSG(4326); w.SetAxisMappingStrategy(0)
+ct = osr.CoordinateTransformation(s, w)
+(x0, y0, _), (x1, y1, _) = ct.TransformPoint(501010, 4199930), ct.TransformPoint(501140, 4199990)
+print("%.7f,%.7f,%.7f,%.7f" % (x0, y0, x1, y1))')
+run "bbox heatmap" "$duch" query -q "$u" "a meadow" --heatmap "$tmp/ub.tif" --bbox "$box"
+"$duch" query -q "$u" "a meadow" --bbox "$box" --format csv -o "$tmp/ub.csv" || bad "bbox hits"
 run "regions geojson" "$duch" query -q "$u" "a meadow" --regions "$tmp/u.geojson" --region-min 0
 run "overlay" "$duch" query -q "$u" "a meadow" --heatmap "$tmp/u.tif" --quicklook "$tmp/u.png"
 "$duch" index -q --model "$model" "$u" "$tmp/s3.tif" || fail "index s3"
@@ -169,6 +178,14 @@ mix = gdal.Open(d + "/mix.tif")
 check(mix.GetSpatialRef().GetAuthorityCode(None) == "4326", "mixed-CRS union not in EPSG:4326")
 mv = mix.GetRasterBand(1).ReadAsArray()
 check((mv == -1).any() and (mv >= 0).sum() >= 6, "mixed union: %d scored cells, nodata between" % (mv >= 0).sum())
+# --bbox: s1's grid alone, each cell its tile's confidence among the box's hits
+import csv
+ub = arr("ub.tif")
+ubc = sorted(float(r["confidence"]) for r in csv.DictReader(open(d + "/ub.csv")))
+check(ub.shape == u1.shape and gdal.Open(d + "/ub.tif").GetGeoTransform() == gdal.Open(d + "/u1.tif").GetGeoTransform(),
+      "--bbox inside s1: not s1's grid")
+check(len(ubc) == 2 and max(abs(a - b) for a, b in zip(sorted(ub.ravel()), ubc)) < 1e-5,
+      "--bbox cells %r, hits' confidences %r" % (ub, ubc))
 n = arr("n.tif")
 check(n.shape == (1, 4) and (n[0, :2] >= 0).all() and (n[0, 2:] == -1).all(), "nodata cells: %r" % n)
 img = gdal.Open(d + "/img.tif")
