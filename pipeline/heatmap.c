@@ -259,9 +259,10 @@ static int pick_scenes(duch_heat *h, duch_scene_grid *list, size_t n, const char
 
 static OGRSpatialReferenceH srs_from_wkt(const char *wkt)
 {
-    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    OGRSpatialReferenceH s = wkt ? OSRNewSpatialReference(NULL) : NULL;
     if (s && OSRSetFromUserInput(s, wkt) != OGRERR_NONE) {
-        OSRRelease(s);
+        if (s)
+            OSRRelease(s);
         return NULL;
     }
     if (s)
@@ -331,10 +332,11 @@ static int union_grid(duch_heat *h, long long max_cells, char *err, size_t errle
     for (size_t i = 1; first && i < h->ns && same; i++) {
         OGRSpatialReferenceH s = srs_from_wkt(h->s[i].g.crs_wkt);
         same = s && OSRIsSame(first, s);
-        OSRRelease(s);
+        if (s)
+            OSRRelease(s);
     }
     out = first && same ? first : srs_wgs84();
-    if (out != first)
+    if (first && out != first)
         OSRRelease(first);
     if (!out) {
         pl_set_err(err, errlen, "cannot read the scenes' CRS");
@@ -370,8 +372,10 @@ static int union_grid(duch_heat *h, long long max_cells, char *err, size_t errle
                            sh->g.path);
                 rc = DUCH_INVALID;
             }
-            OCTDestroyCoordinateTransformation(ct);
-            OSRRelease(s);
+            if (ct)
+                OCTDestroyCoordinateTransformation(ct);
+            if (s)
+                OSRRelease(s);
         }
         memcpy(b[i], bb, sizeof bb);
         rx = fmin(rx, (bb[2] - bb[0]) * sh->step / sh->g.width);
@@ -449,7 +453,8 @@ static int union_grid(duch_heat *h, long long max_cells, char *err, size_t errle
             GDALClose(dst);
     }
     free(b);
-    OSRRelease(out);
+    if (out)
+        OSRRelease(out);
     return rc;
 }
 
@@ -795,8 +800,10 @@ static int scene_regions(const scene_heat *sh, OGRLayerH lyr, OGRSpatialReferenc
         }
         OGR_G_DestroyGeometry(part);
     }
-    OCTDestroyCoordinateTransformation(ct);
-    OSRRelease(s);
+    if (ct)
+        OCTDestroyCoordinateTransformation(ct);
+    if (s)
+        OSRRelease(s);
     OGR_G_DestroyGeometry(u);
     return rc;
 }
@@ -869,7 +876,8 @@ int duch_heat_write_regions(const duch_heat *h, const char *path, const char *qu
     if (rc && tmp)
         VSIUnlink(tmp);
     free(tmp);
-    OSRRelease(wgs84);
+    if (wgs84)
+        OSRRelease(wgs84);
     if (nregions)
         *nregions = nreg;
     return rc;
@@ -928,7 +936,8 @@ int duch_heat_write_overlay(const duch_heat *h, const char *png, int max_side, c
         } else {
             OGRSpatialReferenceH s = srs_from_wkt(sh->g.crs_wkt);
             int same = s && out && OSRIsSame(s, out) && g[2] == 0 && g[4] == 0 && cg[2] == 0 && cg[4] == 0;
-            OSRRelease(s);
+            if (s)
+                OSRRelease(s);
             if (!same)
                 continue;
             x0 = (g[0] - cg[0]) / cg[1] * W / gw;
@@ -954,7 +963,8 @@ int duch_heat_write_overlay(const duch_heat *h, const char *png, int max_side, c
         duch_tiler_close(t);
         free(rgb);
     }
-    OSRRelease(out);
+    if (out)
+        OSRRelease(out);
     /* the scores over it: nodata darkened, a score tinted the more the higher it is */
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {

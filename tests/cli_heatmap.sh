@@ -217,6 +217,15 @@ refused "no folder" "cannot write" "$duch" query "$u" "a meadow" --heatmap "$tmp
 refused "driver combine" "COMBINE must be mean or max" gdal_translate -q "DUCH:$u" -oo QUERY=meadow -oo COMBINE=x "$tmp/x2.tif"
 refused "driver scene" "holds no scene" gdal_translate -q "DUCH:$u" -oo QUERY=meadow -oo SCENE=nope.tif "$tmp/x3.tif"
 ls "$tmp" | grep -q -e "^x" -e "part" && { bad "a failed run left a file"; ls "$tmp"; }
+# a scene without georeferencing (--allow-pixel): its heat map on the pixel grid, no CRS;
+# no regions (they are lon/lat)
+gdal_create -q -of GTiff -outsize 600 300 -bands 3 -ot Byte -burn 90 -burn 120 -burn 60 "$tmp/px.tif" || fail gdal_create
+"$duch" index -q --model "$model" --allow-pixel "$tmp/px.sqlite" "$tmp/px.tif" || fail "index px"
+"$duch" query -q "$tmp/px.sqlite" "a meadow" --heatmap "$tmp/px_h.tif" --quicklook "$tmp/px.png" >"$tmp/out" 2>&1 \
+    || { bad "pixel scene heat map"; cat "$tmp/out"; }
+grep -q "ERROR" "$tmp/out" && { bad "pixel scene heat map: GDAL error"; cat "$tmp/out"; }
+gdalinfo "$tmp/px_h.tif" | grep -q "^Coordinate System is:" && bad "pixel scene heat map has a CRS"
+refused "pixel scene regions" "need a georeferenced scene" "$duch" query "$tmp/px.sqlite" "a meadow" --regions "$tmp/x.gpkg"
 # a union too large for one raster: scenes far apart in different CRSs
 gdal_create -q -of GTiff -outsize 520 260 -bands 3 -ot Byte -burn 90 -burn 90 -burn 90 \
     -a_srs EPSG:32633 -a_ullr 400000 5000000 400156 4999922 "$tmp/far.tif" || fail gdal_create
