@@ -5,6 +5,7 @@
 #   duch query ARCHIVE TEXT --heatmap     (every tile scored, cells at the step, COG)
 #   gdal_translate DUCH:ARCHIVE -oo QUERY (the same through the GDAL driver)
 #   duch query --regions                  (GEOS-merged hit tiles)
+#   duch query --heatmap --quicklook      (the heat map over the scene, 1024 px PNG)
 # each timed with its peak memory (/usr/bin/time), next to the baseline of the same run:
 # duch query -k 10 on the same archive (the query alone, top 10 of all codes).
 #
@@ -36,7 +37,7 @@ run() { # label, command...: wall seconds and peak RSS, best of 3 runs
         read -r s kb <"$tmp/time"
         if [ -z "$best" ] || [ "$(echo "$s < $best" | bc)" = 1 ]; then best=$s; rss=$kb; fi
     done
-    printf '%-44s %7.2f s  %7.1f MB peak RSS\n' "$label" "$best" "$(echo "$rss / 1024" | bc -l)"
+    printf '%-50s %7.2f s  %7.1f MB peak RSS\n' "$label" "$best" "$(echo "$rss / 1024" | bc -l)"
 }
 run "baseline: duch query -k 10" "$duch" query -q -k 10 "$tmp/a.sqlite" "river"
 base=$best
@@ -44,6 +45,7 @@ run "duch query --heatmap (COG)" "$duch" query -q -k 10 "$tmp/a.sqlite" "river" 
 heat=$best
 run "gdal_translate DUCH: -oo QUERY (GeoTIFF)" gdal_translate -q "DUCH:$tmp/a.sqlite" -oo QUERY=river "$tmp/h2.tif"
 run "duch query --regions (GeoPackage)" "$duch" query -q -k 10 "$tmp/a.sqlite" "river" --regions "$tmp/r.gpkg"
+run "duch query --heatmap --quicklook (1024 px PNG)" "$duch" query -q -k 10 "$tmp/a.sqlite" "river" --heatmap "$tmp/h.tif" --quicklook "$tmp/h.png"
 gdalinfo "$tmp/h.tif" | grep -E '^Size is'
 printf 'regions: %s\n' "$(ogrinfo -q -sql 'SELECT count(*) FROM regions' "$tmp/r.gpkg" | grep -o '= [0-9]*' | head -1)"
 printf 'heat map / query alone: %.1fx the time\n' "$(echo "$heat / $base" | bc -l)"
