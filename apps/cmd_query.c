@@ -46,7 +46,9 @@ static void usage(FILE *f)
         "                    (Cloud-Optimized GeoTIFF) on the tile grid at its step; nodata\n"
         "                    -1 where no tile lies (docs/heatmap.md)\n"
         "  --scene S         the heat map / regions of one scene (scene_id or path) on its\n"
-        "                    own grid and CRS; default: one raster over all the scenes\n"
+        "                    own grid and CRS; 'all': one of each per scene, named with its\n"
+        "                    scene_id (heat.tif -> heat_3.tif); default: one raster over\n"
+        "                    all the scenes\n"
         "  --combine HOW     cells that overlapping tiles share: mean (default) or max\n"
         "  --regions FILE    merge adjacent tiles scoring at least --region-min into\n"
         "                    polygons (.gpkg or .geojson, EPSG:4326): query, scene, tiles,\n"
@@ -409,9 +411,9 @@ static int save_hits(const char *archive, const char *name, const duch_hits *h, 
 }
 
 /* --heatmap, --regions and the heat map's --quicklook: the query again over every tile */
-static int heat_outputs(const char *archive, const duch_search_query *q,
-                        const duch_heat_options *ho, const char *tif, const char *regions,
-                        double region_min, const char *png, int quiet)
+static int heat_one(const char *archive, const duch_search_query *q, const duch_heat_options *ho,
+                    const char *tif, const char *regions, double region_min, const char *png,
+                    int quiet, int skip_empty)
 {
     duch_heat *heat = NULL;
     char err[4096];
@@ -422,6 +424,10 @@ static int heat_outputs(const char *archive, const duch_search_query *q,
     }
     const duch_heat_info *in = duch_heat_get_info(heat);
     int rc = 0, nreg = 0;
+    if (skip_empty && in->tiles == 0) { /* --scene all: a scene outside the box */
+        duch_heat_free(heat);
+        return 0;
+    }
     if (tif && duch_heat_write_raster(heat, tif, what, err, sizeof err) != DUCH_OK) {
         duch_cli_error("--heatmap: %s", err);
         rc = -1;
@@ -441,6 +447,59 @@ static int heat_outputs(const char *archive, const duch_search_query *q,
     }
     duch_heat_free(heat);
     return rc;
+}
+
+/* name with "_ID" before its extension (heat.tif -> heat_3.tif), malloc'ed */
+static char *per_scene_name(const char *name, long long id)
+{
+    if (!name)
+        return NULL;
+    const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
+    size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - name) : strlen(name);
+    size_t n = strlen(name) + 32;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%.*s_%lld%s", (int)stem, name, id, name + stem);
+    return s;
+}
+
+/* --scene all: one heat map (regions, picture) per scene, named with its scene_id */
+static int heat_outputs(const char *archive, const duch_search_query *q,
+                        const duch_heat_options *ho, const char *tif, const char *regions,
+                        double region_min, const char *png, int quiet)
+{
+    if (!ho->scene || strcmp(ho->scene, "all"))
+        return heat_one(archive, q, ho, tif, regions, region_min, png, quiet, 0);
+    duch_archive *a = NULL;
+    duch_scene_grid *sc = NULL;
+    size_t n = 0;
+    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
+    if (rc == DUCH_OK)
+        rc = duch_archive_scenes(a, &sc, &n);
+    if (rc != DUCH_OK)
+        duch_cli_error("%s", a ? duch_archive_errmsg(a) : "out of memory");
+    duch_archive_close(a);
+    int out = rc == DUCH_OK ? 0 : -1;
+    for (size_t i = 0; out == 0 && i < n; i++) {
+        if (sc[i].tiles == 0)
+            continue;
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)sc[i].scene_id);
+        duch_heat_options one = *ho;
+        one.scene = id;
+        char *t = per_scene_name(tif, sc[i].scene_id), *r = per_scene_name(regions, sc[i].scene_id),
+             *p = per_scene_name(png, sc[i].scene_id);
+        if ((tif && !t) || (regions && !r) || (png && !p)) {
+            duch_cli_error("out of memory");
+            out = -1;
+        } else
+            out = heat_one(archive, q, &one, t, r, region_min, p, quiet, 1);
+        free(t);
+        free(r);
+        free(p);
+    }
+    duch_scene_grids_free(sc, n);
+    return out;
 }
 
 int duch_cmd_query(int argc, char **argv)

@@ -232,4 +232,14 @@ gdal_create -q -of GTiff -outsize 520 260 -bands 3 -ot Byte -burn 90 -burn 90 -b
 "$duch" index -q --model "$model" "$u" "$tmp/far.tif" || fail "index far"
 refused "huge union" "give --scene" "$duch" query "$u" "a meadow" --heatmap "$tmp/x.tif"
 run "huge union, one scene" "$duch" query -q "$u" "a meadow" --heatmap "$tmp/far_only.tif" --scene "$tmp/far.tif"
+# --scene all: one heat map per scene, named with its scene_id, each the scene's own
+mkdir -p "$tmp/all"
+run "scene all" "$duch" query -q "$u" "a meadow" --scene all --heatmap "$tmp/all/h.tif" --regions "$tmp/all/r.gpkg" --region-min 0
+[ "$(ls "$tmp/all" | tr '\n' ' ')" = "h_1.tif h_2.tif h_3.tif h_4.tif r_1.gpkg r_2.gpkg r_3.gpkg r_4.gpkg " ] || bad "--scene all wrote: $(ls "$tmp/all")"
+run "scene 3" "$duch" query -q "$u" "a meadow" --scene 3 --heatmap "$tmp/h3.tif"
+$py -c 'import sys
+from osgeo import gdal
+a, b = gdal.Open(sys.argv[1]), gdal.Open(sys.argv[2])
+sys.exit(0 if (a.ReadAsArray() == b.ReadAsArray()).all() and a.GetGeoTransform() == b.GetGeoTransform() else 1)' \
+    "$tmp/all/h_3.tif" "$tmp/h3.tif" || bad "--scene all: h_3.tif is not --scene 3"
 exit "$failed"
