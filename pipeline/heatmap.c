@@ -388,7 +388,7 @@ static int union_grid(duch_heat *h, long long max_cells, char *err, size_t errle
     if (rc == DUCH_OK && (!(cw >= 1 && ch >= 1) || cw * ch > (double)max_cells || cw > INT32_MAX / 2 ||
                           ch > INT32_MAX / 2)) {
         pl_set_err(err, errlen, "a heat map over the %zu scenes' union would have %.0f x %.0f "
-                   "cells (more than %lld): give --scene, or --bbox to draw fewer", h->ns, cw, ch,
+                   "cells (more than %lld): give --scene all (a raster per scene), --scene S, or --bbox", h->ns, cw, ch,
                    max_cells);
         rc = DUCH_INVALID;
     }
