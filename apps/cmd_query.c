@@ -410,24 +410,13 @@ static int save_hits(const char *archive, const char *name, const duch_hits *h, 
     return rc == DUCH_OK ? 0 : -1;
 }
 
-/* --heatmap, --regions and the heat map's --quicklook: the query again over every tile */
-static int heat_one(const char *archive, const duch_search_query *q, const duch_heat_options *ho,
-                    const char *tif, const char *regions, double region_min, const char *png,
-                    int quiet, int skip_empty)
+/* The outputs of one heat map (the union, one scene, or one scene of --scene all) */
+static int heat_write(const duch_heat *heat, const char *what, const char *tif,
+                      const char *regions, double region_min, const char *png, int quiet)
 {
-    duch_heat *heat = NULL;
     char err[4096];
-    const char *what = q->text ? q->text : q->image_path ? q->image_path : "code";
-    if (duch_heat_make(archive, q, ho, &heat, err, sizeof err) != DUCH_OK) {
-        duch_cli_error("heat map: %s", err);
-        return -1;
-    }
     const duch_heat_info *in = duch_heat_get_info(heat);
     int rc = 0, nreg = 0;
-    if (skip_empty && in->tiles == 0) { /* --scene all: a scene outside the box */
-        duch_heat_free(heat);
-        return 0;
-    }
     if (tif && duch_heat_write_raster(heat, tif, what, err, sizeof err) != DUCH_OK) {
         duch_cli_error("--heatmap: %s", err);
         rc = -1;
@@ -445,7 +434,6 @@ static int heat_one(const char *archive, const duch_search_query *q, const duch_
         duch_cli_error("--quicklook: %s", err);
         rc = -1;
     }
-    duch_heat_free(heat);
     return rc;
 }
 
@@ -463,43 +451,45 @@ static char *per_scene_name(const char *name, long long id)
     return s;
 }
 
-/* --scene all: one heat map (regions, picture) per scene, named with its scene_id */
+/* --heatmap, --regions and the heat map's --quicklook: every tile scored once; with
+ * --scene all, the outputs of each scene apart, named with its scene_id */
 static int heat_outputs(const char *archive, const duch_search_query *q,
                         const duch_heat_options *ho, const char *tif, const char *regions,
                         double region_min, const char *png, int quiet)
 {
+    duch_heat *heat = NULL;
+    char err[4096];
+    const char *what = q->text ? q->text : q->image_path ? q->image_path : "code";
+    if (duch_heat_make(archive, q, ho, &heat, err, sizeof err) != DUCH_OK) {
+        duch_cli_error("heat map: %s", err);
+        return -1;
+    }
+    int rc = 0;
     if (!ho->scene || strcmp(ho->scene, "all"))
-        return heat_one(archive, q, ho, tif, regions, region_min, png, quiet, 0);
-    duch_archive *a = NULL;
-    duch_scene_grid *sc = NULL;
-    size_t n = 0;
-    int rc = duch_archive_open(archive, DUCH_ARCHIVE_READONLY, &a);
-    if (rc == DUCH_OK)
-        rc = duch_archive_scenes(a, &sc, &n);
-    if (rc != DUCH_OK)
-        duch_cli_error("%s", a ? duch_archive_errmsg(a) : "out of memory");
-    duch_archive_close(a);
-    int out = rc == DUCH_OK ? 0 : -1;
-    for (size_t i = 0; out == 0 && i < n; i++) {
-        if (sc[i].tiles == 0)
-            continue;
-        char id[32];
-        snprintf(id, sizeof id, "%lld", (long long)sc[i].scene_id);
-        duch_heat_options one = *ho;
-        one.scene = id;
-        char *t = per_scene_name(tif, sc[i].scene_id), *r = per_scene_name(regions, sc[i].scene_id),
-             *p = per_scene_name(png, sc[i].scene_id);
+        rc = heat_write(heat, what, tif, regions, region_min, png, quiet);
+    for (size_t i = 0; ho->scene && !strcmp(ho->scene, "all") && rc == 0 &&
+                       i < duch_heat_scene_count(heat); i++) {
+        duch_heat *one = NULL;
+        if (duch_heat_scene(heat, i, &one, err, sizeof err) != DUCH_OK) {
+            duch_cli_error("heat map: %s", err);
+            rc = -1;
+            break;
+        }
+        long long id = (long long)duch_heat_get_info(one)->scene_id;
+        char *t = per_scene_name(tif, id), *r = per_scene_name(regions, id),
+             *p = per_scene_name(png, id);
         if ((tif && !t) || (regions && !r) || (png && !p)) {
             duch_cli_error("out of memory");
-            out = -1;
+            rc = -1;
         } else
-            out = heat_one(archive, q, &one, t, r, region_min, p, quiet, 1);
+            rc = heat_write(one, what, t, r, region_min, p, quiet);
         free(t);
         free(r);
         free(p);
+        duch_heat_free(one);
     }
-    duch_scene_grids_free(sc, n);
-    return out;
+    duch_heat_free(heat);
+    return rc;
 }
 
 int duch_cmd_query(int argc, char **argv)

@@ -141,8 +141,10 @@ void duch_hits_free(duch_hits *h); /* accepts NULL */
 
 typedef struct duch_heat_options {
     const char *scene;       /* NULL: every scene, one raster over their union (in their
-                                common CRS, else EPSG:4326; at the finest step); else a
-                                scene_id or a scene path: that scene's own grid and CRS */
+                                common CRS, else EPSG:4326; at the finest step); a
+                                scene_id or a scene path: that scene's own grid and CRS;
+                                "all": every scene apart, each on its own grid (no raster
+                                of the result itself: take them with duch_heat_scene) */
     int combine_max;         /* overlapping tiles: 0 = mean (default), 1 = maximum */
     long long max_cells;     /* refuse a raster larger than this; 0 = 100 million */
 } duch_heat_options;
@@ -157,6 +159,7 @@ typedef struct duch_heat_info {
     long long tiles;         /* tiles scored */
     int step;                /* source pixels per cell (one scene), else 0 */
     const char *scene;       /* the scene's path (one scene), else NULL */
+    int64_t scene_id;        /* its scene_id (one scene), else 0 */
     const char *model_id;
     const char *text_explain, *text_summary; /* as in duch_hits; NULL when none */
     double best;             /* highest score */
@@ -170,6 +173,11 @@ void duch_heat_options_init(duch_heat_options *o);
 int duch_heat_make(const char *archive, const duch_search_query *q, const duch_heat_options *o,
                    duch_heat **out, char *err, size_t errlen);
 void duch_heat_free(duch_heat *h); /* accepts NULL */
+/* The scenes of h with a scored tile (every one drawn; for a single scene, 1), and scene i
+ * alone as a result of its own, on its grid (to free with duch_heat_free): what options
+ * scene = "all" is read with; the scores are h's (one query, one background). */
+size_t duch_heat_scene_count(const duch_heat *h);
+int duch_heat_scene(const duch_heat *h, size_t i, duch_heat **out, char *err, size_t errlen);
 const duch_heat_info *duch_heat_get_info(const duch_heat *h);
 /* The raster as a GDAL dataset in memory (a GDALDatasetH of the MEM driver, to GDALClose),
  * its metadata saying the query and what the scores are; NULL with a message. */

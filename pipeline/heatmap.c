@@ -53,10 +53,11 @@ typedef struct scene_heat {
 struct duch_heat {
     duch_heat_info info;
     char *crs_wkt, *model_id, *explain, *summary;
-    float *values;    /* info.width * info.height */
+    float *values;    /* info.width * info.height; NULL when per_scene */
     scene_heat *s;
     size_t ns;
     int combine_max;
+    int per_scene;    /* options scene "all": no raster of its own, see duch_heat_scene */
 };
 
 void duch_heat_options_init(duch_heat_options *o)
@@ -69,16 +70,21 @@ const duch_heat_info *duch_heat_get_info(const duch_heat *h)
     return h ? &h->info : NULL;
 }
 
+static void scene_heat_clear(scene_heat *sh)
+{
+    free(sh->g.path);
+    free(sh->g.crs_wkt);
+    free(sh->cells);
+    free(sh->t);
+    memset(sh, 0, sizeof *sh);
+}
+
 void duch_heat_free(duch_heat *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->ns; i++) {
-        free(h->s[i].g.path);
-        free(h->s[i].g.crs_wkt);
-        free(h->s[i].cells);
-        free(h->s[i].t);
-    }
+    for (size_t i = 0; i < h->ns; i++)
+        scene_heat_clear(&h->s[i]);
     free(h->s);
     free(h->values);
     free(h->crs_wkt);
@@ -458,6 +464,96 @@ static int union_grid(duch_heat *h, long long max_cells, char *err, size_t errle
     return rc;
 }
 
+/* h->s[0] on its own grid, in its CRS */
+static int one_scene_grid(duch_heat *h, char *err, size_t errlen)
+{
+    scene_heat *sh = &h->s[0];
+    size_t n = (size_t)sh->cols * sh->rows;
+    h->info.width = sh->cols;
+    h->info.height = sh->rows;
+    scene_cell_gt(sh, h->info.geotransform);
+    h->crs_wkt = sh->g.crs_wkt ? strdup(sh->g.crs_wkt) : NULL;
+    h->values = malloc(n * sizeof *h->values);
+    if (!h->values || (sh->g.crs_wkt && !h->crs_wkt)) {
+        pl_set_err(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    memcpy(h->values, sh->cells, n * sizeof *h->values);
+    h->info.crs_wkt = h->crs_wkt;
+    h->info.step = sh->step;
+    h->info.scene = sh->g.path;
+    h->info.scene_id = sh->g.scene_id;
+    return DUCH_OK;
+}
+
+size_t duch_heat_scene_count(const duch_heat *h)
+{
+    return h ? h->ns : 0;
+}
+
+static char *dup_or_null(const char *s, int *nomem)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *nomem = 1;
+    return d;
+}
+
+int duch_heat_scene(const duch_heat *h, size_t i, duch_heat **out, char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (!h || !out || i >= h->ns) {
+        pl_set_err(err, errlen, "duch_heat_scene: no scene %zu", i);
+        return DUCH_INVALID;
+    }
+    const scene_heat *from = &h->s[i];
+    duch_heat *o = calloc(1, sizeof *o);
+    scene_heat *sh = o ? calloc(1, sizeof *sh) : NULL;
+    size_t n = (size_t)from->cols * from->rows;
+    int nomem = !o || !sh;
+    if (!nomem) {
+        o->s = sh;
+        o->ns = 1;
+        *sh = *from;
+        sh->g.path = dup_or_null(from->g.path, &nomem);
+        sh->g.crs_wkt = dup_or_null(from->g.crs_wkt, &nomem);
+        sh->cells = malloc(n * sizeof *sh->cells);
+        sh->t = malloc((from->nt ? from->nt : 1) * sizeof *sh->t);
+        sh->room = from->nt;
+        nomem |= !sh->cells || !sh->t;
+        o->model_id = dup_or_null(h->model_id, &nomem);
+        o->explain = dup_or_null(h->explain, &nomem);
+        o->summary = dup_or_null(h->summary, &nomem);
+    }
+    if (nomem) {
+        if (o && !o->s)
+            free(sh);
+        duch_heat_free(o);
+        pl_set_err(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    memcpy(sh->cells, from->cells, n * sizeof *sh->cells);
+    memcpy(sh->t, from->t, from->nt * sizeof *sh->t);
+    o->combine_max = h->combine_max;
+    o->info = h->info;
+    o->info.model_id = o->model_id;
+    o->info.text_explain = o->explain;
+    o->info.text_summary = o->summary;
+    o->info.scenes = 1;
+    o->info.tiles = (long long)sh->nt;
+    o->info.best = DUCH_HEAT_NODATA;
+    for (size_t j = 0; j < sh->nt; j++)
+        if (sh->t[j].s > o->info.best)
+            o->info.best = sh->t[j].s;
+    int rc = one_scene_grid(o, err, errlen);
+    if (rc == DUCH_OK)
+        *out = o;
+    else
+        duch_heat_free(o);
+    return rc;
+}
+
 int duch_heat_make(const char *archive, const duch_search_query *q0, const duch_heat_options *o,
                    duch_heat **out, char *err, size_t errlen)
 {
@@ -475,6 +571,7 @@ int duch_heat_make(const char *archive, const duch_search_query *q0, const duch_
         o = &dflt;
     }
     long long max_cells = o->max_cells > 0 ? o->max_cells : DEFAULT_MAX_CELLS;
+    int all = o->scene && !strcmp(o->scene, "all");
     duch_search_query q = *q0;
     if (q.k < 1)
         q.k = 1;
@@ -533,7 +630,7 @@ int duch_heat_make(const char *archive, const duch_search_query *q0, const duch_
         pl_set_err(err, errlen, "%s", duch_archive_errmsg(a));
         goto finish;
     }
-    if ((rc = pick_scenes(h, list, nlist, o->scene, duch_archive_path(a), err, errlen)))
+    if ((rc = pick_scenes(h, list, nlist, all ? NULL : o->scene, duch_archive_path(a), err, errlen)))
         goto finish;
     scan_ctx c = {.code = code, .nbytes = (size_t)bits / 8, .score = score,
                   .bbox = q.has_bbox ? q.bbox : NULL, .combine_max = o->combine_max,
@@ -544,14 +641,10 @@ int duch_heat_make(const char *archive, const duch_search_query *q0, const duch_
         if ((rc = score_scene(a, &c, max_cells)) != DUCH_OK)
             goto finish;
         h->info.tiles += (long long)h->s[i].nt;
-        if (h->s[i].nt || o->scene) /* scenes outside the box are not drawn */
+        if (h->s[i].nt || (o->scene && !all)) /* scenes outside the box are not drawn */
             h->s[keep++] = h->s[i];
-        else {
-            free(h->s[i].g.path);
-            free(h->s[i].g.crs_wkt);
-            free(h->s[i].cells);
-            free(h->s[i].t);
-        }
+        else
+            scene_heat_clear(&h->s[i]);
     }
     h->ns = keep;
     h->info.scenes = (int)keep;
@@ -560,28 +653,14 @@ int duch_heat_make(const char *archive, const duch_search_query *q0, const duch_
         for (size_t j = 0; j < h->s[i].nt; j++)
             if (h->s[i].t[j].s > h->info.best)
                 h->info.best = h->s[i].t[j].s;
-    if (h->ns == 1) { /* one scene: its own grid */
-        scene_heat *sh = &h->s[0];
-        h->info.width = sh->cols;
-        h->info.height = sh->rows;
-        scene_cell_gt(sh, h->info.geotransform);
-        h->crs_wkt = sh->g.crs_wkt ? strdup(sh->g.crs_wkt) : NULL;
-        h->values = malloc((size_t)sh->cols * sh->rows * sizeof *h->values);
-        if (!h->values || (sh->g.crs_wkt && !h->crs_wkt)) {
-            rc = DUCH_NOMEM;
-            pl_set_err(err, errlen, "out of memory");
-            goto finish;
-        }
-        memcpy(h->values, sh->cells, (size_t)sh->cols * sh->rows * sizeof *h->values);
-        h->info.step = sh->step;
-        h->info.scene = sh->g.path;
-    } else if ((rc = union_grid(h, max_cells, err, errlen)) != DUCH_OK)
-        goto finish;
-    h->info.crs_wkt = h->crs_wkt;
     h->info.bits = bits;
     h->info.model_id = h->model_id;
     h->info.text_explain = h->explain;
     h->info.text_summary = h->summary;
+    h->per_scene = all;
+    if (!all) /* "all": each scene apart, through duch_heat_scene */
+        rc = h->ns == 1 ? one_scene_grid(h, err, errlen) : union_grid(h, max_cells, err, errlen);
+    h->info.crs_wkt = h->crs_wkt;
 finish:
     duch_scene_grids_free(list, nlist);
     free(hits);
@@ -598,8 +677,10 @@ finish:
 
 void *duch_heat_dataset(const duch_heat *h, const char *query, char *err, size_t errlen)
 {
-    if (!h) {
-        pl_set_err(err, errlen, "duch_heat_dataset: NULL argument");
+    if (!h || h->per_scene) {
+        pl_set_err(err, errlen, h ? "a heat map of every scene apart has no raster of its own: "
+                                    "take each scene's with duch_heat_scene"
+                                  : "duch_heat_dataset: NULL argument");
         return NULL;
     }
     GDALDatasetH ds = cells_dataset(h->values, h->info.width, h->info.height,
@@ -675,14 +756,6 @@ int duch_heat_write_raster(const duch_heat *h, const char *path, const char *que
     }
     if (rc && tmp)
         VSIUnlink(tmp);
-    if (tmp) { /* the statistics GDAL may have written beside the temporary name */
-        char *aux = malloc(strlen(tmp) + 9);
-        if (aux) {
-            sprintf(aux, "%s.aux.xml", tmp);
-            VSIUnlink(aux);
-            free(aux);
-        }
-    }
     free(tmp);
     GDALClose(mem);
     return rc;
@@ -901,8 +974,9 @@ static void ramp(double v, unsigned char rgb[3])
 int duch_heat_write_overlay(const duch_heat *h, const char *png, int max_side, char *err,
                             size_t errlen)
 {
-    if (!h || !png) {
-        pl_set_err(err, errlen, "duch_heat_write_overlay: NULL argument");
+    if (!h || !png || h->per_scene) {
+        pl_set_err(err, errlen, "duch_heat_write_overlay: NULL argument, or a heat map of every "
+                   "scene apart (take each with duch_heat_scene)");
         return DUCH_INVALID;
     }
     if (max_side <= 0)

@@ -356,6 +356,11 @@ void *duch_gdal_heat(const char *archive, const duch_search_query *q, CSLConstLi
     duch_heat_options o;
     duch_heat_options_init(&o);
     o.scene = CSLFetchNameValue(opts, "SCENE");
+    if (o.scene && !strcmp(o.scene, "all")) {
+        CPLError(CE_Failure, CPLE_IllegalArg, "DUCH: SCENE=all is duch query's (a raster per "
+                 "scene); the driver opens one raster: give a scene_id or a path, or no SCENE");
+        return NULL;
+    }
     const char *combine = CSLFetchNameValue(opts, "COMBINE");
     if (combine && strcasecmp(combine, "mean") && strcasecmp(combine, "max")) {
         CPLError(CE_Failure, CPLE_IllegalArg, "DUCH: COMBINE must be mean or max, got '%s'",
