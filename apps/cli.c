@@ -123,3 +123,32 @@ int duch_cli_write_file(const char *path, const void *data, size_t n)
     free(tmp);
     return ok ? 0 : -1;
 }
+
+/* --splits LIST: train, query, retrieval (a comma list) or all, as a mask (1, 2, 4) */
+int duch_cli_splits(const char *s, int *mask)
+{
+    if (!strcmp(s, "all")) {
+        *mask = 7;
+        return 0;
+    }
+    *mask = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(t, "train"))
+            *mask |= 1;
+        else if (!strcmp(t, "query"))
+            *mask |= 2;
+        else if (!strcmp(t, "retrieval"))
+            *mask |= 4;
+        else {
+            duch_cli_error("--splits: unknown split '%s' (train, query, retrieval or all)", t);
+            return -1;
+        }
+    }
+    if (!*mask) {
+        duch_cli_error("--splits: no split named");
+        return -1;
+    }
+    return 0;
+}

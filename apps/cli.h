@@ -32,4 +32,8 @@ const duch_model_api *duch_cli_model_api(void);
 /* duch info on an archive (apps/cmd_info_archive.c); returns the exit status. */
 int duch_info_archive(const char *path);
 
+/* --splits LIST: "train", "query", "retrieval" (a comma list of them) or "all" as a mask
+ * (1, 2, 4); -1 after an error message */
+int duch_cli_splits(const char *s, int *mask);
+
 #endif

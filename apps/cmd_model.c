@@ -103,34 +103,6 @@ static void train_usage(FILE *f, const duch_train_options *d)
         d->threads, d->wordnet_senses, d->p_subst, d->p_keywords);
 }
 
-static int parse_splits(const char *s, int *mask)
-{
-    if (!strcmp(s, "all")) {
-        *mask = 7;
-        return 0;
-    }
-    *mask = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(t, "train"))
-            *mask |= 1;
-        else if (!strcmp(t, "query"))
-            *mask |= 2;
-        else if (!strcmp(t, "retrieval"))
-            *mask |= 4;
-        else {
-            duch_cli_error("--splits: unknown split '%s' (train, query, retrieval or all)", t);
-            return -1;
-        }
-    }
-    if (!*mask) {
-        duch_cli_error("--splits: no split named");
-        return -1;
-    }
-    return 0;
-}
-
 enum {
     OPT_DATA = 256, OPT_BITS, OPT_SPLITS, OPT_EPOCHS, OPT_BATCH, OPT_INPUT, OPT_WIDTH, OPT_TEXTDIM,
     OPT_LR, OPT_WD, OPT_TEMP, OPT_WINTER, OPT_WII, OPT_WTT, OPT_WADV, OPT_WQ, OPT_WB, OPT_CROP,
@@ -167,7 +139,7 @@ int duch_cmd_train(int argc, char **argv)
         case 'h': train_usage(stdout, &o); return 0;
         case OPT_DATA: o.data_dir = optarg; break;
         case 'o': o.output = optarg; break;
-        case OPT_SPLITS: if (parse_splits(optarg, &o.splits)) return 2; break;
+        case OPT_SPLITS: if (duch_cli_splits(optarg, &o.splits)) return 2; break;
 #define INTOPT(ID, NAME, LO, HI, FIELD) \
         case ID: if (duch_cli_int(NAME, optarg, LO, HI, &v)) return 2; o.FIELD = (int)v; break;
         INTOPT(OPT_BITS, "--bits", DUCH_CODE_MIN_BITS, DUCH_CODE_MAX_BITS, bits)

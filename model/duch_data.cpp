@@ -348,21 +348,27 @@ bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, s
     return true;
 }
 
-bool wordnet_aliases(const std::vector<std::string> &vocab, int senses,
-                     std::vector<std::pair<std::string, std::string>> &out, std::string &err)
+bool wordnet_aliases(const std::vector<std::string> &vocab, int ncaption,
+                     const std::vector<std::string> &phrases, int senses,
+                     std::vector<std::pair<std::string, std::string>> &out,
+                     std::vector<std::string> &kept, std::string &err)
 {
-    std::vector<const char *> words = c_words(vocab);
+    std::vector<const char *> words = c_words(vocab), ph = c_words(phrases);
     duch_wn_alias *al = nullptr;
-    int nal = 0;
+    int nal = 0, nkept = 0;
+    char **k = nullptr;
     char e[256];
-    if (duch_wn_aliases(words.data(), (int)words.size(), senses, &al, &nal, e, sizeof e) != DUCH_OK) {
+    if (duch_wn_aliases(words.data(), (int)words.size(), ncaption, ph.data(), (int)ph.size(), senses,
+                        &al, &nal, &k, &nkept, e, sizeof e) != DUCH_OK) {
         err = e;
         return false;
     }
     out.clear();
     for (int i = 0; i < nal; i++)
         out.emplace_back(al[i].word, al[i].target);
+    kept.assign(k, k + nkept);
     duch_wn_aliases_free(al, nal);
+    duch_wn_phrases_free(k, nkept);
     return true;
 }
 

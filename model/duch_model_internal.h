@@ -80,8 +80,10 @@ struct Lexicon {
 /* Extends vocab (the caption words) with their WordNet stand-ins over `senses` senses. */
 bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, std::string &err);
 /* The alias table of a vocabulary (duch_wn_aliases): words outside it -> a word in it. */
-bool wordnet_aliases(const std::vector<std::string> &vocab, int senses,
-                     std::vector<std::pair<std::string, std::string>> &out, std::string &err);
+bool wordnet_aliases(const std::vector<std::string> &vocab, int ncaption,
+                     const std::vector<std::string> &phrases, int senses,
+                     std::vector<std::pair<std::string, std::string>> &out,
+                     std::vector<std::string> &kept, std::string &err);
 
 } /* namespace duch */
 #endif /* __cplusplus */

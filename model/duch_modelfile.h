@@ -141,6 +141,11 @@ typedef struct duch_modelfile {
                                    are strings; the encoders check the targets); NULL when
                                    the file has none */
     const duch_json *training;  /* the training record (object), or NULL */
+    int caption_words;          /* optional "caption_words": vocab[0..caption_words) are
+                                   the training captions' words, the rest WordNet
+                                   stand-ins; 0 when the file does not say */
+    const duch_json *phrases;   /* optional array of strings: the captions' WordNet noun
+                                   phrases ("mobile home"), alias targets; NULL: none */
     int has_confidence;         /* the header has a valid "confidence" member */
     duch_confidence confidence; /* it (has_confidence) */
     /* the tensors, in file order */

@@ -35,6 +35,7 @@
 #include <numeric>
 #include <thread>
 #include <algorithm>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -190,6 +191,8 @@ struct Arch {
     std::vector<std::string> vocab;
     /* words outside the vocabulary taken for one in it (the header's "aliases") */
     std::vector<std::pair<std::string, std::string>> aliases;
+    int caption_words = 0; /* vocab[0..caption_words): the captions' words; 0: unknown */
+    std::vector<std::string> phrases; /* the captions' WordNet noun phrases ("mobile home") */
     std::string training_json = "{}"; /* hyper-parameters of the run, for info */
     uint32_t format_version = FORMAT_VERSION; /* of the file it was read from */
 };
@@ -216,7 +219,10 @@ struct Model {
     Arch arch;
     Net net{nullptr};
     std::unordered_map<std::string, int> word_id; /* 1-based ids */
-    std::unordered_map<std::string, int> alias_id; /* alias -> the id it stands for */
+    /* alias (a word or a phrase "car park") -> the ids it stands for (a phrase target
+     * "mobile home" gives two; none for a blocked word) */
+    std::unordered_map<std::string, std::vector<int>> alias_ids;
+    size_t max_phrase = 1; /* the most words of an alias key */
     /* the candidates of duch_word_nearest: the vocabulary words (as textenc.c) */
     std::vector<const char *> cand;
     std::vector<size_t> cand_len;
@@ -230,17 +236,23 @@ struct Model {
         word_id.clear();
         for (size_t i = 0; i < arch.vocab.size(); i++)
             word_id[arch.vocab[i]] = (int)i + 1;
-        alias_id.clear();
+        alias_ids.clear();
+        max_phrase = 1;
         for (const auto &al : arch.aliases) {
-            if (al.second.empty()) { /* blocked: a word a query ignores */
-                alias_id[al.first] = 0;
-                continue;
+            std::vector<int> to; /* blocked (""): a word a query ignores */
+            for (size_t at = 0; at < al.second.size();) {
+                size_t sp = al.second.find(' ', at);
+                std::string w = al.second.substr(at, sp == std::string::npos ? std::string::npos : sp - at);
+                auto it = word_id.find(w);
+                if (it == word_id.end())
+                    fail(DUCH_CORRUPT, "model header: alias '" + al.first + "' stands for '" + al.second +
+                                           "', which is not in the vocabulary");
+                to.push_back(it->second);
+                at = sp == std::string::npos ? al.second.size() : sp + 1;
             }
-            auto it = word_id.find(al.second);
-            if (it == word_id.end())
-                fail(DUCH_CORRUPT, "model header: alias '" + al.first + "' stands for '" + al.second +
-                                       "', which is not in the vocabulary");
-            alias_id[al.first] = it->second; /* a repeated alias keeps its last target */
+            size_t words = 1 + (size_t)std::count(al.first.begin(), al.first.end(), ' ');
+            max_phrase = std::max(max_phrase, words);
+            alias_ids[al.first] = to; /* a repeated alias keeps its last target */
         }
         cand.clear();
         cand_len.clear();
@@ -250,24 +262,42 @@ struct Model {
     /* the 1-based id of a word, as textenc.c's word_id: a vocabulary word, an alias (0
      * for a blocked one), or the nearest vocabulary word within a spelling slip
      * (duch_word_nearest); 0 when none */
-    int word_of(const std::string &w) const
+    std::vector<int> word_of(const std::string &w) const
     {
         auto it = word_id.find(w);
         if (it != word_id.end())
-            return it->second;
-        if ((it = alias_id.find(w)) != alias_id.end())
-            return it->second;
+            return {it->second};
+        auto al = alias_ids.find(w);
+        if (al != alias_ids.end())
+            return al->second;
         int c = duch_word_nearest(w.data(), w.size(), cand.data(), cand_len.data(), cand.size());
-        return c < 0 ? 0 : word_id.at(std::string(cand[c], cand_len[c]));
+        if (c < 0)
+            return {};
+        return {word_id.at(std::string(cand[c], cand_len[c]))};
     }
+    /* as textenc.c's text_ids: at each word, a phrase alias of the most words first
+     * ("car park"), else the word; the first max_tokens ids */
     std::vector<int64_t> ids_of(const std::string &text) const
     {
         std::vector<int64_t> ids;
-        for (const std::string &w : tokenize(text)) {
-            if (ids.size() >= (size_t)arch.max_tokens)
-                break;
-            if (int id = word_of(w))
-                ids.push_back(id);
+        std::vector<std::string> tok = tokenize(text);
+        for (size_t i = 0; i < tok.size() && ids.size() < (size_t)arch.max_tokens;) {
+            std::vector<int> to;
+            size_t used = 0;
+            for (size_t k = std::min(max_phrase, tok.size() - i); k >= 2 && !used; k--) {
+                std::string key = tok[i];
+                for (size_t j = 1; j < k; j++)
+                    key += " " + tok[i + j];
+                auto al = alias_ids.find(key);
+                if (al != alias_ids.end())
+                    to = al->second, used = k;
+            }
+            if (!used)
+                to = word_of(tok[i]), used = 1;
+            for (int id : to)
+                if (ids.size() < (size_t)arch.max_tokens)
+                    ids.push_back(id);
+            i += used;
         }
         return ids;
     }
@@ -382,6 +412,14 @@ static std::string arch_json(const Arch &a, bool with_vocab)
                 o << (i ? "," : "") << json_escape(a.aliases[i].first) << ":"
                   << json_escape(a.aliases[i].second);
             o << "}";
+        }
+        if (a.caption_words > 0)
+            o << ",\"caption_words\":" << a.caption_words;
+        if (!a.phrases.empty()) {
+            o << ",\"phrases\":[";
+            for (size_t i = 0; i < a.phrases.size(); i++)
+                o << (i ? "," : "") << json_escape(a.phrases[i]);
+            o << "]";
         }
     } else
         o << ",\"aliases\":" << a.aliases.size(); /* duch info: how many */
@@ -512,6 +550,9 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
     for (size_t i = 0; mf.aliases && i < mf.aliases->n; i++)
         a.aliases.emplace_back(std::string(mf.aliases->items[i].key, mf.aliases->items[i].keylen),
                                std::string(mf.aliases->items[i].str, mf.aliases->items[i].len));
+    a.caption_words = mf.caption_words;
+    for (size_t i = 0; mf.phrases && i < mf.phrases->n; i++)
+        a.phrases.emplace_back(mf.phrases->items[i].str, mf.phrases->items[i].len);
     if (mf.training)
         a.training_json = training_json_of(mf.training);
     /* the header alone must not make this build a network larger than the file holds */
@@ -881,6 +922,23 @@ static std::vector<std::string> vocabulary_of(const Dataset &ds, const std::vect
     return vocab;
 }
 
+/* the word pairs and triples of the captions of the images use ("mobile homes"), each once:
+ * the candidates of the vocabulary's phrases (duch_wn_aliases) */
+static std::vector<std::string> caption_phrases(const Dataset &ds, const std::vector<int> &use)
+{
+    std::set<std::string> seen;
+    for (int i : use)
+        for (auto &s : ds.items[i].sentences) {
+            std::vector<std::string> w = tokenize(s);
+            for (size_t k = 0; k + 1 < w.size(); k++) {
+                seen.insert(w[k] + " " + w[k + 1]);
+                if (k + 2 < w.size())
+                    seen.insert(w[k] + " " + w[k + 1] + " " + w[k + 2]);
+            }
+        }
+    return std::vector<std::string>(seen.begin(), seen.end());
+}
+
 /* the vocabulary ids of each image's captions (captions without a known word left out) */
 static std::vector<std::vector<std::vector<int64_t>>> caption_ids(const Model &m, const Dataset &ds,
                                                                   const std::vector<int> &use)
@@ -1012,8 +1070,10 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
         if (progress && !progress(0.0, "WordNet: stand-ins for the caption words and an alias table", parg))
             fail(DUCH_INTERRUPTED, "interrupted");
         if (!caption_lexicon(a.vocab, o.wordnet_senses, lx, err) ||
-            !wordnet_aliases(a.vocab, o.wordnet_senses, a.aliases, err))
+            !wordnet_aliases(a.vocab, (int)lx.caption_words, caption_phrases(ds, use),
+                             o.wordnet_senses, a.aliases, a.phrases, err))
             fail(DUCH_NOTFOUND, "train: " + err + " (or train without it: --wordnet-senses 0)");
+        a.caption_words = (int)lx.caption_words;
         if (progress) {
             size_t nsub = 0;
             for (auto &v : lx.subs)

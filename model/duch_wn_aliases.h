@@ -15,15 +15,24 @@ extern "C" {
 #endif
 
 typedef struct duch_wn_alias {
-    char *word;   /* lower-case ASCII letters, not a vocabulary word */
-    char *target; /* the vocabulary word it stands for */
+    char *word;   /* lower-case ASCII letters, not a vocabulary word; or a phrase of 2 or 3
+                     such words joined by single spaces ("car park") */
+    char *target; /* the vocabulary word it stands for, or a phrase of vocabulary words
+                     ("mobile home"); "" for a blocked word */
 } duch_wn_alias;
 
-/* The aliases of vocab[0..nvocab) over its first `senses` senses; *out (free with
- * duch_wn_aliases_free) and *nout. DUCH_OK, DUCH_NOTFOUND (no WordNet database, err says
- * what to install), DUCH_NOMEM. */
-DUCH_INTERNAL int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
-                    int *nout, char *err, size_t errlen);
+/* The aliases of vocab[0..nvocab) over its first `senses` senses; vocab[0..ncaption) are
+ * the caption words, the rest WordNet stand-ins (ncaption <= 0: all are caption words).
+ * phrases[0..nphrases): the captions' word pairs and triples ("mobile homes", words joined
+ * by single spaces; NULL, 0: none); those that are WordNet noun phrases of caption words
+ * are targets too ("trailer" -> "mobile home"), and *kept / *nkept (when kept is not
+ * NULL; free with duch_wn_phrases_free) get them in their base form ("mobile home").
+ * *out (free with duch_wn_aliases_free) and *nout. DUCH_OK, DUCH_NOTFOUND (no WordNet
+ * database, err says what to install), DUCH_NOMEM. */
+DUCH_INTERNAL int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption,
+                    const char *const *phrases, int nphrases, int senses, duch_wn_alias **out,
+                    int *nout, char ***kept, int *nkept, char *err, size_t errlen);
+DUCH_INTERNAL void duch_wn_phrases_free(char **p, int n);
 DUCH_INTERNAL void duch_wn_aliases_free(duch_wn_alias *a, int n);
 
 /* The kinds of caption words (duch_wn_lexicon's kind[]) */

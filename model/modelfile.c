@@ -281,6 +281,24 @@ static int read_header(reader *r, duch_modelfile *mf)
     }
     const duch_json *tr = duch_json_get(h, "training");
     mf->training = tr && tr->type == DUCH_JSON_OBJ ? tr : NULL;
+    const duch_json *cw = duch_json_get(h, "caption_words");
+    mf->caption_words = 0;
+    if (cw) {
+        if (cw->type != DUCH_JSON_NUM || !(cw->num >= 1 && cw->num <= vo->n) || cw->num != (int)cw->num)
+            return set_err(r, DUCH_CORRUPT, "model header: caption_words must be a count of"
+                           " vocabulary words");
+        mf->caption_words = (int)cw->num;
+    }
+    const duch_json *ph = duch_json_get(h, "phrases");
+    mf->phrases = NULL;
+    if (ph) {
+        if (ph->type != DUCH_JSON_ARR || ph->n > 1u << 20)
+            return set_err(r, DUCH_CORRUPT, "model header: phrases must be an array of phrases");
+        for (size_t i = 0; i < ph->n; i++)
+            if (ph->items[i].type != DUCH_JSON_STR || !ph->items[i].len)
+                return set_err(r, DUCH_CORRUPT, "model header: phrase %zu is not a string", i + 1);
+        mf->phrases = ph;
+    }
     const duch_json *cf = duch_json_get(h, "confidence");
     mf->has_confidence = 0;
     if (cf) {

@@ -52,8 +52,12 @@ struct duch_textenc {
     int alias_n;
     char *alias_words;              /* back to back, NUL-terminated */
     size_t *alias_off, *alias_len;
-    int *alias_target;              /* per alias: the 1-based id it stands for; -1: blocked
-                                       (target "": a word a query ignores, never a slip) */
+    int *alias_first, *alias_nids;  /* per alias: the 1-based ids it stands for, in
+                                       alias_ids (a phrase target "mobile home" has two);
+                                       none: blocked (target "": a word a query ignores,
+                                       never a slip) */
+    int *alias_ids;
+    size_t alias_words_max;         /* the most words of an alias key ("car park": 2) */
     int *alias_slot;                /* per slot: a 1-based alias index, 0 = empty */
     size_t alias_nslots;
     /* the words a misspelt or inflected one may be near (duch_word_nearest): the
@@ -133,14 +137,19 @@ static int vocab_build(duch_textenc *e, const duch_json *vocab)
 
 static int vocab_find(const duch_textenc *e, const char *w, size_t len);
 
-/* The aliases into a hash table of their own; each target must be a vocabulary word. */
+/* The aliases into a hash table of their own; a key is a word or a phrase (words joined
+ * by single spaces), a target a vocabulary word or a phrase of them. */
 static int alias_build(duch_textenc *e, const duch_json *al)
 {
     if (!al || al->n == 0)
         return DUCH_OK;
-    size_t n = al->n, total = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t n = al->n, total = 0, nids = 0;
+    for (size_t i = 0; i < n; i++) {
         total += al->items[i].keylen + 1;
+        nids += al->items[i].len ? 1 : 0;
+        for (size_t k = 0; k < al->items[i].len; k++)
+            nids += al->items[i].str[k] == ' ';
+    }
     size_t ns = 16;
     while (ns < n * 2)
         ns *= 2;
@@ -148,21 +157,39 @@ static int alias_build(duch_textenc *e, const duch_json *al)
     e->alias_words = malloc(total);
     e->alias_off = malloc(n * sizeof *e->alias_off);
     e->alias_len = malloc(n * sizeof *e->alias_len);
-    e->alias_target = malloc(n * sizeof *e->alias_target);
+    e->alias_first = malloc(n * sizeof *e->alias_first);
+    e->alias_nids = malloc(n * sizeof *e->alias_nids);
+    e->alias_ids = malloc((nids ? nids : 1) * sizeof *e->alias_ids);
     e->alias_slot = calloc(ns, sizeof *e->alias_slot);
-    if (!e->alias_words || !e->alias_off || !e->alias_len || !e->alias_target || !e->alias_slot)
+    if (!e->alias_words || !e->alias_off || !e->alias_len || !e->alias_first || !e->alias_nids ||
+        !e->alias_ids || !e->alias_slot)
         return set_err(e, DUCH_NOMEM, "out of memory");
-    size_t off = 0;
+    size_t off = 0, at = 0;
+    e->alias_words_max = 1;
     for (size_t i = 0; i < n; i++) {
         const duch_json *m = &al->items[i];
-        int target = m->len ? vocab_find(e, m->str, m->len) : -1; /* "": blocked */
-        if (!target)
-            return set_err(e, DUCH_CORRUPT, "model header: alias '%s' stands for '%s', which is not"
-                           " in the vocabulary", m->key, m->str);
+        e->alias_first[i] = (int)at;
+        e->alias_nids[i] = 0; /* "": blocked */
+        for (size_t a = 0; a < m->len;) {
+            size_t b = a;
+            while (b < m->len && m->str[b] != ' ')
+                b++;
+            int target = b > a ? vocab_find(e, m->str + a, b - a) : 0;
+            if (!target)
+                return set_err(e, DUCH_CORRUPT, "model header: alias '%s' stands for '%s', which is"
+                               " not in the vocabulary", m->key, m->str);
+            e->alias_ids[at++] = target;
+            e->alias_nids[i]++;
+            a = b + 1;
+        }
+        size_t words = 1;
+        for (size_t k = 0; k < m->keylen; k++)
+            words += m->key[k] == ' ';
+        if (words > e->alias_words_max)
+            e->alias_words_max = words;
         memcpy(e->alias_words + off, m->key, m->keylen + 1);
         e->alias_off[i] = off;
         e->alias_len[i] = m->keylen;
-        e->alias_target[i] = target;
         off += m->keylen + 1;
         size_t s = (size_t)word_hash(m->key, m->keylen) & (ns - 1);
         for (; e->alias_slot[s]; s = (s + 1) & (ns - 1)) {
@@ -176,7 +203,7 @@ static int alias_build(duch_textenc *e, const duch_json *al)
     return DUCH_OK;
 }
 
-/* the vocabulary id an alias stands for, -1 for a blocked word, or 0 (not an alias) */
+/* the 1-based index of alias w[0..len) (a word or a phrase), or 0 (not an alias) */
 static int alias_find(const duch_textenc *e, const char *w, size_t len)
 {
     if (!e->alias_n)
@@ -185,7 +212,7 @@ static int alias_find(const duch_textenc *e, const char *w, size_t len)
     for (; e->alias_slot[s]; s = (s + 1) & (e->alias_nslots - 1)) {
         size_t o = (size_t)e->alias_slot[s] - 1;
         if (e->alias_len[o] == len && !memcmp(e->alias_words + e->alias_off[o], w, len))
-            return e->alias_target[o];
+            return (int)o + 1;
     }
     return 0;
 }
@@ -216,36 +243,107 @@ static int cand_build(duch_textenc *e)
     return DUCH_OK;
 }
 
-/* The 1-based id of word w[0..len), as Model::word_of does: a vocabulary word, else an
- * alias (*how = 1; a blocked one gives 0), else the nearest vocabulary word within a
- * spelling slip (duch_word_nearest; *how = 2); 0 when none. */
-static int word_id(const duch_textenc *e, const char *w, size_t len, int *how)
+/* The 1-based ids of word w[0..len), as Model::word_of gives them: a vocabulary word (one
+ * id, in *one), else an alias (*how = 1; its target's ids, none for a blocked word), else
+ * the nearest vocabulary word within a spelling slip (duch_word_nearest; *how = 2); the
+ * count, 0 when none. */
+static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, const int **ids,
+                    int *how)
 {
     *how = 0;
+    *ids = one;
     if (len > e->max_word + 2)
         return 0;
-    int id = len <= e->max_word ? vocab_find(e, w, len) : 0;
-    if (id)
-        return id;
+    if ((*one = len <= e->max_word ? vocab_find(e, w, len) : 0))
+        return 1;
     *how = 1;
-    if (len <= e->max_word && (id = alias_find(e, w, len)))
-        return id > 0 ? id : 0;
+    int a = len <= e->max_word ? alias_find(e, w, len) : 0;
+    if (a) {
+        *ids = e->alias_ids + e->alias_first[a - 1];
+        return e->alias_nids[a - 1];
+    }
     *how = 2;
     int c = duch_word_nearest(w, len, e->cand, e->cand_len, e->ncand);
-    return c < 0 ? 0 : vocab_find(e, e->cand[c], e->cand_len[c]);
+    *one = c < 0 ? 0 : vocab_find(e, e->cand[c], e->cand_len[c]);
+    return *one ? 1 : 0;
 }
 
-/* The words of text (the one tokenizer, model/modelfile.c) looked up as Model::ids_of
- * does: the first max_tokens known words. Returns the number of ids in e->ids. */
+/* The words of a text (the one tokenizer, model/modelfile.c), whole, joined by single
+ * spaces in buf ("car park"), so that a phrase of words i..j is one piece of it. */
+typedef struct tokens {
+    char *buf;
+    size_t *off, *len, n;
+} tokens;
+
+static int tokens_of(const char *text, tokens *t)
+{
+    size_t n = strlen(text), pos = 0, len, at = 0;
+    t->n = 0;
+    t->buf = malloc(2 * n + 2);
+    t->off = malloc((n / 2 + 1) * sizeof *t->off);
+    t->len = malloc((n / 2 + 1) * sizeof *t->len);
+    if (!t->buf || !t->off || !t->len)
+        return DUCH_NOMEM;
+    while (duch_token_next(text, n, &pos, t->buf + at, n, &len)) {
+        t->off[t->n] = at;
+        t->len[t->n++] = len;
+        at += len;
+        t->buf[at++] = ' ';
+    }
+    t->buf[at] = 0;
+    return DUCH_OK;
+}
+
+static void tokens_free(tokens *t)
+{
+    free(t->buf);
+    free(t->off);
+    free(t->len);
+}
+
+/* The unit of words at word i, as Model::ids_of reads it: the alias phrase of the most
+ * words first ("car park"), else word i alone. Its text is buf[off[i]..+*keylen); its
+ * ids *ids (the count returned; *one holds a single one), *how as word_ids. Returns the
+ * words used (1..). */
+static size_t unit_at(const duch_textenc *e, const tokens *t, size_t i, size_t *keylen, int *one,
+                      const int **ids, int *nids, int *how)
+{
+    size_t most = e->alias_words_max < t->n - i ? e->alias_words_max : t->n - i;
+    for (size_t k = most; k >= 2; k--) {
+        size_t len = t->off[i + k - 1] + t->len[i + k - 1] - t->off[i];
+        int a = len <= e->max_word ? alias_find(e, t->buf + t->off[i], len) : 0;
+        if (a) {
+            *keylen = len;
+            *ids = e->alias_ids + e->alias_first[a - 1];
+            *nids = e->alias_nids[a - 1];
+            *how = 1;
+            return k;
+        }
+    }
+    *keylen = t->len[i];
+    *nids = word_ids(e, t->buf + t->off[i], t->len[i], one, ids, how);
+    return 1;
+}
+
+/* The ids of text as Model::ids_of gives them: the first max_tokens. Returns their count
+ * in e->ids, or -1 when out of memory. */
 static int text_ids(duch_textenc *e, const char *text)
 {
-    size_t n = strlen(text), pos = 0, len;
-    int nid = 0, how;
-    while (nid < e->max_tokens && duch_token_next(text, n, &pos, e->word, e->max_word + 2, &len)) {
-        int id = word_id(e, e->word, len, &how);
-        if (id)
-            e->ids[nid++] = id;
+    tokens t;
+    int nid = 0;
+    if (tokens_of(text, &t) != DUCH_OK) {
+        tokens_free(&t);
+        return -1;
     }
+    for (size_t i = 0; i < t.n && nid < e->max_tokens;) {
+        size_t keylen;
+        int one, nids, how;
+        const int *ids;
+        i += unit_at(e, &t, i, &keylen, &one, &ids, &nids, &how);
+        for (int k = 0; k < nids && nid < e->max_tokens; k++)
+            e->ids[nid++] = ids[k];
+    }
+    tokens_free(&t);
     return nid;
 }
 
@@ -393,7 +491,9 @@ static void release(duch_textenc *e)
     free(e->alias_words);
     free(e->alias_off);
     free(e->alias_len);
-    free(e->alias_target);
+    free(e->alias_first);
+    free(e->alias_nids);
+    free(e->alias_ids);
     free(e->alias_slot);
     free(e->cand);
     free(e->cand_len);
@@ -562,6 +662,8 @@ int duch_textenc_encode_values(duch_textenc *e, const char *text, unsigned char 
     if (!text)
         return set_err(e, DUCH_INVALID, "encode: NULL text");
     int L = text_ids(e, text);
+    if (L < 0)
+        return set_err(e, DUCH_NOMEM, "out of memory");
     if (L == 0) {
         size_t n = strlen(text);
         if (n > 60)
@@ -658,33 +760,51 @@ static void sb_word(sbuf *b, const char *w, size_t n)
 static int split_words(duch_textenc *e, const char *text, int json, sbuf *used, sbuf *mapped,
                        sbuf *ignored, int *nused, int *nmap, int *nign)
 {
-    size_t n = strlen(text), pos = 0, len;
-    char *word = malloc(n + 1);
-    if (!word)
-        return set_err(e, DUCH_NOMEM, "out of memory");
+    tokens t;
     *nused = *nmap = *nign = 0;
-    while (duch_token_next(text, n, &pos, word, n, &len)) {
-        int alias = 0, id = *nused < e->max_tokens ? word_id(e, word, len, &alias) : 0;
-        if (!id) {
+    if (tokens_of(text, &t) != DUCH_OK) {
+        tokens_free(&t);
+        return set_err(e, DUCH_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < t.n;) {
+        const char *word = t.buf + t.off[i];
+        size_t len;
+        int one, nids = 0, alias = 0;
+        const int *ids = &one;
+        i += *nused < e->max_tokens ? unit_at(e, &t, i, &len, &one, &ids, &nids, &alias)
+                                    : (len = t.len[i], 1);
+        if (!nids) {
             if ((*nign)++)
                 sb_put(ignored, ", ", 2);
             (json ? sb_word : sb_put)(ignored, word, len);
             continue;
         }
-        const char *target = e->words + e->word_off[id - 1];
-        size_t tlen = e->word_len[id - 1];
-        if ((*nused)++)
-            sb_put(used, ", ", 2);
-        (json ? sb_word : sb_put)(used, target, tlen);
         if (alias) {
             if ((*nmap)++)
                 sb_put(mapped, ", ", 2);
             (json ? sb_word : sb_put)(mapped, word, len);
             sb_put(mapped, json ? ": " : " -> ", json ? 2 : 4);
-            (json ? sb_word : sb_put)(mapped, target, tlen);
         }
+        if (alias && json)
+            sb_put(mapped, "\"", 1);
+        for (int k = 0; k < nids; k++) {
+            const char *target = e->words + e->word_off[ids[k] - 1];
+            size_t tlen = e->word_len[ids[k] - 1];
+            if (*nused < e->max_tokens) {
+                if ((*nused)++)
+                    sb_put(used, ", ", 2);
+                (json ? sb_word : sb_put)(used, target, tlen);
+            }
+            if (alias) {
+                if (k)
+                    sb_put(mapped, " ", 1);
+                sb_put(mapped, target, tlen); /* vocabulary words need no escape */
+            }
+        }
+        if (alias && json)
+            sb_put(mapped, "\"", 1);
     }
-    free(word);
+    tokens_free(&t);
     return used->oom || mapped->oom || ignored->oom ? set_err(e, DUCH_NOMEM, "out of memory")
                                                     : DUCH_OK;
 }

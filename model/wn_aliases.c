@@ -46,6 +46,7 @@ typedef struct table {
     char **vocab;
     size_t nslots;
     int oom;
+    int phrases; /* claim_synset also claims WordNet's phrases ("car park") */
 } table;
 
 static size_t slot_of(const table *t, const char *w)
@@ -57,6 +58,23 @@ static size_t slot_of(const table *t, const char *w)
 }
 
 static int taken(const table *t, const char *w) { return t->keys[slot_of(t, w)] != NULL; }
+
+/* an alias key: a plain word, or a phrase of 2 or 3 plain words joined by single spaces */
+static int plain_key(const char *w)
+{
+    if (!w || !*w || strlen(w) >= 40)
+        return 0;
+    int words = 1;
+    for (const char *p = w; *p; p++) {
+        if (*p == ' ') {
+            if (p == w || !p[1] || p[1] == ' ' || ++words > 3)
+                return 0;
+        } else if (*p < 'a' || *p > 'z') {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 static int plain_word(const char *w)
 {
@@ -72,7 +90,7 @@ static int is_function_word(const char *w);
 
 static void claim(table *t, const char *w, const char *target)
 {
-    if (t->oom || !plain_word(w) || taken(t, w))
+    if (t->oom || !plain_key(w) || taken(t, w) || !strcmp(w, target))
         return;
     if (is_function_word(w))
         target = ""; /* "near", "like", "can": never a content word, not a slip either */
@@ -89,44 +107,58 @@ static void claim(table *t, const char *w, const char *target)
     t->from[t->n] = f;
     t->to[t->n] = g;
     t->n++;
-    int r = *target ? t->rank[slot_of(t, target)] : -1;
+    /* a phrase target ("mobile home") is no single word a later pass could resolve to */
+    size_t ts = *target && !strchr(target, ' ') ? slot_of(t, target) : 0;
+    int r = *target && !strchr(target, ' ') && t->keys[ts] ? t->rank[ts] : -1;
     size_t s = slot_of(t, f);
     t->keys[s] = f;
     t->rank[s] = r;
 }
 
-/* w and its plurals that WordNet's noun morphology takes back to w */
+/* w and its plurals that WordNet's noun morphology takes back to w (of a phrase: its last
+ * word's, "car park" -> "car parks") */
 static void claim_forms(table *t, const char *w, const char *target)
 {
     claim(t, w, target);
-    size_t n = strlen(w);
-    if (n < 2 || n > 36)
+    const char *sp = strrchr(w, ' ');
+    const char *last = sp ? sp + 1 : w;
+    int head = (int)(last - w);
+    size_t n = strlen(last);
+    if (n < 2 || strlen(w) > 36)
         return;
     char p[48];
     const char *suffix[] = {"s", "es"};
     for (int i = 0; i < 2; i++) {
-        snprintf(p, sizeof p, "%s%s", w, suffix[i]);
+        snprintf(p, sizeof p, "%s%s", last, suffix[i]);
         char *m = morphstr(p, NOUN);
-        if (m && !strcmp(m, w))
+        if (m && !strcmp(m, last)) {
+            snprintf(p, sizeof p, "%.*s%s%s", head, w, last, suffix[i]);
             claim(t, p, target);
+        }
     }
-    if (w[n - 1] == 'y') {
-        snprintf(p, sizeof p, "%.*sies", (int)(n - 1), w);
+    if (last[n - 1] == 'y') {
+        snprintf(p, sizeof p, "%.*sies", (int)(n - 1), last);
         char *m = morphstr(p, NOUN);
-        if (m && !strcmp(m, w))
+        if (m && !strcmp(m, last)) {
+            snprintf(p, sizeof p, "%.*s%.*sies", head, w, (int)(n - 1), last);
             claim(t, p, target);
+        }
     }
 }
 
-/* the words of a synset (WordNet writes phrases with '_': they are skipped) */
+/* the words of a synset; WordNet's phrases ("car_park") as keys of words joined by
+ * spaces only while t->phrases is set (a vocabulary phrase claims), else skipped */
 static void claim_synset(table *t, SynsetPtr s, const char *target)
 {
     for (int i = 0; s && i < s->wcount; i++) {
         char w[64];
         snprintf(w, sizeof w, "%s", s->words[i]);
-        for (char *c = w; *c; c++)
+        for (char *c = w; *c; c++) {
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c - 'A' + 'a');
+            else if (*c == '_')
+                *c = t->phrases ? ' ' : '#';
+        }
         claim_forms(t, w, target);
     }
 }
@@ -803,17 +835,112 @@ static int claim_far(table *t)
     return t->oom ? DUCH_NOMEM : rc;
 }
 
-int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_alias **out,
-                    int *nout, char *err, size_t errlen)
+/* The vocabulary's phrases: the word pairs and triples of the captions that are WordNet
+ * noun phrases ("mobile homes" -> "mobile_home", "parking lot") whose words are caption
+ * words (the first not a closed-class word) and whose first sense is a thing imagery shows
+ * (visible_lexfile; not a proper name). They are claimed for like caption words, as phrase
+ * targets ("trailer" -> "mobile home", "car park" -> "parking lot"). */
+static int caption_word(const table *t, int ncaption, const char *w, size_t n)
+{
+    char part[40];
+    if (n == 0 || n >= sizeof part)
+        return 0;
+    memcpy(part, w, n);
+    part[n] = 0;
+    size_t s = slot_of(t, part);
+    int r = t->keys[s] ? t->rank[s] : -1;
+    return r >= 0 && r < ncaption && !strcmp(t->vocab[r], part);
+}
+
+/* phrase "a b" of the captions as WordNet's noun phrase "a_b" (its base form: "mobile
+ * homes" -> "mobile_home") into out, when it is one of the vocabulary's phrases */
+static int caption_phrase(const table *t, int ncaption, const char *phrase, char *out, size_t cap)
+{
+    char w[48];
+    if (strlen(phrase) >= sizeof w - 1)
+        return 0;
+    snprintf(w, sizeof w, "%s", phrase);
+    for (char *c = w; *c; c++)
+        if (*c == ' ')
+            *c = '_';
+    IndexPtr ix = index_lookup(w, NOUN);
+    if (!ix) {
+        char *m = morphstr(w, NOUN);
+        if (!m || strlen(m) >= sizeof w)
+            return 0;
+        snprintf(w, sizeof w, "%s", m);
+        ix = index_lookup(w, NOUN);
+    }
+    if (!ix)
+        return 0;
+    long first = ix->off_cnt > 0 ? (long)ix->offset[0] : -1;
+    free_index(ix);
+    int parts = 0;
+    char head[40] = "";
+    for (const char *p = w; *p;) {
+        size_t n = strcspn(p, "_");
+        if (++parts > 3 || !caption_word(t, ncaption, p, n))
+            return 0;
+        if (parts == 1)
+            snprintf(head, sizeof head, "%.*s", (int)n, p);
+        p += n;
+        if (*p == '_')
+            p++;
+    }
+    /* "parking lot" ("lot" is a closed-class word too), not "lots of cars" */
+    if (parts < 2 || first < 0 || is_function_word(head))
+        return 0;
+    SynsetPtr s = read_synset(NOUN, first, NULL);
+    int ok = s && visible_lexfile(s->fnum) && s->wcount > 0 &&
+             !(s->words[0][0] >= 'A' && s->words[0][0] <= 'Z');
+    if (s)
+        free_synset(s);
+    if (ok)
+        snprintf(out, cap, "%s", w);
+    return ok;
+}
+
+/* "mobile_home" -> "mobile home" */
+static void phrase_text(const char *w, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", w);
+    for (char *c = out; *c; c++)
+        if (*c == '_')
+            *c = ' ';
+}
+
+/* pass 2: the words of sense `sense` of word (part of speech pos) for target; pass 3:
+ * the words of its direct hyponyms */
+static void claim_related(table *t, const char *word, int pos, int sense, int pass, const char *target)
+{
+    SynsetPtr ss = findtheinfo_ds((char *)word, pos, HYPOPTR, sense);
+    for (SynsetPtr s = ss; s; s = s->nextss) {
+        if (pass == 2)
+            claim_synset(t, s, target);
+        else
+            for (SynsetPtr h = s->ptrlist; h; h = h->nextss)
+                claim_synset(t, h, target);
+    }
+    if (ss)
+        free_syns(ss);
+}
+
+int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const char *const *phrases,
+                    int nphrases, int senses, duch_wn_alias **out, int *nout, char ***kept, int *nkept,
+                    char *err, size_t errlen)
 {
     *out = NULL;
     *nout = 0;
+    if (kept)
+        *kept = NULL, *nkept = 0;
     if (wninit() != 0) {
         snprintf(err, errlen, "WordNet's database cannot be opened (Debian: apt-get install"
                  " wordnet-base; WNHOME or WNSEARCHDIR say where it is)");
         return DUCH_NOTFOUND;
     }
     table t = {0};
+    char **phw = NULL; /* the vocabulary's phrases in WordNet's form, "mobile_home" */
+    size_t nph = 0;
     t.cap = 400000;
     t.nslots = 1u << 21;
     t.from = malloc(t.cap * sizeof *t.from);
@@ -837,6 +964,8 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
         t.vocab = vcopy;
     }
     static const int pos_order[] = {NOUN, ADJ, VERB};
+    if (ncaption <= 0 || ncaption > nvocab)
+        ncaption = nvocab;
     /* 1. inflections */
     for (int i = 0; i < nvocab; i++)
         for (int p = 0; p < 3; p++) {
@@ -846,30 +975,53 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
             if (p == 0)
                 claim_forms(&t, vcopy[i], vcopy[i]); /* its own plurals */
         }
-    /* 2. synonyms of the first senses, 3. direct hyponyms of the noun senses */
+    /* the vocabulary's phrases, claimed for after its words in passes 2 to 4 */
+    phw = calloc((size_t)(nphrases > 0 ? nphrases : 1), sizeof *phw);
+    if (!phw) {
+        rc = DUCH_NOMEM;
+        goto finish;
+    }
+    for (int i = 0; i < nphrases; i++) {
+        char w[48];
+        int dup = 0;
+        if (!caption_phrase(&t, ncaption, phrases[i], w, sizeof w))
+            continue;
+        for (size_t k = 0; k < nph && !dup; k++)
+            dup = !strcmp(phw[k], w);
+        if (!dup && !(phw[nph++] = strdup(w))) {
+            rc = DUCH_NOMEM;
+            goto finish;
+        }
+    }
+    /* 2. synonyms of the first senses, 3. direct hyponyms of the noun senses (of caption
+     * words only: a stand-in is one loose step from a caption word already, and the kinds
+     * of its senses drift: the hyponyms of "person", a stand-in of "white"); then the same
+     * for the vocabulary's phrases, whose synonyms and kinds may be phrases ("parking lot"
+     * -> "car park") */
     for (int pass = 2; pass <= 3; pass++)
-        for (int sense = 1; sense <= senses; sense++)
+        for (int sense = 1; sense <= senses; sense++) {
             for (int i = 0; i < nvocab; i++)
-                for (int p = 0; p < (pass == 2 ? 3 : 1) && !is_function_word(vcopy[i]); p++) {
+                for (int p = 0; p < (pass == 2 ? 3 : 1) && !is_function_word(vcopy[i]) &&
+                                (pass == 2 || i < ncaption); p++) {
                     char *m = morphstr(vcopy[i], pos_order[p]);
                     char base[64];
                     snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
-                    SynsetPtr ss = findtheinfo_ds(base, pos_order[p], HYPOPTR, sense);
-                    for (SynsetPtr s = ss; s; s = s->nextss) {
-                        if (pass == 2)
-                            claim_synset(&t, s, vcopy[i]);
-                        else
-                            for (SynsetPtr h = s->ptrlist; h; h = h->nextss)
-                                claim_synset(&t, h, vcopy[i]);
-                    }
-                    if (ss)
-                        free_syns(ss);
+                    claim_related(&t, base, pos_order[p], sense, pass, vcopy[i]);
                 }
+            t.phrases = 1;
+            for (size_t i = 0; i < nph; i++) {
+                char target[48];
+                phrase_text(phw[i], target, sizeof target);
+                claim_related(&t, phw[i], NOUN, sense, pass, target);
+            }
+            t.phrases = 0;
+        }
     /* 4. the words of the hypernyms of the first noun sense, up to three levels up
      * (more general kinds: "airplane" -> "heavier-than-air craft" -> "aircraft"); a user
      * who types the general word over this imagery means the kinds the model knows.
-     * Nearer levels first, and at each level the more frequent vocabulary word. */
-    for (int level = 1; level <= 3; level++)
+     * Nearer levels first, and at each level the more frequent vocabulary word, then the
+     * phrases ("mobile home" -> "trailer"). */
+    for (int level = 1; level <= 3; level++) {
         for (int i = 0; i < nvocab; i++) {
             if (is_function_word(vcopy[i]))
                 continue; /* "there" is a noun too, but no target for "location" */
@@ -882,6 +1034,18 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
             if (ss)
                 free_syns(ss);
         }
+        t.phrases = 1;
+        for (size_t i = 0; i < nph; i++) {
+            char target[48];
+            phrase_text(phw[i], target, sizeof target);
+            SynsetPtr ss = findtheinfo_ds(phw[i], NOUN, HYPERPTR, 1);
+            if (ss)
+                claim_hypernyms(&t, ss, level, target);
+            if (ss)
+                free_syns(ss);
+        }
+        t.phrases = 0;
+    }
     /* 5. the other words WordNet lists that a spelling slip would take for a vocabulary
      * word ("farm" is not a slip of "firm"): blocked, so a query ignores them */
     if (!t.oom)
@@ -904,8 +1068,19 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int senses, duch_wn_al
     }
     *out = a;
     *nout = (int)t.n;
+    if (kept) { /* the vocabulary's phrases, "mobile home" */
+        for (size_t i = 0; i < nph; i++)
+            for (char *c = phw[i]; *c; c++)
+                if (*c == '_')
+                    *c = ' ';
+        *kept = phw, *nkept = (int)nph;
+        phw = NULL, nph = 0;
+    }
     t.n = 0; /* handed over */
 finish:
+    for (size_t i = 0; i < nph; i++)
+        free(phw[i]);
+    free(phw);
     if (rc == DUCH_NOMEM)
         snprintf(err, errlen, "out of memory building the alias table");
     for (size_t i = 0; i < t.n; i++)
@@ -918,6 +1093,13 @@ finish:
     free(t.keys);
     free(t.rank);
     return rc;
+}
+
+void duch_wn_phrases_free(char **p, int n)
+{
+    for (int i = 0; p && i < n; i++)
+        free(p[i]);
+    free(p);
 }
 
 void duch_wn_aliases_free(duch_wn_alias *a, int n)
