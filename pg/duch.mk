@@ -22,3 +22,8 @@ SHLIB_LINK = -lm
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object is rebuilt when a header of index/ or
+# model/ (or config.h) changes, so no object keeps an old struct layout
+DUCH_HEADERS := $(wildcard $(DUCH_SRC)/index/*.h $(DUCH_SRC)/model/*.h) $(DUCH_BUILD)/config.h
+$(OBJS): $(DUCH_HEADERS)

@@ -175,7 +175,8 @@ code=$(sqlite3 "$ref" "SELECT lower(hex(code)) FROM tiles WHERE tile_id = 5")
 cmp_sql() { # WHAT SQLITE_SQL PG_SQL
     sqlite3 -cmd ".load mod_spatialite" -cmd ".load $ext" "$ref" "$2" 2>&1 | tr '|' ' ' >"$tmp/s.a"
     psqlq -d serial -F ' ' -c "$3" >"$tmp/s.b" 2>&1
-    [ -s "$tmp/s.a" ] && cmp -s "$tmp/s.a" "$tmp/s.b" || fail "$1: $(diff "$tmp/s.a" "$tmp/s.b" | head -6)"
+    [ -s "$tmp/s.a" ] && cmp -s "$tmp/s.a" "$tmp/s.b" ||
+        fail "$1: $(diff "$tmp/s.a" "$tmp/s.b" | head -4; echo ...; tail -2 "$tmp/s.b")"
 }
 cmp_sql "text" "SELECT tile_id, distance, printf('%.12f', confidence) FROM duch_knn('a river with trees', 30)" \
     "SELECT tile_id, distance, to_char(confidence, 'FM0.000000000000') FROM duch_knn('a river with trees', 30)"

@@ -1,0 +1,81 @@
+#!/bin/sh
+# Phrases in the alias table (issue 10). The shipped model's table, built from WordNet
+# and its training captions:
+#  - a phrase key is read as a unit, the phrase of most words first: "car park" is
+#    WordNet's synonym of the captions' "parking lot", not "car" + "park";
+#  - a phrase target gives every word of it: "trailers" -> "mobile home";
+#  - libtorch and the C text encoder (SQL) give the same code; duch_text_explain says
+#    what was mapped;
+#  - the header records the caption words and phrases the table was built with, and
+#    duch aliases rebuilds the same table from them; --data checks the captions it is
+#    given against the model's words.
+. "$top_srcdir/tests/sql_common.sh"
+mk="$top_builddir/tests/index_mkarchive"
+duch="$top_builddir/duch"
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+export DUCH_MODEL_LIB
+[ -f "$DUCH_MODEL_LIB" ] || { echo "SKIP: no model library at $DUCH_MODEL_LIB"; exit 77; }
+m=${DUCH_DEFAULT_MODEL:-}
+[ -n "$m" ] && [ -f "$m" ] || { echo "SKIP: no model at '$m' (DUCH_DEFAULT_MODEL)"; exit 77; }
+"$mk" create "$TMP/a.sqlite" 12 - "$m" || { echo "FAIL: archive with the default model" >&2; exit 1; }
+explain() { printf "SELECT duch_text_explain('%s');\n" "$1" | sql "$TMP/a.sqlite"; }
+ccode() { printf "SELECT hex(duch_text_code('%s'));\n" "$1" | sql "$TMP/a.sqlite"; }
+same() { # TEXT1 TEXT2: one code from libtorch for both, and the C encoder's is it
+    t1=$("$mk" textcode "$m" "$1"); t2=$("$mk" textcode "$m" "$2")
+    [ -n "$t1" ] && [ "$t1" = "$t2" ] || fail "libtorch: '$1' gives '$t1', '$2' '$t2'"
+    c1=$(ccode "$1")
+    [ "$c1" = "$t1" ] || fail "C encoder: '$1' gives '$c1', libtorch '$t1'"
+}
+e=$(explain 'a car park')
+[ "$e" = '{"used": ["a", "parking", "lot"], "mapped": {"car park": "parking lot"}, "ignored": []}' ] ||
+    fail "explain (phrase key): $e"
+e=$(explain 'trailers')
+[ "$e" = '{"used": ["mobile", "home"], "mapped": {"trailers": "mobile home"}, "ignored": []}' ] ||
+    fail "explain (phrase target): $e"
+same "a car park" "a parking lot"
+same "Car-Parks" "parking lot"
+same "trailers" "mobile home"
+same "rows of trailers near a car park" "rows of mobile home near a parking lot"
+# not a phrase: the words one by one
+e=$(explain 'a car parked in the park')
+case $e in *'"car park"'*) fail "'car parked ... park' read as a phrase: $e" ;; esac
+[ "$("$mk" textcode "$m" "car park")" != "$("$mk" textcode "$m" "car")" ] || fail "'car park' = 'car'"
+[ "$(ccode 'car')" = "$("$mk" textcode "$m" "car")" ] || fail "C encoder and libtorch differ on 'car'"
+# the header: what the table was built with
+"$py" - "$m" > "$TMP/hdr" <<'EOF' || fail "reading the header"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack_from("<I", b, 24)
+h = json.loads(b[28:28 + n])
+print(h.get("caption_words"), ",".join(sorted(h.get("phrases", []))))
+EOF
+read -r cw phrases < "$TMP/hdr"
+[ "$cw" = 290 ] || fail "caption_words: '$cw' (the UCM captions have 290 words)"
+for p in "parking lot" "mobile home"; do
+    case ",$phrases," in *",$p,"*) ;; *) fail "phrases: '$phrases' lacks '$p'" ;; esac
+done
+# duch aliases rebuilds the same table from what the header says
+"$duch" aliases "$m" -o "$TMP/re.duchm" 2> "$TMP/err" || fail "rebuilding the table: $(cat "$TMP/err")"
+grep -q "(290 from the captions), [0-9]* phrases" "$TMP/err" || fail "summary: $(cat "$TMP/err")"
+"$py" - "$m" "$TMP/re.duchm" <<'EOF' || fail "the rebuilt table differs from the shipped one"
+import json, struct, sys
+def header(p):
+    b = open(p, "rb").read()
+    (n,) = struct.unpack_from("<I", b, 24)
+    return json.loads(b[28:28 + n])
+a, b = header(sys.argv[1]), header(sys.argv[2])
+for k in ("aliases", "caption_words", "phrases", "confidence"):
+    if a.get(k) != b.get(k):
+        sys.exit("member %s differs" % k)
+EOF
+# --data: captions that are not the model's training captions are refused
+mkdir -p "$TMP/other"
+printf '{"images": [{"filename": "x.jpg", "split": "train", "sentences": [{"raw": "zebra quokka"}]}]}\n' \
+    > "$TMP/other/captions.json"
+out=$("$duch" aliases --data "$TMP/other" "$m" -o "$TMP/x.duchm" 2>&1); rc=$?
+[ "$rc" = 1 ] || fail "foreign captions: exit $rc ($out)"
+echo "$out" | grep -q "no image of these splits has a caption in the model's words" || fail "message: $out"
+[ ! -e "$TMP/x.duchm" ] || fail "a model was written from foreign captions"
+"$duch" aliases --splits all "$m" -o "$TMP/x.duchm" 2>/dev/null; [ $? = 2 ] || fail "--splits without --data: not a usage error"
+[ "$FAILS" -eq 0 ] && echo "ok: phrase aliases, libtorch = C encoder, rebuilt alike"
+[ "$FAILS" -eq 0 ]
