@@ -1,6 +1,7 @@
 /* cli.c: helpers shared by the duch subcommands. */
 #include "config.h"
 #include "cli.h"
+#include "duch_modelfile.h"
 
 #include <cpl_progress.h>
 #include <errno.h>
@@ -151,4 +152,32 @@ int duch_cli_splits(const char *s, int *mask)
         return -1;
     }
     return 0;
+}
+
+duch_json *duch_cli_captions(const char *dir, const duch_json **images)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/captions.json", dir);
+    unsigned char *text = NULL;
+    size_t tn = 0;
+    int en = 0;
+    if (duch_file_read(path, &text, &tn, &en) != DUCH_OK) {
+        duch_cli_error("cannot read %s: %s", path, en ? strerror(en) : "read error");
+        return NULL;
+    }
+    duch_json *root = NULL;
+    char err[256];
+    int rc = duch_json_parse((const char *)text, tn, &root, err, sizeof err);
+    free(text);
+    if (rc != DUCH_OK) {
+        duch_cli_error("%s: %s", path, err);
+        return NULL;
+    }
+    *images = duch_json_get(root, "images");
+    if (!*images || (*images)->type != DUCH_JSON_ARR) {
+        duch_cli_error("%s: no \"images\" array", path);
+        duch_json_free(root);
+        return NULL;
+    }
+    return root;
 }

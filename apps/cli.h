@@ -2,6 +2,7 @@
 #ifndef DUCH_CLI_H
 #define DUCH_CLI_H
 #include "duch_model.h"
+#include "duch_json.h"
 
 #include <stdio.h>
 
@@ -35,5 +36,9 @@ int duch_info_archive(const char *path);
 /* --splits LIST: "train", "query", "retrieval" (a comma list of them) or "all" as a mask
  * (1, 2, 4); -1 after an error message */
 int duch_cli_splits(const char *s, int *mask);
+
+/* DIR/captions.json parsed (free with duch_json_free) and its "images" array in *images;
+ * NULL after an error message */
+duch_json *duch_cli_captions(const char *dir, const duch_json **images);
 
 #endif

@@ -106,29 +106,10 @@ static int split_bit(const char *s)
 static int caption_text(const char *dir, int mask, const char *const *vocab, int nv, int *ncaption,
                         text_list *ph)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/captions.json", dir);
-    unsigned char *text = NULL;
-    size_t tn = 0;
-    int en = 0;
-    if (duch_file_read(path, &text, &tn, &en) != DUCH_OK) {
-        duch_cli_error("cannot read %s: %s", path, en ? strerror(en) : "read error");
+    const duch_json *imgs;
+    duch_json *root = duch_cli_captions(dir, &imgs);
+    if (!root)
         return 1;
-    }
-    duch_json *root = NULL;
-    char err[256];
-    int rc = duch_json_parse((const char *)text, tn, &root, err, sizeof err);
-    free(text);
-    if (rc != DUCH_OK) {
-        duch_cli_error("%s: %s", path, err);
-        return 1;
-    }
-    const duch_json *imgs = duch_json_get(root, "images");
-    if (!imgs || imgs->type != DUCH_JSON_ARR) {
-        duch_cli_error("%s: no \"images\" array", path);
-        duch_json_free(root);
-        return 1;
-    }
     unsigned char *seen = calloc((size_t)nv + 1, 1);
     int status = seen ? 0 : 1, nimg = 0;
     for (size_t i = 0; !status && i < imgs->n; i++) {
@@ -175,14 +156,15 @@ static int caption_text(const char *dir, int mask, const char *const *vocab, int
         k++;
     for (int v = k; !status && v < nv; v++)
         if (seen[v]) {
-            duch_cli_error("%s: the captions of these splits (%d images) are not the model's training"
-                           " captions: \"%s\" is one of their words but not among the model's first %d"
-                           " (its caption words); give the splits it was trained on (--splits)",
-                           path, nimg, vocab[v], k);
+            duch_cli_error("%s/captions.json: the captions of these splits (%d images) are not the"
+                           " model's training captions: \"%s\" is one of their words but not among the"
+                           " model's first %d (its caption words); give the splits it was trained on"
+                           " (--splits)", dir, nimg, vocab[v], k);
             status = 1;
         }
     if (!status && k == 0) {
-        duch_cli_error("%s: no image of these splits has a caption in the model's words", path);
+        duch_cli_error("%s/captions.json: no image of these splits has a caption in the model's words",
+                       dir);
         status = 1;
     }
     free(seen);

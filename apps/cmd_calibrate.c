@@ -181,27 +181,10 @@ static int load_split(const char *dir, const char *split, const duch_model_api *
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/captions.json", dir);
-    unsigned char *text = NULL;
-    size_t tn = 0;
-    int en = 0;
-    if (duch_file_read(path, &text, &tn, &en) != DUCH_OK) {
-        duch_cli_error("cannot read %s: %s", path, en ? strerror(en) : "read error");
+    const duch_json *imgs;
+    duch_json *root = duch_cli_captions(dir, &imgs);
+    if (!root)
         return 1;
-    }
-    duch_json *root = NULL;
-    char err[256];
-    if (duch_json_parse((const char *)text, tn, &root, err, sizeof err) != DUCH_OK) {
-        duch_cli_error("%s: %s", path, err);
-        free(text);
-        return 1;
-    }
-    free(text);
-    const duch_json *imgs = duch_json_get(root, "images");
-    if (!imgs || imgs->type != DUCH_JSON_ARR) {
-        duch_cli_error("%s: no \"images\" array", path);
-        duch_json_free(root);
-        return 1;
-    }
     int bits = api->bits(m), nb = bits / 8, in = api->input_size(m);
     item *items = calloc(imgs->n ? imgs->n : 1, sizeof *items);
     query *qs = calloc(imgs->n * 8 + 1, sizeof *qs);
