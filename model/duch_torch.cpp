@@ -1477,7 +1477,7 @@ static void api_train_options_init(duch_train_options *o)
     o->crop_min = 0.35;
     o->wordnet_senses = 2;
     o->p_subst = 0.2;
-    o->p_keywords = 0.3;
+    o->p_keywords = 0.5;
 }
 
 static int api_train(const duch_train_options *o, duch_progress_fn progress, void *arg, char *err,

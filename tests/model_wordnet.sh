@@ -22,6 +22,8 @@ for w in red stripes checkerboard crimson scarlet lakes; do
 done
 n=$(wc -l < "$TMP/vocab")
 [ "$n" -gt 40 ] || fail "only $n words: the captions' 19 and few stand-ins"
+# the header says which words are the captions' (18 here; the rest are stand-ins)
+grep -a -q '"caption_words":18[,}]' "$m" || fail "the header lacks caption_words 18"
 "$duch" info "$m" > "$TMP/info" || fail "duch info"
 grep -q '"wordnet_senses":2' "$TMP/info" || fail "the training record lacks wordnet_senses"
 al=$(sed -n 's/^words .* known, \([0-9]*\) aliases.*/\1/p' "$TMP/info")
