@@ -7,6 +7,8 @@
  * relations win over farther ones):
  *   1. its inflections: the base form (morphstr: "trees" -> "tree") and plurals that
  *      WordNet's morphology maps back to v ("house" -> "houses");
+ *  1b. for a caption word that is a closed compound of two WordNet nouns, its first
+ *      part when that is a visible thing ("farm" -> "farmland", "crop" -> "cropland");
  *   2. the other words of v's first senses (synonyms: "airplane" -> "plane",
  *      "aeroplane"), noun senses first, then adjectives and verbs;
  *   3. the words of the direct hyponyms of those noun senses (more specific kinds:
@@ -900,6 +902,67 @@ static int caption_phrase(const table *t, int ncaption, const char *phrase, char
     return ok;
 }
 
+/* the first noun sense of w is a visible thing (visible_lexfile), not a proper name */
+static int visible_noun(const char *w)
+{
+    IndexPtr ix = index_lookup((char *)w, NOUN);
+    if (!ix)
+        return 0;
+    long first = ix->off_cnt > 0 ? (long)ix->offset[0] : -1;
+    free_index(ix);
+    SynsetPtr s = first >= 0 ? read_synset(NOUN, first, NULL) : NULL;
+    int ok = s && visible_lexfile(s->fnum) && s->wcount > 0 &&
+             !(s->words[0][0] >= 'A' && s->words[0][0] <= 'Z');
+    if (s)
+        free_synset(s);
+    return ok;
+}
+
+/* Pass 1b: a caption word that is a closed compound of two WordNet nouns ("farmland" =
+ * "farm" + "land", "cropland", which WordNet lacks) claims its first part, when that is a noun of a visible
+ * thing: a user who types the modifier ("farm", "crops") means the compound the captions
+ * say. The head ("land") is a broader kind and is not claimed. */
+static void claim_compounds(table *t, int ncaption)
+{
+    for (int i = 0; i < ncaption && !t->oom; i++) {
+        const char *v = t->vocab[i];
+        size_t n = strlen(v);
+        if (n < 6 || n >= 40 || is_function_word(v))
+            continue;
+        char *m = morphstr((char *)v, NOUN);
+        char base[64];
+        snprintf(base, sizeof base, "%s", m ? m : v);
+        /* a noun, or a compound WordNet lacks ("cropland"); not a verb, adjective or
+         * adverb form ("withered" is not "withe" + "red") */
+        IndexPtr vx = index_lookup(base, NOUN);
+        int noun = vx != NULL;
+        if (vx)
+            free_index(vx);
+        int other = 0;
+        static const int others[] = {VERB, ADJ, ADV};
+        for (int p = 0; p < 3 && !noun && !other; p++) {
+            char *mo = morphstr((char *)v, others[p]);
+            IndexPtr ox = index_lookup(mo ? mo : (char *)v, others[p]);
+            other = ox != NULL;
+            if (ox)
+                free_index(ox);
+        }
+        if (other)
+            continue;
+        for (size_t k = 3; k + 3 <= strlen(base); k++) {
+            char a[40], b[40];
+            snprintf(a, sizeof a, "%.*s", (int)k, base);
+            snprintf(b, sizeof b, "%s", base + k);
+            IndexPtr bx = index_lookup(b, NOUN);
+            if (!bx)
+                continue;
+            free_index(bx);
+            if (!taken(t, a) && !is_function_word(a) && visible_noun(a))
+                claim_forms(t, a, v);
+        }
+    }
+}
+
 /* "mobile_home" -> "mobile home" */
 static void phrase_text(const char *w, char *out, size_t cap)
 {
@@ -993,6 +1056,8 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             goto finish;
         }
     }
+    /* 1b. the first part of a caption word that is a closed compound ("farm" -> "farmland") */
+    claim_compounds(&t, ncaption);
     /* 2. synonyms of the first senses, 3. direct hyponyms of the noun senses (of caption
      * words only: a stand-in is one loose step from a caption word already, and the kinds
      * of its senses drift: the hyponyms of "person", a stand-in of "white"); then the same

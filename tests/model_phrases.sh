@@ -6,6 +6,7 @@
 #  - a phrase target gives every word of it: "trailers" -> "mobile home";
 #  - libtorch and the C text encoder (SQL) give the same code; duch_text_explain says
 #    what was mapped;
+#  - a closed compound of the captions ("farmland") claims its first part ("farm");
 #  - the header records the caption words and phrases the table was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
 #    given against the model's words.
@@ -32,6 +33,12 @@ e=$(explain 'a car park')
 e=$(explain 'trailers')
 [ "$e" = '{"used": ["mobile", "home"], "mapped": {"trailers": "mobile home"}, "ignored": []}' ] ||
     fail "explain (phrase target): $e"
+# a caption word that is a closed compound claims its first part: "farm" -> "farmland",
+# "crops" -> "cropland" (which WordNet lacks); not its head ("land" is a word of its own)
+e=$(explain 'farm crops')
+[ "$e" = '{"used": ["farmland", "cropland"], "mapped": {"farm": "farmland", "crops": "cropland"}, "ignored": []}' ] ||
+    fail "explain (compounds): $e"
+same "farms" "farmland"
 same "a car park" "a parking lot"
 same "Car-Parks" "parking lot"
 same "trailers" "mobile home"
