@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void duch_cli_error(const char *fmt, ...)
@@ -103,6 +104,22 @@ void duch_cli_json_str(FILE *f, const char *s)
 
 int duch_cli_write_file(const char *path, const void *data, size_t n)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            duch_cli_error("cannot write %s: it is a folder", path);
+            return -1;
+        }
+        /* a device or a pipe (/dev/null, /dev/stdout): written to, never replaced */
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(data, 1, n, f) == n && fflush(f) == 0;
+        int en = errno;
+        if (f && fclose(f) != 0 && ok)
+            ok = 0, en = errno;
+        if (!ok)
+            duch_cli_error("cannot write %s: %s", path, strerror(en ? en : EIO));
+        return ok ? 0 : -1;
+    }
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
     if (!tmp) {
@@ -123,6 +140,30 @@ int duch_cli_write_file(const char *path, const void *data, size_t n)
     }
     free(tmp);
     return ok ? 0 : -1;
+}
+
+int duch_cli_place_file(const char *tmp, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) {
+        if (rename(tmp, path) != 0) {
+            duch_cli_error("cannot write %s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    unsigned char *data = NULL;
+    size_t n = 0;
+    int en = 0;
+    if (duch_file_read(tmp, &data, &n, &en) != DUCH_OK) {
+        duch_cli_error("cannot read %s: %s", tmp, en ? strerror(en) : "read error");
+        return -1;
+    }
+    int rc = duch_cli_write_file(path, data, n);
+    free(data);
+    if (rc == 0)
+        unlink(tmp);
+    return rc;
 }
 
 /* --splits LIST: train, query, retrieval (a comma list) or all, as a mask (1, 2, 4) */

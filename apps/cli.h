@@ -24,9 +24,13 @@ int duch_cli_double(const char *opt, const char *val, double *out);
 /* Write s as a JSON string (quoted, escaped); NULL writes "". */
 void duch_cli_json_str(FILE *f, const char *s);
 /* Write n bytes to path whole or not at all: into a file beside it, flushed to disk, then
- * renamed over it (path may be the file the data was read from). Prints the error and
+ * renamed over it (path may be the file the data was read from). A path that is a device
+ * or a pipe (/dev/null, /dev/stdout) is written to, never replaced. Prints the error and
  * returns -1 on failure, leaving path as it was. */
 int duch_cli_write_file(const char *path, const void *data, size_t n);
+/* Put the finished file tmp at path: renamed over it, or, when path is a device or a pipe,
+ * copied into it and removed. Prints the error and returns -1 on failure (tmp is left). */
+int duch_cli_place_file(const char *tmp, const char *path);
 /* The model table, loaded on first call; prints the loader's error and returns NULL. */
 const duch_model_api *duch_cli_model_api(void);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* below this confidence of the best hit, duch query says there is no good match */
@@ -269,14 +270,26 @@ static int write_hits(const duch_hits *h, const char *fmt, const char *outpath)
         duch_cli_error("out of memory");
         return -1;
     }
-    snprintf(tmp, len, "%s.part%ld.%s", outpath, (long)getpid(), csv ? "csv" : "geojson");
+    struct stat st;
+    if (stat(outpath, &st) == 0 && !S_ISREG(st.st_mode)) { /* a device or a pipe: the file is
+                                                              made in the temporary folder */
+        const char *td = getenv("TMPDIR");
+        free(tmp);
+        len = strlen(td && *td ? td : "/tmp") + 64;
+        if (!(tmp = malloc(len))) {
+            duch_cli_error("out of memory");
+            return -1;
+        }
+        snprintf(tmp, len, "%s/duch_hits.%ld.%s", td && *td ? td : "/tmp", (long)getpid(),
+                 csv ? "csv" : "geojson");
+    } else {
+        snprintf(tmp, len, "%s.part%ld.%s", outpath, (long)getpid(), csv ? "csv" : "geojson");
+    }
     int rc = write_hits_ogr(h, csv, tmp);
     if (rc)
         duch_cli_error("cannot write %s: %s", outpath, CPLGetLastErrorMsg());
-    else if (rename(tmp, outpath) != 0) {
-        duch_cli_error("cannot write %s: %s", outpath, strerror(errno));
+    else if (duch_cli_place_file(tmp, outpath) != 0)
         rc = -1;
-    }
     if (rc)
         VSIUnlink(tmp);
     free(tmp);

@@ -27,5 +27,18 @@ cmp -s "$TMP/al.duchm" "$TMP/al2.duchm" || fail "a rebuilt table differs from th
 [ "$(grep -a -c '"aliases":' "$TMP/al2.duchm")" = 1 ] || fail "the rebuilt model has more than one table"
 [ "$("$mk" textcode "$TMP/al2.duchm" "crimson stripes")" = "$want" ] || fail "rebuilt table: crimson is not read as red"
 "$duch" aliases "$TMP/tiny/tiny.duchm" 2>/dev/null; [ $? = 2 ] || fail "no -o: not a usage error"
+# -o a pipe (or /dev/null, /dev/stdout): written to, never replaced by a file
+mkfifo "$TMP/fifo"
+timeout 60 cat "$TMP/fifo" > "$TMP/from_fifo" &
+"$duch" aliases "$TMP/al.duchm" -o "$TMP/fifo" 2>/dev/null || fail "-o a pipe: $?"
+wait
+[ -p "$TMP/fifo" ] || fail "-o a pipe replaced it with a file"
+cmp -s "$TMP/from_fifo" "$TMP/al2.duchm" || fail "-o a pipe: not the model's bytes"
+timeout 60 cat "$TMP/fifo" > "$TMP/from_fifo2" &
+"$mk" create "$TMP/q.sqlite" 12 - "$TMP/al.duchm" || fail "archive for the pipe"
+"$duch" query -q "$TMP/q.sqlite" "crimson stripes" -k 3 --format csv -o "$TMP/fifo" || fail "query -o a pipe"
+wait
+[ -p "$TMP/fifo" ] || fail "query -o a pipe replaced it with a file"
+[ "$(wc -l < "$TMP/from_fifo2")" = 4 ] || fail "query -o a pipe: $(cat "$TMP/from_fifo2")"
 [ "$FAILS" -eq 0 ] && echo "ok: duch aliases (WordNet) read alike by both encoders"
 [ "$FAILS" -eq 0 ]
