@@ -35,6 +35,7 @@
 #include <numeric>
 #include <thread>
 #include <algorithm>
+#include <sys/stat.h>
 #include <set>
 #include <memory>
 #include <mutex>
@@ -607,6 +608,19 @@ static std::string read_file(const std::string &path)
 
 static void write_file(const std::string &path, const std::string &data)
 {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe (/dev/null): written to, never replaced by a file */
+        if (S_ISDIR(st.st_mode))
+            fail(DUCH_IO, "cannot write " + path + ": it is a folder");
+        FILE *f = fopen(path.c_str(), "wb");
+        if (!f)
+            fail(DUCH_IO, "cannot write " + path + ": " + strerror(errno));
+        bool ok = fwrite(data.data(), 1, data.size(), f) == data.size();
+        if (!((fclose(f) == 0) && ok))
+            fail(DUCH_IO, "cannot write " + path + ": " + strerror(errno));
+        return;
+    }
     std::string tmp = path + ".tmp";
     FILE *f = fopen(tmp.c_str(), "wb");
     if (!f)
