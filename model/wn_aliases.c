@@ -49,6 +49,9 @@ typedef struct table {
     size_t nslots;
     int oom;
     int phrases; /* claim_synset also claims WordNet's phrases ("car park") */
+    int ncaption; /* the vocabulary's first ncaption words are the captions' */
+    int verbs;   /* claim_synset claims a verb synset: its words that are nouns too are
+                    left to the noun passes ("block" is not "obstruct" in a query) */
 } table;
 
 static size_t slot_of(const table *t, const char *w)
@@ -161,6 +164,8 @@ static void claim_synset(table *t, SynsetPtr s, const char *target)
             else if (*c == '_')
                 *c = t->phrases ? ' ' : '#';
         }
+        if (t->verbs && in_wn(s->words[i], NOUN))
+            continue;
         claim_forms(t, w, target);
     }
 }
@@ -362,6 +367,8 @@ static int near_collect(IndexPtr ix, int pos, void *arg)
     return 0;
 }
 
+static int regular_plural(const char *n, char *out, size_t cap);
+
 /* Pass 5: every single word in WordNet's index files, and the regular plural of each
  * noun, that is neither a vocabulary word nor an alias but lies within duch_word_nearest's
  * reach of a vocabulary word: taken for the word its first senses relate it to
@@ -396,6 +403,14 @@ static int claim_blocked(table *t, char **vcopy, int nvocab, int senses)
     for (size_t i = 0; i < n; i++) {
         if (rc == DUCH_OK && word[i])
             claim(t, word[i], target[i] >= 0 ? vcopy[target[i]] : "");
+    }
+    /* the regular plural of a noun taken for a word, as that word ("dock" -> "docked":
+     * "docks" too), when no word of its own claims it */
+    for (size_t i = 0; i < n; i++) {
+        char pl[72];
+        if (rc == DUCH_OK && word[i] && target[i] >= 0 && wpos[i] == NOUN && lemma[i] == (long)i &&
+            regular_plural(word[i], pl, 64) && !in_wn(pl, NOUN))
+            claim(t, pl, vcopy[target[i]]);
     }
     free(target);
     wordlist_free(&c.l);
@@ -617,6 +632,7 @@ typedef struct far_syn {
 } far_syn;
 
 typedef struct far {
+    long site[4]; /* the first senses of "facility", "geographical area", "tract", "area" */
     far_syn *s[NUMPARTS + 1];
     size_t n[NUMPARTS + 1], cap[NUMPARTS + 1];
     long *poff;
@@ -640,19 +656,37 @@ static far_syn *far_find(const far *F, int pos, long off)
     return lo < F->n[pos] && F->s[pos][lo].off == off ? &F->s[pos][lo] : NULL;
 }
 
+/* x is a kind of site (far.site) within `depth` hypernym levels: seen from above by its
+ * parts, where a thing such as a bus is seen whole (its part "roof" is no stand-in) */
+static int far_site(const far *F, const far_syn *x, int depth)
+{
+    for (int i = 0; i < 4; i++)
+        if (x->off == F->site[i])
+            return 1;
+    for (size_t j = x->ptr; depth > 0 && j < x->ptr + x->nptr; j++) {
+        const far_syn *h = F->ptyp[j] == HYPERPTR ? far_find(F, F->ppos[j], F->poff[j]) : NULL;
+        if (h && far_site(F, h, depth - 1))
+            return 1;
+    }
+    return 0;
+}
+
 /* What synset x stands for: another of its words, else a word of a synset it points to
- * (derivation, pertainym, similar adjective, direct hypernym), else a noun of its gloss
+ * (derivation, pertainym, similar adjective; a part of a thing that is a caption word:
+ * "airstrip" has part "runway": a site is seen by its parts; a direct hypernym), else a
+ * noun of its gloss
  * ("seashore: the shore of a sea"), else a word two hypernym levels up, else the words or
  * hypernyms of a gloss noun's first sense; each must be known. -1: none. */
-static int far_target(const far *F, const far_syn *x)
+static int far_target(const far *F, const far_syn *x, int ncaption)
 {
     if (x->r0 >= 0)
         return x->r0;
-    static const int kinds[] = {DERIVATION, PERTPTR, SIMPTR, HYPERPTR};
-    for (int k = 0; k < (x->seen ? 4 : 3); k++)
+    static const int kinds[] = {DERIVATION, PERTPTR, SIMPTR, HASPARTPTR, HYPERPTR};
+    for (int k = 0; k < (x->seen ? 5 : 3); k++)
         for (size_t j = x->ptr; j < x->ptr + x->nptr; j++) {
             const far_syn *y = F->ptyp[j] == kinds[k] ? far_find(F, F->ppos[j], F->poff[j]) : NULL;
-            if (y && y->r0 >= 0 && (y->seen || k != 0 || x->seen))
+            if (y && y->r0 >= 0 && (y->seen || k != 0 || x->seen) &&
+                (kinds[k] != HASPARTPTR || (y->seen && y->r0 < ncaption && far_site(F, x, 8))))
                 return y->r0;
         }
     if (!x->seen)
@@ -764,7 +798,8 @@ static void far_read(far *F, const table *t, const wordset *nouns, const wordset
         x->nptr = 0;
         for (int j = 0; open && j < s->ptrcount && !F->oom; j++) {
             int k = s->ptrtyp[j];
-            if ((k == DERIVATION || k == PERTPTR || k == SIMPTR || k == HYPERPTR) &&
+            if ((k == DERIVATION || k == PERTPTR || k == SIMPTR || k == HYPERPTR ||
+                 (k == HASPARTPTR && pos == NOUN)) &&
                 !far_push_ptr(F, s->ptroff[j], s->ppos[j], k))
                 x->nptr++;
         }
@@ -797,6 +832,13 @@ static int claim_far(table *t)
 {
     far F = {0};
     far_words c = {.t = t};
+    static const char *const sites[] = {"facility", "geographical_area", "tract", "area"};
+    for (int i = 0; i < 4; i++) {
+        IndexPtr ix = index_lookup((char *)sites[i], NOUN);
+        F.site[i] = ix && ix->off_cnt > 0 ? (long)ix->offset[0] : -1;
+        if (ix)
+            free_index(ix);
+    }
     int rc = DUCH_OK;
     static const int parts[] = {NOUN, ADJ};
     for (int p = 0; p < 2 && rc == DUCH_OK; p++)
@@ -816,7 +858,7 @@ static int claim_far(table *t)
         rc = DUCH_NOMEM;
     for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
         const far_syn *x = far_find(&F, wpos[i], first[i]);
-        target[i] = x ? far_target(&F, x) : -1;
+        target[i] = x ? far_target(&F, x, t->ncaption) : -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (rc == DUCH_OK && target[i] >= 0) {
@@ -1029,12 +1071,16 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     static const int pos_order[] = {NOUN, ADJ, VERB};
     if (ncaption <= 0 || ncaption > nvocab)
         ncaption = nvocab;
+    t.ncaption = ncaption;
     /* 1. inflections */
     for (int i = 0; i < nvocab; i++)
         for (int p = 0; p < 3; p++) {
-            char *m = morphstr(vcopy[i], pos_order[p]);
-            if (m && strcmp(m, vcopy[i]))
-                claim_forms(&t, m, vcopy[i]);
+            char *m = morphstr(vcopy[i], pos_order[p]), base[64];
+            /* a copy: morphstr's buffer does not survive claim_forms' own calls to it
+             * (then "docked" -> "dock" claimed no "docks") */
+            snprintf(base, sizeof base, "%s", m ? m : "");
+            if (m && strcmp(base, vcopy[i]))
+                claim_forms(&t, base, vcopy[i]);
             if (p == 0)
                 claim_forms(&t, vcopy[i], vcopy[i]); /* its own plurals */
         }
@@ -1071,7 +1117,9 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
                     char *m = morphstr(vcopy[i], pos_order[p]);
                     char base[64];
                     snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+                    t.verbs = pos_order[p] == VERB;
                     claim_related(&t, base, pos_order[p], sense, pass, vcopy[i]);
+                    t.verbs = 0;
                 }
             t.phrases = 1;
             for (size_t i = 0; i < nph; i++) {
