@@ -83,6 +83,13 @@ DUCH_INTERNAL int duch_token_next(const char *text, size_t n, size_t *pos, char 
 #define DUCH_WORD_NEAREST_MAX 40
 DUCH_INTERNAL int duch_word_nearest(const char *w, size_t len, const char *const *cand,
                                     const size_t *clen, size_t n);
+/* The second chance of a word of DUCH_ALIAS_SLIP_MIN bytes or more that is no slip of a
+ * vocabulary word: the alias (cand: a model's single-word aliases that stand for a word,
+ * in file order) within 1 edit ("neighbourhod" -> "neighbourhood" -> the alias's target);
+ * a long word 1 edit from another is a slip of it, not a different word. -1: none. */
+#define DUCH_ALIAS_SLIP_MIN 9
+DUCH_INTERNAL int duch_alias_nearest(const char *w, size_t len, const char *const *cand,
+                                     const size_t *clen, size_t n);
 
 /* The confidence of a hit (model/confidence.c; docs/model.md, "Confidence"): the chance
  * that a hit of a text query shows what the query asks for, from two distances the

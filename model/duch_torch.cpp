@@ -227,6 +227,10 @@ struct Model {
     /* the candidates of duch_word_nearest: the vocabulary words (as textenc.c) */
     std::vector<const char *> cand;
     std::vector<size_t> cand_len;
+    /* the candidates of duch_alias_nearest: the single-word aliases that stand for a word,
+     * in file order (as textenc.c) */
+    std::vector<const char *> acand;
+    std::vector<size_t> acand_len;
     uint64_t checksum = 0;
     size_t file_size = 0;
     int threads = 0;
@@ -259,6 +263,11 @@ struct Model {
         cand_len.clear();
         for (const auto &w : arch.vocab)
             cand.push_back(w.c_str()), cand_len.push_back(w.size());
+        acand.clear();
+        acand_len.clear();
+        for (const auto &al : arch.aliases)
+            if (!al.second.empty() && al.first.find(' ') == std::string::npos)
+                acand.push_back(al.first.c_str()), acand_len.push_back(al.first.size());
     }
     /* the 1-based id of a word, as textenc.c's word_id: a vocabulary word, an alias (0
      * for a blocked one), or the nearest vocabulary word within a spelling slip
@@ -272,9 +281,12 @@ struct Model {
         if (al != alias_ids.end())
             return al->second;
         int c = duch_word_nearest(w.data(), w.size(), cand.data(), cand_len.data(), cand.size());
+        if (c >= 0)
+            return {word_id.at(std::string(cand[c], cand_len[c]))};
+        c = duch_alias_nearest(w.data(), w.size(), acand.data(), acand_len.data(), acand.size());
         if (c < 0)
             return {};
-        return {word_id.at(std::string(cand[c], cand_len[c]))};
+        return alias_ids.at(std::string(acand[c], acand_len[c])); /* its last target */
     }
     /* as textenc.c's text_ids: at each word, a phrase alias of the most words first
      * ("car park"), else the word; the first max_tokens ids */

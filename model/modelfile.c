@@ -113,12 +113,12 @@ static int osa_distance(const char *a, size_t na, const char *b, size_t nb, int 
     return p[nb] > maxd ? maxd + 1 : p[nb];
 }
 
-int duch_word_nearest(const char *w, size_t len, const char *const *cand, const size_t *clen,
-                      size_t n)
+static int nearest_within(const char *w, size_t len, const char *const *cand, const size_t *clen,
+                          size_t n, int maxd)
 {
     if (len < DUCH_WORD_NEAREST_MIN || len > DUCH_WORD_NEAREST_MAX)
         return -1;
-    int maxd = len >= 8 ? 2 : 1, best = -1, bestd = maxd + 1;
+    int best = -1, bestd = maxd + 1;
     for (size_t i = 0; i < n && bestd > 1; i++) {
         size_t m = clen[i];
         if (m < DUCH_WORD_NEAREST_MIN || m > DUCH_WORD_NEAREST_MAX ||
@@ -129,6 +129,18 @@ int duch_word_nearest(const char *w, size_t len, const char *const *cand, const 
             bestd = d, best = (int)i;
     }
     return best;
+}
+
+int duch_word_nearest(const char *w, size_t len, const char *const *cand, const size_t *clen,
+                      size_t n)
+{
+    return nearest_within(w, len, cand, clen, n, len >= 8 ? 2 : 1);
+}
+
+int duch_alias_nearest(const char *w, size_t len, const char *const *cand, const size_t *clen,
+                       size_t n)
+{
+    return len < DUCH_ALIAS_SLIP_MIN ? -1 : nearest_within(w, len, cand, clen, n, 1);
 }
 
 /* ------------------------------------------------------------------ reader */

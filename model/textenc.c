@@ -64,6 +64,10 @@ struct duch_textenc {
      * vocabulary, then the aliases, in file order; into words / alias_words */
     const char **cand;
     size_t *cand_len, ncand;
+    /* the aliases a long misspelt word may be near (duch_alias_nearest): the single-word
+     * aliases that stand for a word, in file order; into alias_words */
+    const char **acand;
+    size_t *acand_len, nacand;
     /* weights */
     float *emb;                     /* (V+1) x D */
     float *conv_w;                  /* D x 3 x D: [o][k][i] (transposed from D x D x 3) */
@@ -200,6 +204,15 @@ static int alias_build(duch_textenc *e, const duch_json *al)
         e->alias_slot[s] = (int)i + 1; /* a repeated alias keeps its last target */
     }
     e->alias_n = (int)n;
+    e->acand = malloc(n * sizeof *e->acand);
+    e->acand_len = malloc(n * sizeof *e->acand_len);
+    if (!e->acand || !e->acand_len)
+        return set_err(e, DUCH_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (e->alias_nids[i] && !memchr(e->alias_words + e->alias_off[i], ' ', e->alias_len[i])) {
+            e->acand[e->nacand] = e->alias_words + e->alias_off[i];
+            e->acand_len[e->nacand++] = e->alias_len[i];
+        }
     return DUCH_OK;
 }
 
@@ -265,7 +278,14 @@ static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, 
     *how = 2;
     int c = duch_word_nearest(w, len, e->cand, e->cand_len, e->ncand);
     *one = c < 0 ? 0 : vocab_find(e, e->cand[c], e->cand_len[c]);
-    return *one ? 1 : 0;
+    if (*one)
+        return 1;
+    c = duch_alias_nearest(w, len, e->acand, e->acand_len, e->nacand);
+    a = c < 0 ? 0 : alias_find(e, e->acand[c], e->acand_len[c]);
+    if (!a)
+        return 0;
+    *ids = e->alias_ids + e->alias_first[a - 1]; /* its last target, as Model::word_of */
+    return e->alias_nids[a - 1];
 }
 
 /* The words of a text (the one tokenizer, model/modelfile.c), whole, joined by single
@@ -497,6 +517,8 @@ static void release(duch_textenc *e)
     free(e->alias_slot);
     free(e->cand);
     free(e->cand_len);
+    free(e->acand);
+    free(e->acand_len);
     free(e->word);
     free(e->ids);
     free(e->emb);

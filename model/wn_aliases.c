@@ -45,6 +45,9 @@ typedef struct table {
     size_t n, cap;
     char **keys; /* open addressing over from[] and the vocabulary: strings, NULL = empty */
     int *rank;   /* per slot: the vocabulary index of the word the key stands for, -1: blocked */
+    unsigned char *noun; /* per slot: a vocabulary word, or an alias claimed as a noun form of
+                            one (pass 1's noun inflections, pass 1b's compounds) */
+    int noun_pass;       /* claims now set noun[] */
     char **vocab;
     size_t nslots;
     int oom;
@@ -118,6 +121,7 @@ static void claim(table *t, const char *w, const char *target)
     size_t s = slot_of(t, f);
     t->keys[s] = f;
     t->rank[s] = r;
+    t->noun[s] = (unsigned char)t->noun_pass;
 }
 
 /* w and its plurals that WordNet's noun morphology takes back to w (of a phrase: its last
@@ -677,7 +681,7 @@ static int far_site(const far *F, const far_syn *x, int depth)
  * noun of its gloss
  * ("seashore: the shore of a sea"), else a word two hypernym levels up, else the words or
  * hypernyms of a gloss noun's first sense; each must be known. -1: none. */
-static int far_target(const far *F, const far_syn *x, int ncaption)
+static int far_target(const far *F, const far_syn *x, int ncaption, int gloss)
 {
     if (x->r0 >= 0)
         return x->r0;
@@ -689,8 +693,9 @@ static int far_target(const far *F, const far_syn *x, int ncaption)
                 (kinds[k] != HASPARTPTR || (y->seen && y->r0 < ncaption && far_site(F, x, 8))))
                 return y->r0;
         }
-    if (!x->seen)
-        return -1; /* an adjective: its derivation, pertainym or similar adjective only */
+    if (!x->seen || !gloss)
+        return -1; /* an adjective: its derivation, pertainym or similar adjective only; a
+                      phrase: no gloss ("tank farm: an area where..." is no "area") */
     for (int i = 0; i < x->ngloss; i++) /* a gloss noun */
         if (x->gloss[i] >= 0)
             return (int)x->gloss[i];
@@ -813,9 +818,30 @@ typedef struct far_words {
     wordlist l; /* val: the word's first sense */
 } far_words;
 
+/* WordNet's noun phrase w ("landing_strip") as a key ("landing strip") in out: of 2 or 3
+ * plain words whose last word is neither a vocabulary word nor a noun form of one (the
+ * model reads those word by word, as its captions taught it: "tennis court", "tank farm"
+ * -> "tank" "farmland"; a phrase is known by its hypernym, which is broader: "area") */
+static int far_phrase(const table *t, const char *w, char *out, size_t cap)
+{
+    if (!strchr(w, '_') || strlen(w) >= cap || strlen(w) >= 40)
+        return 0;
+    snprintf(out, cap, "%s", w);
+    for (char *c = out; *c; c++)
+        if (*c == '_')
+            *c = ' ';
+    if (!plain_key(out))
+        return 0;
+    size_t sl = slot_of(t, strrchr(out, ' ') + 1);
+    return !(t->keys[sl] && t->noun[sl]);
+}
+
 static int far_collect(IndexPtr ix, int pos, void *arg)
 {
     far_words *c = arg;
+    char key[48];
+    if (pos == NOUN && ix->off_cnt > 0 && far_phrase(c->t, ix->wd, key, sizeof key))
+        return taken(c->t, key) ? 0 : wordlist_push(&c->l, key, pos, (long)ix->offset[0]);
     if (!plain_word(ix->wd) || strlen(ix->wd) < 3 || ix->off_cnt <= 0)
         return 0;
     if (wordset_add(pos == NOUN ? &c->nouns : &c->adjs, ix->wd, (long)ix->offset[0]))
@@ -858,14 +884,17 @@ static int claim_far(table *t)
         rc = DUCH_NOMEM;
     for (size_t i = 0; rc == DUCH_OK && i < n; i++) {
         const far_syn *x = far_find(&F, wpos[i], first[i]);
-        target[i] = x ? far_target(&F, x, t->ncaption) : -1;
+        target[i] = x ? far_target(&F, x, t->ncaption, !strchr(word[i], ' ')) : -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (rc == DUCH_OK && target[i] >= 0) {
             const char *to = t->vocab[target[i]];
-            claim(t, word[i], to);
             char pl[72];
-            if (wpos[i] == NOUN && regular_plural(word[i], pl, 64))
+            if (strchr(word[i], ' '))
+                claim_forms(t, word[i], to); /* "landing strips", no "ace of diamondses" */
+            else
+                claim(t, word[i], to);
+            if (wpos[i] == NOUN && !strchr(word[i], ' ') && regular_plural(word[i], pl, 64))
                 claim(t, pl, to);
         }
     }
@@ -876,6 +905,49 @@ static int claim_far(table *t)
     free(F.poff), free(F.ppos), free(F.ptyp);
     wordset_free(&nouns);
     wordset_free(&adjs);
+    return t->oom ? DUCH_NOMEM : rc;
+}
+
+/* the words pass 7 collects: WordNet's single words that a query would take for a slip
+ * of an alias */
+typedef struct slip_words {
+    table *t;
+    const char **cand;
+    size_t *clen, n;
+    wordlist l;
+} slip_words;
+
+static int slip_collect(IndexPtr ix, int pos, void *arg)
+{
+    slip_words *c = arg;
+    size_t n = strlen(ix->wd);
+    if (n < DUCH_ALIAS_SLIP_MIN || !plain_word(ix->wd) || taken(c->t, ix->wd) ||
+        duch_alias_nearest(ix->wd, n, c->cand, c->clen, c->n) < 0)
+        return 0;
+    return wordlist_push(&c->l, ix->wd, pos, 0);
+}
+
+/* Pass 7: the single words of WordNet, not yet claimed, within duch_alias_nearest's reach
+ * of an alias: blocked, so that a query ignores them ("carpenter" is no slip of an alias
+ * one letter away). The candidates are the table's aliases as the encoders see them. */
+static int claim_alias_slips(table *t)
+{
+    slip_words c = {.t = t};
+    c.cand = malloc((t->n ? t->n : 1) * sizeof *c.cand);
+    c.clen = malloc((t->n ? t->n : 1) * sizeof *c.clen);
+    int rc = c.cand && c.clen ? DUCH_OK : DUCH_NOMEM;
+    for (size_t i = 0; rc == DUCH_OK && i < t->n; i++)
+        if (*t->to[i] && !strchr(t->from[i], ' ') && strlen(t->from[i]) + 1 >= DUCH_ALIAS_SLIP_MIN) {
+            c.cand[c.n] = t->from[i];
+            c.clen[c.n++] = strlen(t->from[i]);
+        }
+    static const int parts[] = {NOUN, VERB, ADJ, ADV};
+    for (int p = 0; p < 4 && rc == DUCH_OK; p++)
+        rc = index_each(parts[p], slip_collect, &c);
+    for (size_t i = 0; rc == DUCH_OK && i < c.l.n; i++)
+        claim(t, c.l.word[i], "");
+    wordlist_free(&c.l);
+    free(c.cand), free(c.clen);
     return t->oom ? DUCH_NOMEM : rc;
 }
 
@@ -1052,9 +1124,10 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     t.to = malloc(t.cap * sizeof *t.to);
     t.keys = calloc(t.nslots, sizeof *t.keys);
     t.rank = calloc(t.nslots, sizeof *t.rank);
+    t.noun = calloc(t.nslots, 1);
     char **vcopy = calloc((size_t)nvocab, sizeof *vcopy);
     int rc = DUCH_OK;
-    if (!t.from || !t.to || !t.keys || !t.rank || !vcopy) {
+    if (!t.from || !t.to || !t.keys || !t.rank || !t.noun || !vcopy) {
         rc = DUCH_NOMEM;
         goto finish;
     }
@@ -1066,6 +1139,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         size_t s = slot_of(&t, vcopy[i]);
         t.keys[s] = vcopy[i];
         t.rank[s] = i;
+        t.noun[s] = 1;
         t.vocab = vcopy;
     }
     static const int pos_order[] = {NOUN, ADJ, VERB};
@@ -1079,10 +1153,12 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             /* a copy: morphstr's buffer does not survive claim_forms' own calls to it
              * (then "docked" -> "dock" claimed no "docks") */
             snprintf(base, sizeof base, "%s", m ? m : "");
+            t.noun_pass = p == 0;
             if (m && strcmp(base, vcopy[i]))
                 claim_forms(&t, base, vcopy[i]);
             if (p == 0)
                 claim_forms(&t, vcopy[i], vcopy[i]); /* its own plurals */
+            t.noun_pass = 0;
         }
     /* the vocabulary's phrases, claimed for after its words in passes 2 to 4 */
     phw = calloc((size_t)(nphrases > 0 ? nphrases : 1), sizeof *phw);
@@ -1103,7 +1179,9 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         }
     }
     /* 1b. the first part of a caption word that is a closed compound ("farm" -> "farmland") */
+    t.noun_pass = 1;
     claim_compounds(&t, ncaption);
+    t.noun_pass = 0;
     /* 2. synonyms of the first senses, 3. direct hyponyms of the noun senses (of caption
      * words only: a stand-in is one loose step from a caption word already, and the kinds
      * of its senses drift: the hyponyms of "person", a stand-in of "white"); then the same
@@ -1166,6 +1244,10 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     /* 6. the other nouns and adjectives, through their first sense and its gloss */
     if (!t.oom && rc == DUCH_OK)
         rc = claim_far(&t);
+    /* 7. the other long words WordNet lists that a query would take for a slip of an
+     * alias (duch_alias_nearest): blocked, as in pass 5 */
+    if (!t.oom && rc == DUCH_OK)
+        rc = claim_alias_slips(&t);
     if (t.oom)
         rc = DUCH_NOMEM;
     if (rc != DUCH_OK)
@@ -1205,6 +1287,7 @@ finish:
     free(t.to);
     free(t.keys);
     free(t.rank);
+    free(t.noun);
     return rc;
 }
 

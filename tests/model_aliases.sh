@@ -10,7 +10,7 @@ export DUCH_MODEL_LIB
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 "$mk" train "$TMP/tiny" > "$TMP/train.log" 2>&1 || { echo "FAIL: training the tiny model" >&2; cat "$TMP/train.log" >&2; exit 1; }
 "$py" "$top_srcdir/tests/model_aliases.py" "$TMP/tiny/tiny.duchm" "$TMP/al.duchm" \
-    '{"crimson": "red", "scarlet": "red", "stripe": "stripes"}' || { echo "FAIL: writing aliases" >&2; exit 1; }
+    '{"crimson": "red", "scarlet": "red", "vermilion": "red", "stripe": "stripes"}' || { echo "FAIL: writing aliases" >&2; exit 1; }
 a="$TMP/a.sqlite"
 "$mk" create "$a" 30 - "$TMP/al.duchm" || { echo "FAIL: archive with the aliased model" >&2; exit 1; }
 want=$("$mk" textcode "$TMP/tiny/tiny.duchm" "red stripes")
@@ -23,6 +23,19 @@ e=$(printf "SELECT duch_text_explain('Scarlet zebra stripes');\n" | sql "$a")
     fail "explain: $e"
 n=$(printf "SELECT count(*) FROM duch_knn('crimson stripe', 5) k JOIN duch_knn('red stripes', 5) r USING (tile_id);\n" | sql "$a")
 [ "$n" = 5 ] || fail "duch_knn of an alias and of its word differ ($n of 5 shared)"
+# a long word one edit from an alias is a slip of it ("vermillion" -> "vermilion" -> "red"),
+# in both readers; a shorter one is not ("scarlett" is no "scarlet": ignored)
+torch=$("$mk" textcode "$TMP/al.duchm" "vermillion stripe")
+[ "$torch" = "$want" ] || fail "libtorch: 'vermillion stripe' gives $torch, 'red stripes' $want"
+c=$(printf "SELECT hex(duch_text_code('vermillion stripe'));\n" | sql "$a")
+[ "$c" = "$want" ] || fail "C encoder: 'vermillion stripe' gives $c, 'red stripes' $want"
+e=$(printf "SELECT duch_text_explain('vermillion scarlett stripe');\n" | sql "$a")
+[ "$e" = '{"used": ["red", "stripes"], "mapped": {"vermillion": "red", "stripe": "stripes"}, "ignored": ["scarlett"]}' ] ||
+    fail "explain of a slip of an alias: $e"
+want=$("$mk" textcode "$TMP/tiny/tiny.duchm" "stripes")
+torch=$("$mk" textcode "$TMP/al.duchm" "scarlett stripe")
+c=$(printf "SELECT hex(duch_text_code('scarlett stripe'));\n" | sql "$a")
+[ "$torch" = "$want" ] && [ "$c" = "$want" ] || fail "'scarlett stripe': libtorch $torch, C $c, 'stripes' $want"
 # an alias of a word the model does not know: both readers refuse the file
 "$py" "$top_srcdir/tests/model_aliases.py" "$TMP/tiny/tiny.duchm" "$TMP/bad.duchm" '{"crimson": "purple"}'
 out=$("$mk" textcode "$TMP/bad.duchm" "red" 2>&1) && fail "libtorch opened a model whose alias stands for nothing"

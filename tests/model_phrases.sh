@@ -7,6 +7,9 @@
 #  - libtorch and the C text encoder (SQL) give the same code; duch_text_explain says
 #    what was mapped;
 #  - a closed compound of the captions ("farmland") claims its first part ("farm");
+#  - a site is known by its parts ("airstrip" -> "runway"); WordNet's phrases whose head
+#    is no caption word are keys ("landing strip"); a long word one edit from an alias
+#    is a slip of it ("neighbourhod");
 #  - the header records the caption words and phrases the table was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
 #    given against the model's words.
@@ -43,6 +46,18 @@ same "a car park" "a parking lot"
 same "Car-Parks" "parking lot"
 same "trailers" "mobile home"
 same "rows of trailers near a car park" "rows of mobile home near a parking lot"
+# a site is known by its parts (WordNet's part meronyms): "airstrip" has part "runway";
+# WordNet's own phrases are keys too when their head is no caption word: "landing strip"
+# (a synonym of "airstrip"); not when it is: "tank farm" is "tank" + "farmland", as the
+# model reads its captions, not its hypernym "area"
+e=$(explain 'airstrips landing strip tank farm')
+[ "$e" = '{"used": ["runway", "runway", "tank", "farmland"], "mapped": {"airstrips": "runway", "landing strip": "runway", "farm": "farmland"}, "ignored": []}' ] ||
+    fail "explain (parts, WordNet phrases): $e"
+same "landing strips" "runway"
+# a long word one edit from an alias is a slip of it: "neighbourhod" -> "neighbourhood"
+e=$(explain 'neighbourhod')
+case $e in '{"used": ["'*'"], "mapped": {"neighbourhod": "'*) ;; *) fail "explain (slip of an alias): $e" ;; esac
+same "neighbourhod" "neighbourhood"
 # not a phrase: the words one by one
 e=$(explain 'a car parked in the park')
 case $e in *'"car park"'*) fail "'car parked ... park' read as a phrase: $e" ;; esac
