@@ -21,8 +21,12 @@
  *      a query ignores them;
  *   6. the other nouns and adjectives of WordNet: taken for a vocabulary word that their
  *      first sense relates them to (claim_far: a word of the sense, of a synset it points
- *      to, or a noun of its gloss: "seashore" -> "sea", "skyscraper" -> "buildings"),
- *      else left unknown;
+ *      to, a caption word that is a part of a site: "airstrip" -> "runway", or a noun of
+ *      its gloss: "seashore" -> "sea", "skyscraper" -> "buildings"), else left unknown;
+ *      WordNet's noun phrases too ("landing strip" -> "runway"), when their last word is
+ *      no vocabulary word or noun form of one, and not through their gloss;
+ *   7. the other long words of WordNet that a query would take for a slip of an alias
+ *      (duch_alias_nearest): blocked, as in pass 5;
  * each with its plural. Only words the query tokenizer can produce are kept (lower-case
  * ASCII letters), and never a vocabulary word itself. Closed-class vocabulary words
  * ("there", "a") are the target of their own inflections only, and closed-class words
