@@ -52,6 +52,10 @@ typedef struct table {
     unsigned char *noun; /* per slot: a vocabulary word, or an alias claimed as a noun form of
                             one (pass 1's noun inflections, pass 1b's compounds) */
     int noun_pass;       /* claims now set noun[] */
+    int *at;             /* per slot: 1 + the index in from[] of the alias, 0: a vocabulary word */
+    unsigned char *close; /* per slot: a vocabulary word, or an alias of passes 1 to 4 (its
+                             inflections, synonyms, kinds), not of the looser 5 and 6 */
+    int close_pass;       /* claims now set close[] */
     char **vocab;
     size_t nslots;
     int oom;
@@ -126,6 +130,8 @@ static void claim(table *t, const char *w, const char *target)
     t->keys[s] = f;
     t->rank[s] = r;
     t->noun[s] = (unsigned char)t->noun_pass;
+    t->at[s] = (int)t->n;
+    t->close[s] = (unsigned char)t->close_pass;
 }
 
 /* w and its plurals that WordNet's noun morphology takes back to w (of a phrase: its last
@@ -912,6 +918,96 @@ static int claim_far(table *t)
     return t->oom ? DUCH_NOMEM : rc;
 }
 
+/* What the table reads a word of synset s as: the first word of s that is a vocabulary
+ * word or an alias of passes 1 to 4 that stands for one (a looser alias would make two
+ * loose steps; with tight set, a noun form of one only: "farm" -> "farmland"); its target
+ * text, or NULL. Not a proper name ("Aristotelian"). */
+static const char *synset_reading(const table *t, SynsetPtr s, int tight)
+{
+    for (int i = 0; s && i < s->wcount; i++) {
+        char w[64];
+        snprintf(w, sizeof w, "%s", s->words[i]);
+        for (char *c = w; *c; c++)
+            *c = *c == '_' ? ' ' : (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
+        size_t sl = slot_of(t, w);
+        if (!t->keys[sl] || !(tight ? t->noun[sl] : t->close[sl]) || is_function_word(w) ||
+            (s->words[i][0] >= 'A' && s->words[i][0] <= 'Z'))
+            continue;
+        const char *to = t->at[sl] ? t->to[t->at[sl] - 1] : t->keys[sl];
+        if (*to)
+            return to;
+    }
+    return NULL;
+}
+
+typedef struct pert_words {
+    table *t;
+    wordlist l; /* val: the first sense */
+} pert_words;
+
+static int pert_collect(IndexPtr ix, int pos, void *arg)
+{
+    pert_words *c = arg;
+    (void)pos;
+    if (!plain_word(ix->wd) || strlen(ix->wd) < 3 || ix->off_cnt <= 0 || taken(c->t, ix->wd) ||
+        is_function_word(ix->wd))
+        return 0;
+    for (int k = 0; k < ix->off_cnt && k < 2; k++)
+        if (wordlist_push(&c->l, ix->wd, ADJ, (long)ix->offset[k]))
+            return DUCH_NOMEM;
+    return 0;
+}
+
+/* Pass 6b: an adjective that no pass claimed, by the noun one of its first two senses
+ * pertains to (WordNet's pertainym: "suburban" -> "suburb", "rural" -> "rural area",
+ * "agricultural" -> "farming"), as the table reads that noun when it is a visible thing
+ * (visible_lexfile; not "testicular" -> "testis"), else as it reads a word derived from
+ * the noun that is a vocabulary word or a noun form of one ("farming" -> "farm" ->
+ * "farmland"). The targets are found before any claim, as in passes 5 and 6. */
+static int claim_pertainyms(table *t)
+{
+    pert_words c = {.t = t};
+    int rc = index_each(ADJ, pert_collect, &c);
+    char **target = rc == DUCH_OK ? calloc(c.l.n ? c.l.n : 1, sizeof *target) : NULL;
+    if (!target)
+        rc = DUCH_NOMEM;
+    for (size_t i = 0; rc == DUCH_OK && i < c.l.n; i++) {
+        if (i > 0 && !strcmp(c.l.word[i - 1], c.l.word[i]) && target[i - 1])
+            continue; /* its first sense gave one */
+        SynsetPtr s = read_synset(ADJ, c.l.val[i], NULL);
+        const char *to = NULL;
+        for (int j = 0; s && j < s->ptrcount && !to; j++) {
+            if (s->ptrtyp[j] != PERTPTR || s->ppos[j] != NOUN)
+                continue;
+            SynsetPtr n = read_synset(NOUN, s->ptroff[j], NULL);
+            if (n && visible_lexfile(n->fnum))
+                to = synset_reading(t, n, 0);
+            for (int k = 0; n && k < n->ptrcount && !to; k++) {
+                if (n->ptrtyp[k] != DERIVATION)
+                    continue;
+                SynsetPtr d = read_synset(n->ppos[k], n->ptroff[k], NULL);
+                to = synset_reading(t, d, 1);
+                if (d)
+                    free_synset(d);
+            }
+            if (n)
+                free_synset(n);
+        }
+        if (s)
+            free_synset(s);
+        if (to && !(target[i] = strdup(to)))
+            rc = DUCH_NOMEM;
+    }
+    for (size_t i = 0; rc == DUCH_OK && i < c.l.n; i++)
+        if (target[i])
+            claim(t, c.l.word[i], target[i]);
+    for (size_t i = 0; target && i < c.l.n; i++)
+        free(target[i]);
+    free(target);
+    wordlist_free(&c.l);
+    return t->oom ? DUCH_NOMEM : rc;
+}
+
 /* the words pass 7 collects: WordNet's single words that a query would take for a slip
  * of an alias */
 typedef struct slip_words {
@@ -1129,9 +1225,11 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     t.keys = calloc(t.nslots, sizeof *t.keys);
     t.rank = calloc(t.nslots, sizeof *t.rank);
     t.noun = calloc(t.nslots, 1);
+    t.at = calloc(t.nslots, sizeof *t.at);
+    t.close = calloc(t.nslots, 1);
     char **vcopy = calloc((size_t)nvocab, sizeof *vcopy);
     int rc = DUCH_OK;
-    if (!t.from || !t.to || !t.keys || !t.rank || !t.noun || !vcopy) {
+    if (!t.from || !t.to || !t.keys || !t.rank || !t.noun || !t.at || !t.close || !vcopy) {
         rc = DUCH_NOMEM;
         goto finish;
     }
@@ -1144,12 +1242,14 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         t.keys[s] = vcopy[i];
         t.rank[s] = i;
         t.noun[s] = 1;
+        t.close[s] = 1;
         t.vocab = vcopy;
     }
     static const int pos_order[] = {NOUN, ADJ, VERB};
     if (ncaption <= 0 || ncaption > nvocab)
         ncaption = nvocab;
     t.ncaption = ncaption;
+    t.close_pass = 1; /* passes 1 to 4 */
     /* 1. inflections */
     for (int i = 0; i < nvocab; i++)
         for (int p = 0; p < 3; p++) {
@@ -1241,6 +1341,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         }
         t.phrases = 0;
     }
+    t.close_pass = 0;
     /* 5. the other words WordNet lists that a spelling slip would take for a vocabulary
      * word ("farm" is not a slip of "firm"): blocked, so a query ignores them */
     if (!t.oom)
@@ -1248,6 +1349,9 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     /* 6. the other nouns and adjectives, through their first sense and its gloss */
     if (!t.oom && rc == DUCH_OK)
         rc = claim_far(&t);
+    /* 6b. adjectives by the noun they pertain to, as the table reads that noun */
+    if (!t.oom && rc == DUCH_OK)
+        rc = claim_pertainyms(&t);
     /* 7. the other long words WordNet lists that a query would take for a slip of an
      * alias (duch_alias_nearest): blocked, as in pass 5 */
     if (!t.oom && rc == DUCH_OK)
@@ -1292,6 +1396,8 @@ finish:
     free(t.keys);
     free(t.rank);
     free(t.noun);
+    free(t.at);
+    free(t.close);
     return rc;
 }
 
