@@ -9,7 +9,8 @@
 #  - a closed compound of the captions ("farmland") claims its first part ("farm");
 #  - a site is known by its parts ("airstrip" -> "runway"); WordNet's phrases whose head
 #    is no caption word are keys ("landing strip"); a long word one edit from an alias
-#    is a slip of it ("neighbourhod");
+#    is a slip of it ("neighbourhod"); an adjective is read as the noun it pertains to
+#    ("suburban" -> "residential area");
 #  - the header records the caption words and phrases the table was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
 #    given against the model's words.
@@ -54,6 +55,13 @@ e=$(explain 'airstrips landing strip tank farm')
 [ "$e" = '{"used": ["runway", "runway", "tank", "farmland"], "mapped": {"airstrips": "runway", "landing strip": "runway", "farm": "farmland"}, "ignored": []}' ] ||
     fail "explain (parts, WordNet phrases): $e"
 same "landing strips" "runway"
+# an adjective by the noun it pertains to (WordNet's pertainyms), as the table reads the
+# noun: "suburban" -> "suburb" -> "residential area", "agricultural" -> "farming" -> "farm"
+# -> "farmland"; not when the noun is no visible thing ("testicular" -> "testis")
+e=$(explain 'suburban agricultural testicular')
+[ "$e" = '{"used": ["residential", "area", "farmland"], "mapped": {"suburban": "residential area", "agricultural": "farmland"}, "ignored": ["testicular"]}' ] ||
+    fail "explain (pertainyms): $e"
+same "suburban" "residential area"
 # a long word one edit from an alias is a slip of it: "neighbourhod" -> "neighbourhood"
 e=$(explain 'neighbourhod')
 case $e in '{"used": ["'*'"], "mapped": {"neighbourhod": "'*) ;; *) fail "explain (slip of an alias): $e" ;; esac
