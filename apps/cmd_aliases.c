@@ -226,8 +226,8 @@ int duch_cmd_aliases(int argc, char **argv)
     const char **vocab = malloc((size_t)nv * sizeof *vocab);
     for (int i = 0; vocab && i < nv; i++)
         vocab[i] = duch_textenc_vocab_word(te, i);
-    int ncaption = 0;
-    text_list ph = {0};
+    int ncaption = 0, from_header = 0;
+    text_list ph = {0}, bound = {0};
     if (datadir) {
         if (caption_text(datadir, splitmask, vocab, nv, &ncaption, &ph)) {
             text_list_free(&ph);
@@ -243,6 +243,14 @@ int duch_cmd_aliases(int argc, char **argv)
             ncaption = mf.caption_words;
             for (size_t i = 0; mf.phrases && i < mf.phrases->n; i++)
                 text_list_add(&ph, mf.phrases->items[i].str);
+            /* the words bound to a phrase: the table's aliases that are vocabulary words */
+            for (size_t i = 0; mf.aliases && i < mf.aliases->n; i++)
+                for (int v = 0; v < nv && mf.aliases->items[i].len; v++)
+                    if (vocab && !strcmp(vocab[v], mf.aliases->items[i].key)) {
+                        text_list_add(&bound, vocab[v]);
+                        break;
+                    }
+            from_header = 1;
             duch_modelfile_free(&mf);
         }
     }
@@ -251,9 +259,12 @@ int duch_cmd_aliases(int argc, char **argv)
     char err[512];
     char **kept = NULL;
     int nkept = 0;
-    rc = vocab && !ph.oom ? duch_wn_aliases(vocab, nv, ncaption, (const char *const *)ph.s, (int)ph.n,
-                                            (int)senses, &al, &nal, &kept, &nkept, err, sizeof err)
-                          : DUCH_NOMEM;
+    static const char *const none[1] = {NULL};
+    rc = vocab && !ph.oom && !bound.oom
+             ? duch_wn_aliases(vocab, nv, ncaption, (const char *const *)ph.s, (int)ph.n,
+                               from_header ? (bound.s ? (const char *const *)bound.s : none) : NULL,
+                               (int)bound.n, (int)senses, &al, &nal, &kept, &nkept, err, sizeof err)
+             : DUCH_NOMEM;
     char *json = NULL;
     size_t jlen = 2;
     for (int i = 0; rc == DUCH_OK && i < nal; i++)
@@ -314,6 +325,7 @@ int duch_cmd_aliases(int argc, char **argv)
     duch_wn_aliases_free(al, nal);
     duch_wn_phrases_free(kept, nkept);
     text_list_free(&ph);
+    text_list_free(&bound);
     free(vocab);
     duch_textenc_close(te);
     free(data);

@@ -358,8 +358,8 @@ bool wordnet_aliases(const std::vector<std::string> &vocab, int ncaption,
     int nal = 0, nkept = 0;
     char **k = nullptr;
     char e[256];
-    if (duch_wn_aliases(words.data(), (int)words.size(), ncaption, ph.data(), (int)ph.size(), senses,
-                        &al, &nal, &k, &nkept, e, sizeof e) != DUCH_OK) {
+    if (duch_wn_aliases(words.data(), (int)words.size(), ncaption, ph.data(), (int)ph.size(), nullptr,
+                        0, senses, &al, &nal, &k, &nkept, e, sizeof e) != DUCH_OK) {
         err = e;
         return false;
     }

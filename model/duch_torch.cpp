@@ -269,17 +269,17 @@ struct Model {
             if (!al.second.empty() && al.first.find(' ') == std::string::npos)
                 acand.push_back(al.first.c_str()), acand_len.push_back(al.first.size());
     }
-    /* the 1-based id of a word, as textenc.c's word_id: a vocabulary word, an alias (0
-     * for a blocked one), or the nearest vocabulary word within a spelling slip
-     * (duch_word_nearest); 0 when none */
+    /* the 1-based ids of a word, as textenc.c's word_ids: an alias (none for a blocked
+     * one), a vocabulary word, or the nearest vocabulary word within a spelling slip
+     * (duch_word_nearest), else of an alias (duch_alias_nearest); none when none */
     std::vector<int> word_of(const std::string &w) const
     {
+        auto al = alias_ids.find(w); /* an alias first: "homes" -> "houses" (textenc.c) */
+        if (al != alias_ids.end())
+            return al->second;
         auto it = word_id.find(w);
         if (it != word_id.end())
             return {it->second};
-        auto al = alias_ids.find(w);
-        if (al != alias_ids.end())
-            return al->second;
         int c = duch_word_nearest(w.data(), w.size(), cand.data(), cand_len.data(), cand.size());
         if (c >= 0)
             return {word_id.at(std::string(cand[c], cand_len[c]))};
@@ -948,21 +948,22 @@ static std::vector<std::string> vocabulary_of(const Dataset &ds, const std::vect
     return vocab;
 }
 
-/* the word pairs and triples of the captions of the images use ("mobile homes"), each once:
- * the candidates of the vocabulary's phrases (duch_wn_aliases) */
+/* the word pairs and triples of the captions of the images use ("mobile homes"), once per
+ * occurrence (as duch aliases --data reads them): the candidates of the vocabulary's
+ * phrases, and how often words occur in them (duch_wn_aliases) */
 static std::vector<std::string> caption_phrases(const Dataset &ds, const std::vector<int> &use)
 {
-    std::set<std::string> seen;
+    std::vector<std::string> seen;
     for (int i : use)
         for (auto &s : ds.items[i].sentences) {
             std::vector<std::string> w = tokenize(s);
             for (size_t k = 0; k + 1 < w.size(); k++) {
-                seen.insert(w[k] + " " + w[k + 1]);
+                seen.push_back(w[k] + " " + w[k + 1]);
                 if (k + 2 < w.size())
-                    seen.insert(w[k] + " " + w[k + 1] + " " + w[k + 2]);
+                    seen.push_back(w[k] + " " + w[k + 1] + " " + w[k + 2]);
             }
         }
-    return std::vector<std::string>(seen.begin(), seen.end());
+    return seen;
 }
 
 /* the vocabulary ids of each image's captions (captions without a known word left out) */

@@ -27,11 +27,17 @@ typedef struct duch_wn_alias {
  * by single spaces; NULL, 0: none); those that are WordNet noun phrases of caption words
  * are targets too ("trailer" -> "mobile home"), and *kept / *nkept (when kept is not
  * NULL; free with duch_wn_phrases_free) get them in their base form ("mobile home").
+ * Given once per occurrence in the captions, the pairs also say which caption words
+ * occur (nearly: 9 in 10) only inside one of those phrases ("home", "homes" of "mobile
+ * home"): bound words, which alone are read as WordNet reads them ("homes" ->
+ * "houses"), when bound is NULL; else bound[0..nbound) are the bound words (a table
+ * rebuilt from a model's header: its aliases that are vocabulary words).
  * *out (free with duch_wn_aliases_free) and *nout. DUCH_OK, DUCH_NOTFOUND (no WordNet
  * database, err says what to install), DUCH_NOMEM. */
 DUCH_INTERNAL int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption,
-                    const char *const *phrases, int nphrases, int senses, duch_wn_alias **out,
-                    int *nout, char ***kept, int *nkept, char *err, size_t errlen);
+                    const char *const *phrases, int nphrases, const char *const *bound,
+                    int nbound, int senses, duch_wn_alias **out, int *nout, char ***kept,
+                    int *nkept, char *err, size_t errlen);
 DUCH_INTERNAL void duch_wn_phrases_free(char **p, int n);
 DUCH_INTERNAL void duch_wn_aliases_free(duch_wn_alias *a, int n);
 

@@ -256,25 +256,27 @@ static int cand_build(duch_textenc *e)
     return DUCH_OK;
 }
 
-/* The 1-based ids of word w[0..len), as Model::word_of gives them: a vocabulary word (one
- * id, in *one), else an alias (*how = 1; its target's ids, none for a blocked word), else
+/* The 1-based ids of word w[0..len), as Model::word_of gives them: an alias (*how = 1; its
+ * target's ids, none for a blocked word), else a vocabulary word (one id, in *one), else
  * the nearest vocabulary word within a spelling slip (duch_word_nearest; *how = 2); the
  * count, 0 when none. */
 static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, const int **ids,
                     int *how)
 {
-    *how = 0;
+    *how = 1;
     *ids = one;
     if (len > e->max_word + 2)
         return 0;
-    if ((*one = len <= e->max_word ? vocab_find(e, w, len) : 0))
-        return 1;
-    *how = 1;
+    /* an alias first: a word of a vocabulary phrase alone may be one ("homes" -> "houses",
+     * while "mobile homes" is read as a phrase key before it) */
     int a = len <= e->max_word ? alias_find(e, w, len) : 0;
     if (a) {
         *ids = e->alias_ids + e->alias_first[a - 1];
         return e->alias_nids[a - 1];
     }
+    *how = 0;
+    if ((*one = len <= e->max_word ? vocab_find(e, w, len) : 0))
+        return 1;
     *how = 2;
     int c = duch_word_nearest(w, len, e->cand, e->cand_len, e->ncand);
     *one = c < 0 ? 0 : vocab_find(e, e->cand[c], e->cand_len[c]);
@@ -775,6 +777,21 @@ static void sb_word(sbuf *b, const char *w, size_t n)
     sb_put(b, "\"", 1);
 }
 
+/* the text w[0..len) is the vocabulary words ids[0..n) joined by single spaces */
+static int same_words(const duch_textenc *e, const char *w, size_t len, const int *ids, int n)
+{
+    size_t at = 0;
+    for (int k = 0; k < n; k++) {
+        size_t l = e->word_len[ids[k] - 1];
+        if (k && (at >= len || w[at++] != ' '))
+            return 0;
+        if (at + l > len || memcmp(w + at, e->words + e->word_off[ids[k] - 1], l))
+            return 0;
+        at += l;
+    }
+    return n > 0 && at == len;
+}
+
 /* The words of text split into the used ones (the vocabulary words the network sees:
  * known words and the targets of mapped ones), the mapped ones (alias -> vocabulary word)
  * and the ignored ones; lists as JSON (json = 1: "a", "b" / "x": "y") or plain words
@@ -801,6 +818,8 @@ static int split_words(duch_textenc *e, const char *text, int json, sbuf *used, 
             (json ? sb_word : sb_put)(ignored, word, len);
             continue;
         }
+        if (alias && same_words(e, word, len, ids, nids))
+            alias = 0; /* a phrase kept as its own words ("mobile home") */
         if (alias) {
             if ((*nmap)++)
                 sb_put(mapped, ", ", 2);

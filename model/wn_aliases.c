@@ -1186,6 +1186,141 @@ static void phrase_text(const char *w, char *out, size_t cap)
             *c = ' ';
 }
 
+/* a word (base form) of one of the vocabulary's phrases (WordNet's form, "mobile_home") */
+static int phrase_part(char *const *phw, size_t nph, const char *base)
+{
+    size_t n = strlen(base);
+    for (size_t i = 0; i < nph; i++)
+        for (const char *a = phw[i]; *a;) {
+            const char *b = strchr(a, '_');
+            size_t m = b ? (size_t)(b - a) : strlen(a);
+            if (m == n && !strncmp(a, base, n))
+                return 1;
+            a = b ? b + 1 : a + m;
+        }
+    return 0;
+}
+
+/* the caption words bound to a vocabulary phrase, from the captions' word pairs (one per
+ * occurrence): of a word's occurrences as the first (second) word of a pair, 9 in 10 or
+ * more are in pairs that are vocabulary phrases (caption_phrase), of 10 at least */
+static int bound_words(table *t, const char *const *phrases, int nphrases, char *const *phw,
+                       size_t nph, int ncaption, unsigned char *bnd)
+{
+    long *cnt = calloc((size_t)ncaption * 4, sizeof *cnt); /* per word: all 1st, in 1st, all 2nd, in 2nd */
+    if (!cnt)
+        return DUCH_NOMEM;
+    for (int i = 0; i < nphrases; i++) {
+        const char *p = phrases[i], *sp = p ? strchr(p, ' ') : NULL;
+        if (!sp || strchr(sp + 1, ' ') || (size_t)(sp - p) >= 40 || strlen(sp + 1) >= 40)
+            continue; /* pairs only */
+        char a[40], b[40], w[48];
+        snprintf(a, sizeof a, "%.*s", (int)(sp - p), p);
+        snprintf(b, sizeof b, "%s", sp + 1);
+        int in = 0;
+        if (caption_phrase(t, ncaption, p, w, sizeof w))
+            for (size_t k = 0; k < nph && !in; k++)
+                in = !strcmp(phw[k], w);
+        for (int side = 0; side < 2; side++) {
+            size_t sl = slot_of(t, side ? b : a);
+            int r = t->keys[sl] ? t->rank[sl] : -1;
+            if (r < 0 || r >= ncaption || strcmp(t->vocab[r], side ? b : a))
+                continue;
+            cnt[4 * r + 2 * side]++;
+            cnt[4 * r + 2 * side + 1] += in;
+        }
+    }
+    for (int r = 0; r < ncaption; r++)
+        for (int side = 0; side < 2; side++) {
+            long all = cnt[4 * r + 2 * side], in = cnt[4 * r + 2 * side + 1];
+            if (all >= 10 && 10 * in >= 9 * all)
+                bnd[r] = 1;
+        }
+    free(cnt);
+    return DUCH_OK;
+}
+
+/* an entry appended as it is: a key the table holds already (a vocabulary word) is read
+ * as this alias first by both encoders */
+static void append_entry(table *t, const char *w, const char *target)
+{
+    if (t->oom || t->n == t->cap) {
+        t->oom = 1;
+        return;
+    }
+    char *f = strdup(w), *g = strdup(target);
+    if (!f || !g) {
+        free(f), free(g);
+        t->oom = 1;
+        return;
+    }
+    t->from[t->n] = f;
+    t->to[t->n] = g;
+    t->n++;
+}
+
+/* Pass 8: a caption word bound to a vocabulary phrase (nearly all its occurrences are in
+ * it: "home", "homes" of "mobile home"; not "area", free in 3 of 10) learnt its meaning
+ * inside the phrase; standing alone in a query it means what
+ * WordNet says. When one of its first two noun senses or their direct hyponyms holds a
+ * caption word of its number that is no word of a vocabulary phrase ("home" -> dwelling
+ * -> "house"), the word alone is taken for that one, and the phrase, as a key of its
+ * own words, keeps them ("mobile home" -> "mobile home"). */
+static void claim_phrase_parts(table *t, char *const *phw, size_t nph, int ncaption,
+                               const unsigned char *bound)
+{
+    for (int i = 0; i < ncaption && !t->oom; i++) {
+        const char *v = t->vocab[i];
+        char base[64], to[72] = "";
+        if (!bound[i] || is_function_word(v) || strlen(v) >= 48)
+            continue;
+        char *m = morphstr((char *)v, NOUN);
+        snprintf(base, sizeof base, "%s", m ? m : v);
+        if (!phrase_part(phw, nph, base))
+            continue;
+        int plural = strcmp(base, v) != 0;
+        for (int sense = 1; sense <= 2 && !*to; sense++) {
+            SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPOPTR, sense);
+            for (SynsetPtr s = ss; s && !*to; s = s->nextss)
+                for (SynsetPtr h = s; h && !*to; h = h == s ? s->ptrlist : h->nextss)
+                    for (int k = 0; k < h->wcount && !*to; k++) {
+                        char x[64], form[72];
+                        snprintf(x, sizeof x, "%s", h->words[k]);
+                        for (char *c = x; *c; c++)
+                            if (*c >= 'A' && *c <= 'Z')
+                                *c = (char)(*c - 'A' + 'a');
+                        if (!plain_word(x) || !strcmp(x, base) || phrase_part(phw, nph, x))
+                            continue;
+                        if (plural ? !regular_plural(x, form, 64) : !snprintf(form, sizeof form, "%s", x))
+                            continue;
+                        if (caption_word(t, ncaption, form, strlen(form)))
+                            snprintf(to, sizeof to, "%s", form);
+                    }
+            if (ss)
+                free_syns(ss);
+        }
+        if (!*to)
+            continue;
+        append_entry(t, v, to);
+        for (size_t k = 0; k < nph && !t->oom; k++) { /* its phrases keep their words */
+            char key[48];
+            phrase_text(phw[k], key, sizeof key);
+            int has = 0;
+            for (const char *a = phw[k]; *a && !has;) {
+                const char *b = strchr(a, '_');
+                size_t n = b ? (size_t)(b - a) : strlen(a);
+                has = n == strlen(base) && !strncmp(a, base, n);
+                a = b ? b + 1 : a + n;
+            }
+            int dup = 0;
+            for (size_t j = 0; j < t->n && !dup; j++)
+                dup = !strcmp(t->from[j], key);
+            if (has && !dup && !taken(t, key))
+                append_entry(t, key, key);
+        }
+    }
+}
+
 /* pass 2: the words of sense `sense` of word (part of speech pos) for target; pass 3:
  * the words of its direct hyponyms */
 static void claim_related(table *t, const char *word, int pos, int sense, int pass, const char *target)
@@ -1203,8 +1338,8 @@ static void claim_related(table *t, const char *word, int pos, int sense, int pa
 }
 
 int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const char *const *phrases,
-                    int nphrases, int senses, duch_wn_alias **out, int *nout, char ***kept, int *nkept,
-                    char *err, size_t errlen)
+                    int nphrases, const char *const *bound, int nbound, int senses, duch_wn_alias **out,
+                    int *nout, char ***kept, int *nkept, char *err, size_t errlen)
 {
     *out = NULL;
     *nout = 0;
@@ -1356,6 +1491,25 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
      * alias (duch_alias_nearest): blocked, as in pass 5 */
     if (!t.oom && rc == DUCH_OK)
         rc = claim_alias_slips(&t);
+    /* 8. the words bound to the vocabulary's phrases, alone */
+    if (!t.oom && rc == DUCH_OK) {
+        unsigned char *bnd = calloc((size_t)nvocab, 1);
+        if (!bnd)
+            rc = DUCH_NOMEM;
+        else if (bound) {
+            for (int i = 0; i < nbound; i++) {
+                size_t sl = bound[i] ? slot_of(&t, bound[i]) : 0;
+                int r = bound[i] && t.keys[sl] ? t.rank[sl] : -1;
+                if (r >= 0 && !strcmp(t.vocab[r], bound[i]))
+                    bnd[r] = 1;
+            }
+        } else if ((rc = bound_words(&t, phrases, nphrases, phw, nph, ncaption, bnd)) != DUCH_OK) {
+            ;
+        }
+        if (rc == DUCH_OK)
+            claim_phrase_parts(&t, phw, nph, ncaption, bnd);
+        free(bnd);
+    }
     if (t.oom)
         rc = DUCH_NOMEM;
     if (rc != DUCH_OK)
