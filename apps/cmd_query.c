@@ -71,7 +71,7 @@ static void usage(FILE *f)
         "other words are ignored. A line on standard error says what\n"
         "was mapped and ignored. The shipped model covers 16 UCM land-use classes (RGB\n"
         "aerial imagery, about 0.3-1.2 m per pixel) and knows 1307 words (the 290 of their\n"
-        "captions and 1017 WordNet stand-ins) and 28182 aliases.\n"
+        "captions and 1017 WordNet stand-ins) and 28185 aliases.\n"
         "\n"
         "The confidence of a hit of a text query (column conf) is the chance, 0 to 1, that\n"
         "it shows what the query asks for, as fitted on held-out images (docs/model.md,\n"

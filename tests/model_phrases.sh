@@ -10,7 +10,8 @@
 #  - a site is known by its parts ("airstrip" -> "runway"); WordNet's phrases whose head
 #    is no caption word are keys ("landing strip"); a long word one edit from an alias
 #    is a slip of it ("neighbourhod"); an adjective is read as the noun it pertains to
-#    ("suburban" -> "residential area");
+#    ("suburban" -> "residential area"); a caption word found only inside a phrase is read
+#    alone as WordNet reads it ("homes" -> "houses");
 #  - the header records the caption words and phrases the table was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
 #    given against the model's words.
@@ -62,6 +63,15 @@ e=$(explain 'suburban agricultural testicular')
 [ "$e" = '{"used": ["residential", "area", "farmland"], "mapped": {"suburban": "residential area", "agricultural": "farmland"}, "ignored": ["testicular"]}' ] ||
     fail "explain (pertainyms): $e"
 same "suburban" "residential area"
+# a caption word bound to a phrase ("homes": every one in "mobile homes") alone is read as
+# WordNet reads it ("houses"); inside its phrase it keeps its words
+e=$(explain 'homes and a mobile home')
+[ "$e" = '{"used": ["houses", "and", "a", "mobile", "home"], "mapped": {"homes": "houses"}, "ignored": []}' ] ||
+    fail "explain (a word bound to a phrase): $e"
+same "homes" "houses"
+same "a mobile home park" "a mobile home park"
+[ "$("$mk" textcode "$m" "mobile homes")" != "$("$mk" textcode "$m" "mobile houses")" ] ||
+    fail "'mobile homes' read as 'mobile houses'"
 # a long word one edit from an alias is a slip of it: "neighbourhod" -> "neighbourhood"
 e=$(explain 'neighbourhod')
 case $e in '{"used": ["'*'"], "mapped": {"neighbourhod": "'*) ;; *) fail "explain (slip of an alias): $e" ;; esac
