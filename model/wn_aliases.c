@@ -1208,6 +1208,7 @@ static int bound_words(table *t, const char *const *phrases, int nphrases, char 
                        size_t nph, int ncaption, unsigned char *bnd)
 {
     long *cnt = calloc((size_t)ncaption * 4, sizeof *cnt); /* per word: all 1st, in 1st, all 2nd, in 2nd */
+    wordset memo = {0}; /* pair -> in a phrase */
     if (!cnt)
         return DUCH_NOMEM;
     for (int i = 0; i < nphrases; i++) {
@@ -1218,9 +1219,18 @@ static int bound_words(table *t, const char *const *phrases, int nphrases, char 
         snprintf(a, sizeof a, "%.*s", (int)(sp - p), p);
         snprintf(b, sizeof b, "%s", sp + 1);
         int in = 0;
-        if (caption_phrase(t, ncaption, p, w, sizeof w))
-            for (size_t k = 0; k < nph && !in; k++)
-                in = !strcmp(phw[k], w);
+        if (wordset_has(&memo, p)) { /* a pair seen before: WordNet is asked once a pair */
+            in = (int)memo.val[wordset_slot(&memo, p)];
+        } else {
+            if (caption_phrase(t, ncaption, p, w, sizeof w))
+                for (size_t k = 0; k < nph && !in; k++)
+                    in = !strcmp(phw[k], w);
+            if (wordset_add(&memo, p, in)) {
+                wordset_free(&memo);
+                free(cnt);
+                return DUCH_NOMEM;
+            }
+        }
         for (int side = 0; side < 2; side++) {
             size_t sl = slot_of(t, side ? b : a);
             int r = t->keys[sl] ? t->rank[sl] : -1;
@@ -1236,6 +1246,7 @@ static int bound_words(table *t, const char *const *phrases, int nphrases, char 
             if (all >= 10 && 10 * in >= 9 * all)
                 bnd[r] = 1;
         }
+    wordset_free(&memo);
     free(cnt);
     return DUCH_OK;
 }
@@ -1405,18 +1416,28 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         rc = DUCH_NOMEM;
         goto finish;
     }
+    wordset asked = {0}; /* the candidates asked about (one per occurrence is given) */
     for (int i = 0; i < nphrases; i++) {
         char w[48];
         int dup = 0;
+        if (!phrases[i] || wordset_has(&asked, phrases[i]))
+            continue;
+        if (wordset_add(&asked, phrases[i], 0)) {
+            wordset_free(&asked);
+            rc = DUCH_NOMEM;
+            goto finish;
+        }
         if (!caption_phrase(&t, ncaption, phrases[i], w, sizeof w))
             continue;
         for (size_t k = 0; k < nph && !dup; k++)
             dup = !strcmp(phw[k], w);
         if (!dup && !(phw[nph++] = strdup(w))) {
+            wordset_free(&asked);
             rc = DUCH_NOMEM;
             goto finish;
         }
     }
+    wordset_free(&asked);
     /* 1b. the first part of a caption word that is a closed compound ("farm" -> "farmland") */
     t.noun_pass = 1;
     claim_compounds(&t, ncaption);
