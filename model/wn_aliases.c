@@ -104,25 +104,40 @@ static int plain_word(const char *w)
 
 static int is_function_word(const char *w);
 
+/* entry w -> target appended to from[] / to[] as it is (no slot: pass 8 appends keys the
+ * table holds already, vocabulary words, which both encoders read as this alias first);
+ * its key, or NULL (t->oom) */
+static char *append_entry(table *t, const char *w, const char *target)
+{
+    if (t->oom || t->n == t->cap) {
+        t->oom = 1; /* sized for the worst case up front: does not happen */
+        return NULL;
+    }
+    char *f = strdup(w), *g = strdup(target);
+    if (!f || !g) {
+        free(f), free(g);
+        t->oom = 1;
+        return NULL;
+    }
+    t->from[t->n] = f;
+    t->to[t->n] = g;
+    t->n++;
+    return f;
+}
+
 static void claim(table *t, const char *w, const char *target)
 {
     if (t->oom || !plain_key(w) || taken(t, w) || !strcmp(w, target))
         return;
     if (is_function_word(w))
         target = ""; /* "near", "like", "can": never a content word, not a slip either */
-    if (2 * (t->n + 1) >= t->nslots / 2 || t->n == t->cap) {
+    if (2 * (t->n + 1) >= t->nslots / 2) {
         t->oom = 1; /* sized for the worst case up front: does not happen */
         return;
     }
-    char *f = strdup(w), *g = strdup(target);
-    if (!f || !g) {
-        free(f), free(g);
-        t->oom = 1;
+    char *f = append_entry(t, w, target);
+    if (!f)
         return;
-    }
-    t->from[t->n] = f;
-    t->to[t->n] = g;
-    t->n++;
     /* a phrase target ("mobile home") is no single word a later pass could resolve to */
     size_t ts = *target && !strchr(target, ' ') ? slot_of(t, target) : 0;
     int r = *target && !strchr(target, ' ') && t->keys[ts] ? t->rank[ts] : -1;
@@ -1249,25 +1264,6 @@ static int bound_words(table *t, const char *const *phrases, int nphrases, char 
     wordset_free(&memo);
     free(cnt);
     return DUCH_OK;
-}
-
-/* an entry appended as it is: a key the table holds already (a vocabulary word) is read
- * as this alias first by both encoders */
-static void append_entry(table *t, const char *w, const char *target)
-{
-    if (t->oom || t->n == t->cap) {
-        t->oom = 1;
-        return;
-    }
-    char *f = strdup(w), *g = strdup(target);
-    if (!f || !g) {
-        free(f), free(g);
-        t->oom = 1;
-        return;
-    }
-    t->from[t->n] = f;
-    t->to[t->n] = g;
-    t->n++;
 }
 
 /* Pass 8: a caption word bound to a vocabulary phrase (nearly all its occurrences are in

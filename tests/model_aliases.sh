@@ -13,11 +13,16 @@ py=/usr/bin/python3; [ -x "$py" ] || py=python3
     '{"crimson": "red", "scarlet": "red", "vermilion": "red", "stripe": "stripes"}' || { echo "FAIL: writing aliases" >&2; exit 1; }
 a="$TMP/a.sqlite"
 "$mk" create "$a" 30 - "$TMP/al.duchm" || { echo "FAIL: archive with the aliased model" >&2; exit 1; }
-want=$("$mk" textcode "$TMP/tiny/tiny.duchm" "red stripes")
-torch=$("$mk" textcode "$TMP/al.duchm" "crimson stripe")
-[ "$torch" = "$want" ] || fail "libtorch: 'crimson stripe' gives $torch, 'red stripes' $want"
-c=$(printf "SELECT hex(duch_text_code('crimson stripe'));\n" | sql "$a")
-[ "$c" = "$want" ] || fail "C encoder: 'crimson stripe' gives $c, 'red stripes' $want"
+# as_code TEXT WORDS: TEXT through the aliased model gives the tiny model's code of WORDS,
+# in libtorch and in the C encoder (SQL)
+as_code() {
+    want=$("$mk" textcode "$TMP/tiny/tiny.duchm" "$2")
+    torch=$("$mk" textcode "$TMP/al.duchm" "$1")
+    c=$(printf "SELECT hex(duch_text_code('%s'));\n" "$1" | sql "$a")
+    [ -n "$want" ] && [ "$torch" = "$want" ] && [ "$c" = "$want" ] ||
+        fail "'$1': libtorch gives $torch, C $c; '$2' $want"
+}
+as_code "crimson stripe" "red stripes"
 e=$(printf "SELECT duch_text_explain('Scarlet zebra stripes');\n" | sql "$a")
 [ "$e" = '{"used": ["red", "stripes"], "mapped": {"scarlet": "red"}, "ignored": ["zebra"]}' ] ||
     fail "explain: $e"
@@ -25,17 +30,11 @@ n=$(printf "SELECT count(*) FROM duch_knn('crimson stripe', 5) k JOIN duch_knn('
 [ "$n" = 5 ] || fail "duch_knn of an alias and of its word differ ($n of 5 shared)"
 # a long word one edit from an alias is a slip of it ("vermillion" -> "vermilion" -> "red"),
 # in both readers; a shorter one is not ("scarlett" is no "scarlet": ignored)
-torch=$("$mk" textcode "$TMP/al.duchm" "vermillion stripe")
-[ "$torch" = "$want" ] || fail "libtorch: 'vermillion stripe' gives $torch, 'red stripes' $want"
-c=$(printf "SELECT hex(duch_text_code('vermillion stripe'));\n" | sql "$a")
-[ "$c" = "$want" ] || fail "C encoder: 'vermillion stripe' gives $c, 'red stripes' $want"
+as_code "vermillion stripe" "red stripes"
 e=$(printf "SELECT duch_text_explain('vermillion scarlett stripe');\n" | sql "$a")
 [ "$e" = '{"used": ["red", "stripes"], "mapped": {"vermillion": "red", "stripe": "stripes"}, "ignored": ["scarlett"]}' ] ||
     fail "explain of a slip of an alias: $e"
-want=$("$mk" textcode "$TMP/tiny/tiny.duchm" "stripes")
-torch=$("$mk" textcode "$TMP/al.duchm" "scarlett stripe")
-c=$(printf "SELECT hex(duch_text_code('scarlett stripe'));\n" | sql "$a")
-[ "$torch" = "$want" ] && [ "$c" = "$want" ] || fail "'scarlett stripe': libtorch $torch, C $c, 'stripes' $want"
+as_code "scarlett stripe" "stripes"
 # an alias of a word the model does not know: both readers refuse the file
 "$py" "$top_srcdir/tests/model_aliases.py" "$TMP/tiny/tiny.duchm" "$TMP/bad.duchm" '{"crimson": "purple"}'
 out=$("$mk" textcode "$TMP/bad.duchm" "red" 2>&1) && fail "libtorch opened a model whose alias stands for nothing"
