@@ -142,10 +142,15 @@ int duch_cli_write_file(const char *path, const void *data, size_t n)
     return ok ? 0 : -1;
 }
 
-int duch_cli_place_file(const char *tmp, const char *path)
+int duch_cli_not_regular(const char *path)
 {
     struct stat st;
-    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) {
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+int duch_cli_place_file(const char *tmp, const char *path)
+{
+    if (!duch_cli_not_regular(path)) {
         if (rename(tmp, path) != 0) {
             duch_cli_error("cannot write %s: %s", path, strerror(errno));
             return -1;

@@ -28,6 +28,9 @@ void duch_cli_json_str(FILE *f, const char *s);
  * or a pipe (/dev/null, /dev/stdout) is written to, never replaced. Prints the error and
  * returns -1 on failure, leaving path as it was. */
 int duch_cli_write_file(const char *path, const void *data, size_t n);
+/* path exists and is no regular file (a device, a pipe, a folder): written into, never
+ * renamed over or read back */
+int duch_cli_not_regular(const char *path);
 /* Put the finished file tmp at path: renamed over it, or, when path is a device or a pipe,
  * copied into it and removed. Prints the error and returns -1 on failure (tmp is left). */
 int duch_cli_place_file(const char *tmp, const char *path);

@@ -244,13 +244,11 @@ int duch_cmd_aliases(int argc, char **argv)
             ncaption = mf.caption_words;
             for (size_t i = 0; mf.phrases && i < mf.phrases->n; i++)
                 text_list_add(&ph, mf.phrases->items[i].str);
-            /* the words bound to a phrase: the table's aliases that are vocabulary words */
+            /* the words bound to a phrase: the table's aliases that are vocabulary words
+             * (duch_wn_aliases keeps those of the keys given) */
             for (size_t i = 0; mf.aliases && i < mf.aliases->n; i++)
-                for (int v = 0; v < nv && mf.aliases->items[i].len; v++)
-                    if (vocab && !strcmp(vocab[v], mf.aliases->items[i].key)) {
-                        text_list_add(&bound, vocab[v]);
-                        break;
-                    }
+                if (mf.aliases->items[i].len)
+                    text_list_add(&bound, mf.aliases->items[i].key);
             from_header = 1;
             duch_modelfile_free(&mf);
         }

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -206,8 +205,7 @@ int duch_cmd_train(int argc, char **argv)
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    struct stat st;
-    if (stat(o.output, &st) == 0 && !S_ISREG(st.st_mode)) { /* a device or a pipe: not read back */
+    if (duch_cli_not_regular(o.output)) { /* a device or a pipe: not read back */
         fprintf(stderr, "wrote %s in %.0f s\n", o.output,
                 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* below this confidence of the best hit, duch query says there is no good match */
@@ -271,9 +270,8 @@ static int write_hits(const duch_hits *h, const char *fmt, const char *outpath)
         duch_cli_error("out of memory");
         return -1;
     }
-    struct stat st;
-    if (stat(outpath, &st) == 0 && !S_ISREG(st.st_mode)) { /* a device or a pipe: the file is
-                                                              made in the temporary folder */
+    if (duch_cli_not_regular(outpath)) { /* a device or a pipe: the file is made in the
+                                            temporary folder */
         const char *td = getenv("TMPDIR");
         free(tmp);
         len = strlen(td && *td ? td : "/tmp") + 64;

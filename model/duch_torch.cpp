@@ -36,7 +36,6 @@
 #include <thread>
 #include <algorithm>
 #include <sys/stat.h>
-#include <set>
 #include <memory>
 #include <mutex>
 #include <random>

@@ -61,7 +61,7 @@ struct duch_textenc {
     int *alias_slot;                /* per slot: a 1-based alias index, 0 = empty */
     size_t alias_nslots;
     /* the words a misspelt or inflected one may be near (duch_word_nearest): the
-     * vocabulary, then the aliases, in file order; into words / alias_words */
+     * vocabulary, in file order; into words */
     const char **cand;
     size_t *cand_len, ncand;
     /* the aliases a long misspelt word may be near (duch_alias_nearest): the single-word

@@ -1218,34 +1218,22 @@ static int phrase_part(char *const *phw, size_t nph, const char *base)
 
 /* the caption words bound to a vocabulary phrase, from the captions' word pairs (one per
  * occurrence): of a word's occurrences as the first (second) word of a pair, 9 in 10 or
- * more are in pairs that are vocabulary phrases (caption_phrase), of 10 at least */
-static int bound_words(table *t, const char *const *phrases, int nphrases, char *const *phw,
-                       size_t nph, int ncaption, unsigned char *bnd)
+ * more are in pairs that are vocabulary phrases, of 10 at least. asked: each distinct
+ * candidate, val 1 when it is one (caption_phrase, asked once when the phrases were read) */
+static int bound_words(table *t, const char *const *phrases, int nphrases, const wordset *asked,
+                       int ncaption, unsigned char *bnd)
 {
     long *cnt = calloc((size_t)ncaption * 4, sizeof *cnt); /* per word: all 1st, in 1st, all 2nd, in 2nd */
-    wordset memo = {0}; /* pair -> in a phrase */
     if (!cnt)
         return DUCH_NOMEM;
     for (int i = 0; i < nphrases; i++) {
         const char *p = phrases[i], *sp = p ? strchr(p, ' ') : NULL;
         if (!sp || strchr(sp + 1, ' ') || (size_t)(sp - p) >= 40 || strlen(sp + 1) >= 40)
             continue; /* pairs only */
-        char a[40], b[40], w[48];
+        char a[40], b[40];
         snprintf(a, sizeof a, "%.*s", (int)(sp - p), p);
         snprintf(b, sizeof b, "%s", sp + 1);
-        int in = 0;
-        if (wordset_has(&memo, p)) { /* a pair seen before: WordNet is asked once a pair */
-            in = (int)memo.val[wordset_slot(&memo, p)];
-        } else {
-            if (caption_phrase(t, ncaption, p, w, sizeof w))
-                for (size_t k = 0; k < nph && !in; k++)
-                    in = !strcmp(phw[k], w);
-            if (wordset_add(&memo, p, in)) {
-                wordset_free(&memo);
-                free(cnt);
-                return DUCH_NOMEM;
-            }
-        }
+        int in = wordset_has(asked, p) && asked->val[wordset_slot(asked, p)];
         for (int side = 0; side < 2; side++) {
             size_t sl = slot_of(t, side ? b : a);
             int r = t->keys[sl] ? t->rank[sl] : -1;
@@ -1261,7 +1249,6 @@ static int bound_words(table *t, const char *const *phrases, int nphrases, char 
             if (all >= 10 && 10 * in >= 9 * all)
                 bnd[r] = 1;
         }
-    wordset_free(&memo);
     free(cnt);
     return DUCH_OK;
 }
@@ -1312,14 +1299,7 @@ static void claim_phrase_parts(table *t, char *const *phw, size_t nph, int ncapt
         for (size_t k = 0; k < nph && !t->oom; k++) { /* its phrases keep their words */
             char key[48];
             phrase_text(phw[k], key, sizeof key);
-            int has = 0;
-            for (const char *a = phw[k]; *a && !has;) {
-                const char *b = strchr(a, '_');
-                size_t n = b ? (size_t)(b - a) : strlen(a);
-                has = n == strlen(base) && !strncmp(a, base, n);
-                a = b ? b + 1 : a + n;
-            }
-            int dup = 0;
+            int has = phrase_part(phw + k, 1, base), dup = 0;
             for (size_t j = 0; j < t->n && !dup; j++)
                 dup = !strcmp(t->from[j], key);
             if (has && !dup && !taken(t, key))
@@ -1359,6 +1339,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     }
     table t = {0};
     char **phw = NULL; /* the vocabulary's phrases in WordNet's form, "mobile_home" */
+    wordset asked = {0}; /* the distinct phrase candidates; val: one of the phrases */
     size_t nph = 0;
     t.cap = 400000;
     t.nslots = 1u << 21;
@@ -1412,28 +1393,25 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         rc = DUCH_NOMEM;
         goto finish;
     }
-    wordset asked = {0}; /* the candidates asked about (one per occurrence is given) */
     for (int i = 0; i < nphrases; i++) {
         char w[48];
         int dup = 0;
         if (!phrases[i] || wordset_has(&asked, phrases[i]))
-            continue;
-        if (wordset_add(&asked, phrases[i], 0)) {
-            wordset_free(&asked);
+            continue; /* one per occurrence is given: WordNet is asked once a candidate */
+        int ok = caption_phrase(&t, ncaption, phrases[i], w, sizeof w);
+        if (wordset_add(&asked, phrases[i], ok)) {
             rc = DUCH_NOMEM;
             goto finish;
         }
-        if (!caption_phrase(&t, ncaption, phrases[i], w, sizeof w))
+        if (!ok)
             continue;
         for (size_t k = 0; k < nph && !dup; k++)
             dup = !strcmp(phw[k], w);
         if (!dup && !(phw[nph++] = strdup(w))) {
-            wordset_free(&asked);
             rc = DUCH_NOMEM;
             goto finish;
         }
     }
-    wordset_free(&asked);
     /* 1b. the first part of a caption word that is a closed compound ("farm" -> "farmland") */
     t.noun_pass = 1;
     claim_compounds(&t, ncaption);
@@ -1520,8 +1498,8 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
                 if (r >= 0 && !strcmp(t.vocab[r], bound[i]))
                     bnd[r] = 1;
             }
-        } else if ((rc = bound_words(&t, phrases, nphrases, phw, nph, ncaption, bnd)) != DUCH_OK) {
-            ;
+        } else {
+            rc = bound_words(&t, phrases, nphrases, &asked, ncaption, bnd);
         }
         if (rc == DUCH_OK)
             claim_phrase_parts(&t, phw, nph, ncaption, bnd);
@@ -1569,6 +1547,7 @@ finish:
     free(t.noun);
     free(t.at);
     free(t.close);
+    wordset_free(&asked);
     return rc;
 }
 
