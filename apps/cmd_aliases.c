@@ -228,7 +228,7 @@ int duch_cmd_aliases(int argc, char **argv)
     for (int i = 0; vocab && i < nv; i++)
         vocab[i] = duch_textenc_vocab_word(te, i);
     int ncaption = 0, from_header = 0;
-    text_list ph = {0}, bound = {0};
+    text_list ph = {0}, bound = {0}, mods = {0};
     if (datadir) {
         if (caption_text(datadir, splitmask, vocab, nv, &ncaption, &ph)) {
             text_list_free(&ph);
@@ -249,6 +249,8 @@ int duch_cmd_aliases(int argc, char **argv)
             for (size_t i = 0; mf.aliases && i < mf.aliases->n; i++)
                 if (mf.aliases->items[i].len)
                     text_list_add(&bound, mf.aliases->items[i].key);
+            for (size_t i = 0; mf.modifiers && i < mf.modifiers->n; i++)
+                text_list_add(&mods, mf.modifiers->items[i].str);
             from_header = 1;
             duch_modelfile_free(&mf);
         }
@@ -259,11 +261,22 @@ int duch_cmd_aliases(int argc, char **argv)
     char **kept = NULL;
     int nkept = 0;
     static const char *const none[1] = {NULL};
-    rc = vocab && !ph.oom && !bound.oom
-             ? duch_wn_aliases(vocab, nv, ncaption, (const char *const *)ph.s, (int)ph.n,
-                               from_header ? (bound.s ? (const char *const *)bound.s : none) : NULL,
-                               (int)bound.n, (int)senses, &al, &nal, &kept, &nkept, err, sizeof err)
-             : DUCH_NOMEM;
+    /* the caption words used as modifiers: counted from the captions' pairs, or the header's */
+    int nc = ncaption > 0 && ncaption <= nv ? ncaption : nv;
+    unsigned char *mod = calloc((size_t)nv + 1, 1);
+    rc = vocab && mod && !ph.oom && !bound.oom && !mods.oom ? DUCH_OK : DUCH_NOMEM;
+    if (rc == DUCH_OK && !from_header)
+        rc = duch_wn_modifiers(vocab, nc, (const char *const *)ph.s, (int)ph.n, mod, err, sizeof err);
+    for (size_t i = 0; rc == DUCH_OK && i < mods.n; i++)
+        for (int v = 0; v < nc; v++)
+            if (!strcmp(vocab[v], mods.s[i]))
+                mod[v] = 1;
+    if (rc == DUCH_OK)
+        rc = duch_wn_aliases(vocab, nv, ncaption, (const char *const *)ph.s, (int)ph.n,
+                             from_header ? (bound.s ? (const char *const *)bound.s : none) : NULL,
+                             (int)bound.n, mod, (int)senses, &al, &nal, &kept, &nkept, err, sizeof err);
+    if (rc == DUCH_NOMEM)
+        snprintf(err, sizeof err, "out of memory");
     char *json = NULL;
     size_t jlen = 2;
     for (int i = 0; rc == DUCH_OK && i < nal; i++)
@@ -309,6 +322,32 @@ int duch_cmd_aliases(int argc, char **argv)
             free(arr);
         }
     }
+    int nmod = 0;
+    for (int v = 0; mod && v < nc; v++)
+        nmod += mod[v];
+    if (rc == DUCH_OK && nmod > 0) {
+        size_t len = 3;
+        for (int v = 0; v < nc; v++)
+            if (mod[v])
+                len += strlen(vocab[v]) + 3;
+        char *arr = malloc(len);
+        if (!arr) {
+            rc = DUCH_NOMEM;
+            snprintf(err, sizeof err, "out of memory");
+        } else {
+            char *p = arr;
+            int first = 1;
+            *p++ = '[';
+            for (int v = 0; v < nc; v++)
+                if (mod[v]) { /* vocabulary words: lower-case letters and digits, no escapes */
+                    p += sprintf(p, "%s\"%s\"", first ? "" : ",", vocab[v]);
+                    first = 0;
+                }
+            strcpy(p, "]");
+            rc = with_member(&o, &on, "modifiers", arr, err, sizeof err);
+            free(arr);
+        }
+    }
     int status = 1;
     if (rc != DUCH_OK) {
         duch_cli_error("%s: %s", path, err);
@@ -325,6 +364,8 @@ int duch_cmd_aliases(int argc, char **argv)
     duch_wn_phrases_free(kept, nkept);
     text_list_free(&ph);
     text_list_free(&bound);
+    text_list_free(&mods);
+    free(mod);
     free(vocab);
     duch_textenc_close(te);
     free(data);

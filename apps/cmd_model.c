@@ -96,18 +96,22 @@ static void train_usage(FILE *f, const duch_train_options *d)
         "  --p-subst X          chance a caption word is swapped for a WordNet stand-in (%g)\n"
         "  --p-keywords X       chance a training caption is cut to keywords: one noun or\n"
         "                       2-3 content words, as users type queries (%g)\n"
+        "  --p-pool X           chance a keyword view takes its words from all of the\n"
+        "                       image's captions, not one (%g)\n"
+        "  --p-insert X         chance a training caption gets a stray content word of\n"
+        "                       another caption inserted (%g)\n"
         "  -h, --help           this help\n",
         d->bits, d->epochs, d->batch_size, d->input_size, d->width, d->text_dim, d->lr,
         d->weight_decay, d->temperature, d->w_inter, d->w_intra_img, d->w_intra_txt, d->w_adv,
         d->w_quant, d->w_balance, d->crop_min, d->tile_ground_m, (unsigned long long)d->seed,
-        d->threads, d->wordnet_senses, d->p_subst, d->p_keywords);
+        d->threads, d->wordnet_senses, d->p_subst, d->p_keywords, d->p_pool, d->p_insert);
 }
 
 enum {
     OPT_DATA = 256, OPT_BITS, OPT_SPLITS, OPT_EPOCHS, OPT_BATCH, OPT_INPUT, OPT_WIDTH, OPT_TEXTDIM,
     OPT_LR, OPT_WD, OPT_TEMP, OPT_WINTER, OPT_WII, OPT_WTT, OPT_WADV, OPT_WQ, OPT_WB, OPT_CROP,
     OPT_GROUND, OPT_SEED, OPT_THREADS, OPT_MAXIMG, OPT_MODEL, OPT_JSON, OPT_TEXT, OPT_CKPT,
-    OPT_WNSENSES, OPT_PSUBST, OPT_PKEY
+    OPT_WNSENSES, OPT_PSUBST, OPT_PKEY, OPT_PPOOL, OPT_PINS
 };
 
 int duch_cmd_train(int argc, char **argv)
@@ -122,7 +126,7 @@ int duch_cmd_train(int argc, char **argv)
         {"crop-min", 1, 0, OPT_CROP}, {"ground-m", 1, 0, OPT_GROUND}, {"seed", 1, 0, OPT_SEED},
         {"threads", 1, 0, OPT_THREADS}, {"max-images", 1, 0, OPT_MAXIMG}, {"checkpoint-every", 1, 0, OPT_CKPT},
         {"wordnet-senses", 1, 0, OPT_WNSENSES}, {"p-subst", 1, 0, OPT_PSUBST}, {"p-keywords", 1, 0, OPT_PKEY},
-        {"help", 0, 0, 'h'},
+        {"p-pool", 1, 0, OPT_PPOOL}, {"p-insert", 1, 0, OPT_PINS}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     /* Defaults are printed by --help, so the library is needed first. */
     const duch_model_api *api = duch_cli_model_api();
@@ -168,6 +172,8 @@ int duch_cmd_train(int argc, char **argv)
         DBLOPT(OPT_GROUND, "--ground-m", tile_ground_m)
         DBLOPT(OPT_PSUBST, "--p-subst", p_subst)
         DBLOPT(OPT_PKEY, "--p-keywords", p_keywords)
+        DBLOPT(OPT_PPOOL, "--p-pool", p_pool)
+        DBLOPT(OPT_PINS, "--p-insert", p_insert)
 #undef DBLOPT
         case OPT_SEED:
             if (duch_cli_int("--seed", optarg, 0, 0x7fffffffL, &v))

@@ -311,6 +311,21 @@ static std::vector<const char *> c_words(const std::vector<std::string> &v)
     return p;
 }
 
+bool caption_modifiers(const std::vector<std::string> &vocab, int ncaption,
+                       const std::vector<std::string> &pairs, std::vector<unsigned char> &modifier,
+                       std::string &err)
+{
+    std::vector<const char *> words = c_words(vocab), pr = c_words(pairs);
+    modifier.assign((size_t)ncaption, 0);
+    char e[256];
+    if (duch_wn_modifiers(words.data(), ncaption, pr.data(), (int)pr.size(), modifier.data(), e,
+                          sizeof e) != DUCH_OK) {
+        err = e;
+        return false;
+    }
+    return true;
+}
+
 bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, std::string &err)
 {
     size_t n = vocab.size();
@@ -349,7 +364,8 @@ bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, s
 }
 
 bool wordnet_aliases(const std::vector<std::string> &vocab, int ncaption,
-                     const std::vector<std::string> &phrases, int senses,
+                     const std::vector<std::string> &phrases, const std::vector<unsigned char> &modifier,
+                     int senses,
                      std::vector<std::pair<std::string, std::string>> &out,
                      std::vector<std::string> &kept, std::string &err)
 {
@@ -359,7 +375,8 @@ bool wordnet_aliases(const std::vector<std::string> &vocab, int ncaption,
     char **k = nullptr;
     char e[256];
     if (duch_wn_aliases(words.data(), (int)words.size(), ncaption, ph.data(), (int)ph.size(), nullptr,
-                        0, senses, &al, &nal, &k, &nkept, e, sizeof e) != DUCH_OK) {
+                        0, modifier.empty() ? nullptr : modifier.data(), senses, &al, &nal, &k, &nkept,
+                        e, sizeof e) != DUCH_OK) {
         err = e;
         return false;
     }

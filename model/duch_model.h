@@ -69,7 +69,11 @@ typedef struct duch_train_options {
     double p_subst;          /* chance that a caption word with WordNet stand-ins is replaced
                                 by one of them in an augmented caption (0.2) */
     double p_keywords;       /* chance that an augmented caption is a keyword query made of
-                                its words instead: a single noun, or 2-3 content words (0.3) */
+                                its words instead: a single noun, or 2-3 content words (0.5) */
+    double p_pool;           /* chance that a keyword query takes its words from all of the
+                                image's captions instead of one (0) */
+    double p_insert;         /* chance that an augmented caption gets one content word of
+                                another training caption inserted, a stray word (0) */
 } duch_train_options;
 
 typedef struct duch_eval_result {

@@ -81,9 +81,16 @@ struct Lexicon {
 bool caption_lexicon(std::vector<std::string> &vocab, int senses, Lexicon &lx, std::string &err);
 /* The alias table of a vocabulary (duch_wn_aliases): words outside it -> a word in it. */
 bool wordnet_aliases(const std::vector<std::string> &vocab, int ncaption,
-                     const std::vector<std::string> &phrases, int senses,
+                     const std::vector<std::string> &phrases, const std::vector<unsigned char> &modifier,
+                     int senses,
                      std::vector<std::pair<std::string, std::string>> &out,
                      std::vector<std::string> &kept, std::string &err);
+
+/* The caption words vocab[0..ncaption) used as modifiers (duch_wn_modifiers), from the
+ * captions' word pairs (one per occurrence): one flag each. */
+bool caption_modifiers(const std::vector<std::string> &vocab, int ncaption,
+                       const std::vector<std::string> &pairs, std::vector<unsigned char> &modifier,
+                       std::string &err);
 
 } /* namespace duch */
 #endif /* __cplusplus */

@@ -153,6 +153,9 @@ typedef struct duch_modelfile {
                                    stand-ins; 0 when the file does not say */
     const duch_json *phrases;   /* optional array of strings: the captions' WordNet noun
                                    phrases ("mobile home"), alias targets; NULL: none */
+    const duch_json *modifiers; /* optional array of strings: the caption words the captions
+                                   use as modifiers ("white lines"), whose noun senses the
+                                   alias table leaves out; NULL: none */
     int has_confidence;         /* the header has a valid "confidence" member */
     duch_confidence confidence; /* it (has_confidence) */
     /* the tensors, in file order */

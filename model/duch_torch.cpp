@@ -193,6 +193,7 @@ struct Arch {
     std::vector<std::pair<std::string, std::string>> aliases;
     int caption_words = 0; /* vocab[0..caption_words): the captions' words; 0: unknown */
     std::vector<std::string> phrases; /* the captions' WordNet noun phrases ("mobile home") */
+    std::vector<std::string> modifiers; /* caption words used as modifiers ("white") */
     std::string training_json = "{}"; /* hyper-parameters of the run, for info */
     uint32_t format_version = FORMAT_VERSION; /* of the file it was read from */
 };
@@ -433,6 +434,12 @@ static std::string arch_json(const Arch &a, bool with_vocab)
                 o << (i ? "," : "") << json_escape(a.phrases[i]);
             o << "]";
         }
+        if (!a.modifiers.empty()) {
+            o << ",\"modifiers\":[";
+            for (size_t i = 0; i < a.modifiers.size(); i++)
+                o << (i ? "," : "") << json_escape(a.modifiers[i]);
+            o << "]";
+        }
     } else
         o << ",\"aliases\":" << a.aliases.size(); /* duch info: how many */
     o << "}";
@@ -565,6 +572,8 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
     a.caption_words = mf.caption_words;
     for (size_t i = 0; mf.phrases && i < mf.phrases->n; i++)
         a.phrases.emplace_back(mf.phrases->items[i].str, mf.phrases->items[i].len);
+    for (size_t i = 0; mf.modifiers && i < mf.modifiers->n; i++)
+        a.modifiers.emplace_back(mf.modifiers->items[i].str, mf.modifiers->items[i].len);
     if (mf.training)
         a.training_json = training_json_of(mf.training);
     /* the header alone must not make this build a network larger than the file holds */
@@ -818,22 +827,50 @@ static Tensor augment_images(const Tensor &cache, const std::vector<int> &idx, i
     return out;
 }
 
-/* A random caption of the image, each word with WordNet stand-ins replaced by one of
- * them with chance p_subst; then, with chance p_keywords, a keyword query made of it (one
- * of its nouns, or 2-3 of its content words in caption order), else the caption with
- * word dropout and adjacent swaps. */
-static std::vector<int64_t> augment_text(const std::vector<std::vector<int64_t>> &caps,
-                                         const Lexicon &lx, Rng &rng, double p_subst,
-                                         double p_keywords, double p_drop, double p_swap)
+/* The caption src with each word that has WordNet stand-ins replaced by one of them with
+ * chance p_subst. */
+static void substitute(std::vector<int64_t> &src, const Lexicon &lx, Rng &rng, double p_subst)
 {
-    std::vector<int64_t> src = caps[randint(rng, 0, (int)caps.size() - 1)];
     if (!lx.subs.empty())
         for (int64_t &w : src) {
             const auto &alt = lx.subs[w - 1];
             if (!alt.empty() && unif(rng, 0, 1) < p_subst)
                 w = alt[randint(rng, 0, (int)alt.size() - 1)] + 1;
         }
-    if (!lx.kind.empty() && unif(rng, 0, 1) < p_keywords) {
+}
+
+/* How a training caption is augmented (view 2 of augment_text). */
+struct TextAug {
+    double p_subst = 0, p_keywords = 0, p_pool = 0, p_insert = 0, p_drop = 0.15, p_swap = 0.1;
+    const std::vector<int64_t> *stray = nullptr; /* content words of every training caption,
+                                                    one per occurrence */
+};
+
+/* A random caption of the image, its words with stand-ins (substitute); then, with chance
+ * p_keywords, a keyword query made of it (one of its nouns, or 2-3 of its content words in
+ * caption order; with chance p_pool made of the content words of all the image's captions,
+ * each with its stand-ins, in the order they first occur), else the caption with word
+ * dropout and adjacent swaps. Last, with chance p_insert, one stray content word (of any
+ * training caption, drawn by frequency) is inserted at a random place. */
+static std::vector<int64_t> augment_text(const std::vector<std::vector<int64_t>> &caps,
+                                         const Lexicon &lx, Rng &rng, const TextAug &a)
+{
+    std::vector<int64_t> src = caps[randint(rng, 0, (int)caps.size() - 1)];
+    substitute(src, lx, rng, a.p_subst);
+    std::vector<int64_t> out;
+    bool cut = false;
+    if (!lx.kind.empty() && unif(rng, 0, 1) < a.p_keywords) {
+        if (a.p_pool > 0 && caps.size() > 1 && unif(rng, 0, 1) < a.p_pool) {
+            std::vector<int64_t> all;
+            for (const auto &c : caps) {
+                std::vector<int64_t> s = c;
+                substitute(s, lx, rng, a.p_subst);
+                for (int64_t w : s)
+                    if (std::find(all.begin(), all.end(), w) == all.end())
+                        all.push_back(w);
+            }
+            src = all;
+        }
         std::vector<int64_t> nouns, content;
         for (int64_t w : src) {
             unsigned char k = lx.kind[w - 1];
@@ -843,29 +880,35 @@ static std::vector<int64_t> augment_text(const std::vector<std::vector<int64_t>>
                 content.push_back(w);
         }
         if (!content.empty()) {
+            cut = true;
             if (unif(rng, 0, 1) < 0.4 && !nouns.empty())
-                return {nouns[randint(rng, 0, (int)nouns.size() - 1)]};
-            size_t k = std::min(content.size(), (size_t)randint(rng, 2, 3));
-            std::vector<int> pos(content.size());
-            std::iota(pos.begin(), pos.end(), 0);
-            std::shuffle(pos.begin(), pos.end(), rng);
-            pos.resize(k);
-            std::sort(pos.begin(), pos.end());
-            std::vector<int64_t> out;
-            for (int j : pos)
-                out.push_back(content[j]);
-            return out;
+                out = {nouns[randint(rng, 0, (int)nouns.size() - 1)]};
+            else {
+                size_t k = std::min(content.size(), (size_t)randint(rng, 2, 3));
+                std::vector<int> pos(content.size());
+                std::iota(pos.begin(), pos.end(), 0);
+                std::shuffle(pos.begin(), pos.end(), rng);
+                pos.resize(k);
+                std::sort(pos.begin(), pos.end());
+                for (int j : pos)
+                    out.push_back(content[j]);
+            }
         }
     }
-    std::vector<int64_t> out;
-    for (int64_t w : src)
-        if (unif(rng, 0, 1) >= p_drop)
-            out.push_back(w);
-    if (out.empty() && !src.empty())
-        out.push_back(src[randint(rng, 0, (int)src.size() - 1)]);
-    for (size_t j = 0; j + 1 < out.size(); j++)
-        if (unif(rng, 0, 1) < p_swap)
-            std::swap(out[j], out[j + 1]);
+    if (!cut) {
+        for (int64_t w : src)
+            if (unif(rng, 0, 1) >= a.p_drop)
+                out.push_back(w);
+        if (out.empty() && !src.empty())
+            out.push_back(src[randint(rng, 0, (int)src.size() - 1)]);
+        for (size_t j = 0; j + 1 < out.size(); j++)
+            if (unif(rng, 0, 1) < a.p_swap)
+                std::swap(out[j], out[j + 1]);
+    }
+    if (a.stray && !a.stray->empty() && a.p_insert > 0 && unif(rng, 0, 1) < a.p_insert) {
+        int64_t w = (*a.stray)[randint(rng, 0, (int)a.stray->size() - 1)];
+        out.insert(out.begin() + randint(rng, 0, (int)out.size()), w);
+    }
     return out;
 }
 
@@ -907,7 +950,8 @@ static std::string training_record(const duch_train_options &o, int N, int B, in
        << ",\"w_intra_img\":" << o.w_intra_img << ",\"w_intra_txt\":" << o.w_intra_txt
        << ",\"w_adv\":" << o.w_adv << ",\"w_quant\":" << o.w_quant << ",\"w_balance\":" << o.w_balance
        << ",\"crop_min\":" << o.crop_min << ",\"wordnet_senses\":" << o.wordnet_senses
-       << ",\"p_subst\":" << o.p_subst << ",\"p_keywords\":" << o.p_keywords << ",\"seed\":" << o.seed << ",\"threads\":" << o.threads
+       << ",\"p_subst\":" << o.p_subst << ",\"p_keywords\":" << o.p_keywords
+       << ",\"p_pool\":" << o.p_pool << ",\"p_insert\":" << o.p_insert << ",\"seed\":" << o.seed << ",\"threads\":" << o.threads
        << ",\"adversarial\":\"image net fools D (paper)\",\"wall_s\":" << secs << "}";
     return tj.str();
 }
@@ -923,7 +967,8 @@ static void check_train_options(const duch_train_options &o)
     if (o.epochs < 1 || o.batch_size < 2 || o.input_size < 16 || o.input_size > 512 || o.width < 1 ||
         o.width > 256 || o.text_dim < 4 || !(o.lr > 0) || !(o.temperature > 0) ||
         !(o.crop_min > 0 && o.crop_min <= 1) || o.wordnet_senses < 0 || o.wordnet_senses > 10 ||
-        !(o.p_subst >= 0 && o.p_subst <= 1) || !(o.p_keywords >= 0 && o.p_keywords <= 1))
+        !(o.p_subst >= 0 && o.p_subst <= 1) || !(o.p_keywords >= 0 && o.p_keywords <= 1) ||
+        !(o.p_pool >= 0 && o.p_pool <= 1) || !(o.p_insert >= 0 && o.p_insert <= 1))
         fail(DUCH_INVALID, "train: an option is out of range");
 }
 
@@ -995,6 +1040,8 @@ struct TrainRun {
     std::unique_ptr<torch::optim::Adam> dopt;
     int B = 0;
     double aug_s = 0; /* seconds spent augmenting in this epoch */
+    TextAug aug;                /* how view 2 of a caption is made */
+    std::vector<int64_t> stray; /* the content words of every caption (TextAug::stray) */
 
     void set_lr(double lr)
     {
@@ -1013,13 +1060,15 @@ struct TrainRun {
         Tensor v1 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
         Tensor v2 = augment_images(cache, bidx, o.input_size, o.crop_min, rng);
         std::vector<std::vector<int64_t>> tl;
+        static const Lexicon plain_lx;
+        static const TextAug plain;
         /* view 1 is the caption as it is (dropout, swaps); view 2 also gets the WordNet
          * stand-ins and the keyword cuts, so every image keeps one full caption to align
          * with and the caption term pulls the user-worded view towards it */
         for (int v = 0; v < 2; v++)
             for (int i : bidx)
-                tl.push_back(v == 0 ? augment_text(caps[i], Lexicon(), rng, 0, 0, 0.15, 0.1)
-                                    : augment_text(caps[i], lx, rng, o.p_subst, o.p_keywords, 0.15, 0.1));
+                tl.push_back(v == 0 ? augment_text(caps[i], plain_lx, rng, plain)
+                                    : augment_text(caps[i], lx, rng, aug));
         Tensor ids, mask;
         text_batch(tl, ids, mask);
         aug_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - ta).count();
@@ -1095,10 +1144,17 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     if (o.wordnet_senses > 0) {
         if (progress && !progress(0.0, "WordNet: stand-ins for the caption words and an alias table", parg))
             fail(DUCH_INTERRUPTED, "interrupted");
-        if (!caption_lexicon(a.vocab, o.wordnet_senses, lx, err) ||
-            !wordnet_aliases(a.vocab, (int)lx.caption_words, caption_phrases(ds, use),
-                             o.wordnet_senses, a.aliases, a.phrases, err))
+        std::vector<std::string> pairs = caption_phrases(ds, use);
+        std::vector<unsigned char> mod;
+        int ncap = (int)a.vocab.size();
+        if (!caption_modifiers(a.vocab, ncap, pairs, mod, err) ||
+            !caption_lexicon(a.vocab, o.wordnet_senses, lx, err) ||
+            !wordnet_aliases(a.vocab, (int)lx.caption_words, pairs, mod, o.wordnet_senses, a.aliases,
+                             a.phrases, err))
             fail(DUCH_NOTFOUND, "train: " + err + " (or train without it: --wordnet-senses 0)");
+        for (int i = 0; i < ncap; i++)
+            if (mod[i])
+                a.modifiers.push_back(a.vocab[i]);
         a.caption_words = (int)lx.caption_words;
         if (progress) {
             size_t nsub = 0;
@@ -1135,6 +1191,18 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
         txt->emb->weight.slice(0, (int64_t)lx.caption_words + 1).zero_();
     }
     TrainRun run{o, m, Disc(o.bits), rng, Tensor(), caption_ids(m, ds, use), std::move(lx), nullptr, nullptr};
+    run.aug.p_subst = o.p_subst;
+    run.aug.p_keywords = o.p_keywords;
+    run.aug.p_pool = o.p_pool;
+    run.aug.p_insert = o.p_insert;
+    if (!run.lx.kind.empty()) {
+        for (auto &img : run.caps)
+            for (auto &c : img)
+                for (int64_t w : c)
+                    if (run.lx.kind[w - 1] != DUCH_WN_FUNCTION)
+                        run.stray.push_back(w);
+        run.aug.stray = &run.stray;
+    }
 
     int R = (o.input_size * 4 + 2) / 3; /* crops come from a cache 4/3 the input size */
     if (progress && !progress(0.0, ("decoding " + std::to_string(use.size()) + " images").c_str(), parg))
@@ -1504,6 +1572,8 @@ static void api_train_options_init(duch_train_options *o)
     o->wordnet_senses = 2;
     o->p_subst = 0.2;
     o->p_keywords = 0.5;
+    o->p_pool = 0;
+    o->p_insert = 0;
 }
 
 static int api_train(const duch_train_options *o, duch_progress_fn progress, void *arg, char *err,

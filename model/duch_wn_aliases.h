@@ -32,11 +32,14 @@ typedef struct duch_wn_alias {
  * home"): bound words, which alone are read as WordNet reads them ("homes" ->
  * "houses"), when bound is NULL; else bound[0..nbound) are the bound words (a table
  * rebuilt from a model's header: its aliases that are vocabulary words).
+ * modifier (NULL: none; else ncaption flags, duch_wn_modifiers): the caption words the
+ * captions use as modifiers, whose noun senses claim nothing ("white": not a white
+ * person; "medium": not a vehicle).
  * *out (free with duch_wn_aliases_free) and *nout. DUCH_OK, DUCH_NOTFOUND (no WordNet
  * database, err says what to install), DUCH_NOMEM. */
 DUCH_INTERNAL int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption,
                     const char *const *phrases, int nphrases, const char *const *bound,
-                    int nbound, int senses, duch_wn_alias **out, int *nout, char ***kept,
+                    int nbound, const unsigned char *modifier, int senses, duch_wn_alias **out, int *nout, char ***kept,
                     int *nkept, char *err, size_t errlen);
 DUCH_INTERNAL void duch_wn_phrases_free(char **p, int n);
 DUCH_INTERNAL void duch_wn_aliases_free(duch_wn_alias *a, int n);
@@ -47,14 +50,25 @@ DUCH_INTERNAL void duch_wn_aliases_free(duch_wn_alias *a, int n);
 #define DUCH_WN_NOUN 1     /* WordNet knows it as a noun (in any number) */
 #define DUCH_WN_CONTENT 2  /* an adjective, verb or adverb only */
 
+/* The caption words vocab[0..ncaption) that the captions use as modifiers: WordNet lists
+ * them as adjectives and nouns, and 9 in 10 or more of their occurrences as the first
+ * word of a caption pair (10 at least) come before a content word ("white lines",
+ * "medium residential", "green plants"). pairs[0..npairs): the captions' word pairs, one
+ * per occurrence (triples among them are skipped). modifier[0..ncaption) gets 1 for each,
+ * else 0. DUCH_OK, DUCH_NOTFOUND (no WordNet database), DUCH_NOMEM. */
+DUCH_INTERNAL int duch_wn_modifiers(const char *const *vocab, int ncaption, const char *const *pairs,
+                    int npairs, unsigned char *modifier, char *err, size_t errlen);
+
 /* For training (duch train): kind[i] (nvocab entries, the caller's) of each caption word
  * and the substitutes (*subst, *nsubst; free with duch_wn_aliases_free) of each: pairs
  * (word = the caption word, target = a WordNet word that may replace it in an augmented
  * caption). A noun's substitutes are its other number ("trees" <-> "tree"), the
  * synonyms of its first `senses` noun senses and the words of the direct hypernyms of
  * its first sense, in the caption word's number; an adjective's are the synonyms and
- * similar adjectives of its first senses. Pairs of one word are adjacent. DUCH_OK,
- * DUCH_NOTFOUND (no WordNet database), DUCH_NOMEM. */
+ * similar adjectives of its first senses. Pairs of one word are adjacent. Modifiers
+ * (duch_wn_modifiers) keep their noun stand-ins here: training them as adjectives only was
+ * measured no better (docs/model.md). DUCH_OK, DUCH_NOTFOUND (no WordNet database),
+ * DUCH_NOMEM. */
 DUCH_INTERNAL int duch_wn_lexicon(const char *const *vocab, int nvocab, int senses, duch_wn_alias **subst,
                     int *nsubst, unsigned char *kind, char *err, size_t errlen);
 

@@ -311,6 +311,17 @@ static int read_header(reader *r, duch_modelfile *mf)
                 return set_err(r, DUCH_CORRUPT, "model header: phrase %zu is not a string", i + 1);
         mf->phrases = ph;
     }
+    const duch_json *md = duch_json_get(h, "modifiers");
+    mf->modifiers = NULL;
+    if (md) {
+        if (md->type != DUCH_JSON_ARR || md->n > vo->n)
+            return set_err(r, DUCH_CORRUPT, "model header: modifiers must be an array of"
+                           " vocabulary words");
+        for (size_t i = 0; i < md->n; i++)
+            if (md->items[i].type != DUCH_JSON_STR || !md->items[i].len)
+                return set_err(r, DUCH_CORRUPT, "model header: modifier %zu is not a string", i + 1);
+        mf->modifiers = md;
+    }
     const duch_json *cf = duch_json_get(h, "confidence");
     mf->has_confidence = 0;
     if (cf) {

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <wn.h>
 
 typedef struct table {
@@ -52,6 +53,7 @@ typedef struct table {
     unsigned char *noun; /* per slot: a vocabulary word, or an alias claimed as a noun form of
                             one (pass 1's noun inflections, pass 1b's compounds) */
     int noun_pass;       /* claims now set noun[] */
+    int attr_only;       /* claim_related follows a modifier's senses only (modifier_sense) */
     int *at;             /* per slot: 1 + the index in from[] of the alias, 0: a vocabulary word */
     unsigned char *close; /* per slot: a vocabulary word, or an alias of passes 1 to 4 (its
                              inflections, synonyms, kinds), not of the looser 5 and 6 */
@@ -180,10 +182,25 @@ static void claim_forms(table *t, const char *w, const char *target)
     }
 }
 
+/* a sense WordNet's gloss marks as a slur or an obscenity ("(ethnic slur) extremely
+ * offensive name for ...", "a derogatory term for ..."): never an alias or a stand-in, so
+ * that no query reports one as "mapped" to a caption word */
+static int offensive_gloss(const char *defn)
+{
+    static const char *const mark[] = {"slur", "offensive", "derogatory", "disparaging",
+                                       "obscene", "vulgar"};
+    for (size_t i = 0; defn && i < sizeof mark / sizeof *mark; i++)
+        if (strstr(defn, mark[i]))
+            return 1;
+    return 0;
+}
+
 /* the words of a synset; WordNet's phrases ("car_park") as keys of words joined by
  * spaces only while t->phrases is set (a vocabulary phrase claims), else skipped */
 static void claim_synset(table *t, SynsetPtr s, const char *target)
 {
+    if (s && offensive_gloss(s->defn))
+        return;
     for (int i = 0; s && i < s->wcount; i++) {
         char w[64];
         snprintf(w, sizeof w, "%s", s->words[i]);
@@ -822,7 +839,7 @@ static void far_read(far *F, const table *t, const wordset *nouns, const wordset
         /* a proper name ("Algeria", "Ontario": WordNet writes it capitalised) is one place,
          * not a kind of thing the imagery shows */
         x->seen = pos == NOUN && visible_lexfile(s->fnum) && s->wcount > 0 && s->words[0][0] &&
-                  !(s->words[0][0] >= 'A' && s->words[0][0] <= 'Z');
+                  !(s->words[0][0] >= 'A' && s->words[0][0] <= 'Z') && !offensive_gloss(s->defn);
         x->ngloss = x->seen ? gloss_nouns(t, nouns, adjs, s->defn, x->gloss) : 0;
         x->ptr = F->pn;
         x->nptr = 0;
@@ -1216,6 +1233,31 @@ static int phrase_part(char *const *phw, size_t nph, const char *base)
     return 0;
 }
 
+/* the noun sense of base (its base form) that is the sense of a vocabulary phrase it ends
+ * ("tank" of "storage tank": WordNet lists "storage tank" among the words of that sense,
+ * the second, whose first is an army tank), or 0 */
+static int phrase_sense(char *const *phw, size_t nph, const char *base)
+{
+    size_t n = strlen(base);
+    for (size_t i = 0; i < nph; i++) {
+        size_t m = strlen(phw[i]);
+        if (m <= n + 1 || strcmp(phw[i] + m - n, base) || phw[i][m - n - 1] != '_')
+            continue;
+        SynsetPtr ss = findtheinfo_ds((char *)base, NOUN, SYNS, ALLSENSES);
+        int k = 0, found = 0;
+        for (SynsetPtr x = ss; x && !found; x = x->nextss) {
+            k++;
+            for (int j = 0; j < x->wcount && !found; j++)
+                found = !strcasecmp(x->words[j], phw[i]);
+        }
+        if (ss)
+            free_syns(ss);
+        if (found)
+            return k;
+    }
+    return 0;
+}
+
 /* the caption words bound to a vocabulary phrase, from the captions' word pairs (one per
  * occurrence): of a word's occurrences as the first (second) word of a pair, 9 in 10 or
  * more are in pairs that are vocabulary phrases, of 10 at least. asked: each distinct
@@ -1310,10 +1352,23 @@ static void claim_phrase_parts(table *t, char *const *phw, size_t nph, int ncapt
 
 /* pass 2: the words of sense `sense` of word (part of speech pos) for target; pass 3:
  * the words of its direct hyponyms */
+#define LEX_NOUN_ACT 4       /* WordNet's lexicographer file noun.act: "swimming" */
+#define LEX_NOUN_ATTRIBUTE 7 /* noun.attribute: colours, shapes */
+
+/* a noun sense a modifier keeps: the quality it names ("navy" -> "blue") or the activity
+ * ("swimming" of "swimming pool" -> "diving"); not a person ("white", "straight", "regular")
+ * nor a thing ("medium" as film, "round" as ammunition) */
+static int modifier_sense(const SynsetPtr s)
+{
+    return s->fnum == LEX_NOUN_ATTRIBUTE || s->fnum == LEX_NOUN_ACT;
+}
+
 static void claim_related(table *t, const char *word, int pos, int sense, int pass, const char *target)
 {
     SynsetPtr ss = findtheinfo_ds((char *)word, pos, HYPOPTR, sense);
     for (SynsetPtr s = ss; s; s = s->nextss) {
+        if (t->attr_only && !modifier_sense(s))
+            continue;
         if (pass == 2)
             claim_synset(t, s, target);
         else
@@ -1324,8 +1379,50 @@ static void claim_related(table *t, const char *word, int pos, int sense, int pa
         free_syns(ss);
 }
 
+int duch_wn_modifiers(const char *const *vocab, int ncaption, const char *const *pairs, int npairs,
+                      unsigned char *modifier, char *err, size_t errlen)
+{
+    memset(modifier, 0, (size_t)(ncaption > 0 ? ncaption : 0));
+    if (wninit() != 0) {
+        snprintf(err, errlen, "WordNet's database cannot be opened (Debian: apt-get install"
+                 " wordnet-base; WNHOME or WNSEARCHDIR say where it is)");
+        return DUCH_NOTFOUND;
+    }
+    wordset idx = {0};
+    long *cnt = calloc((size_t)(ncaption > 0 ? ncaption : 1) * 2, sizeof *cnt); /* all, before a content word */
+    int rc = cnt ? DUCH_OK : DUCH_NOMEM;
+    for (int i = 0; rc == DUCH_OK && i < ncaption; i++)
+        if (wordset_add(&idx, vocab[i], i))
+            rc = DUCH_NOMEM;
+    for (int i = 0; rc == DUCH_OK && i < npairs; i++) {
+        const char *p = pairs[i], *sp = p ? strchr(p, ' ') : NULL;
+        if (!sp || strchr(sp + 1, ' ') || sp - p >= 64)
+            continue; /* pairs only */
+        char a[64];
+        snprintf(a, sizeof a, "%.*s", (int)(sp - p), p);
+        if (!wordset_has(&idx, a))
+            continue;
+        long r = idx.val[wordset_slot(&idx, a)];
+        cnt[2 * r]++;
+        cnt[2 * r + 1] += !is_function_word(sp + 1);
+    }
+    for (int r = 0; rc == DUCH_OK && r < ncaption; r++) {
+        char w[64];
+        snprintf(w, sizeof w, "%s", vocab[r]);
+        long all = cnt[2 * r], before = cnt[2 * r + 1];
+        modifier[r] = all >= 10 && 10 * before >= 9 * all && !is_function_word(w) &&
+                      (in_wn(w, ADJ) || morphstr(w, ADJ)) && (in_wn(w, NOUN) || morphstr(w, NOUN));
+    }
+    free(cnt);
+    wordset_free(&idx);
+    if (rc == DUCH_NOMEM)
+        snprintf(err, errlen, "out of memory finding the captions' modifiers");
+    return rc;
+}
+
 int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const char *const *phrases,
-                    int nphrases, const char *const *bound, int nbound, int senses, duch_wn_alias **out,
+                    int nphrases, const char *const *bound, int nbound, const unsigned char *modifier,
+                    int senses, duch_wn_alias **out,
                     int *nout, char ***kept, int *nkept, char *err, size_t errlen)
 {
     *out = NULL;
@@ -1339,6 +1436,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
     }
     table t = {0};
     char **phw = NULL; /* the vocabulary's phrases in WordNet's form, "mobile_home" */
+    int *hsense = NULL; /* per caption word: the noun sense its phrase holds, or 0 */
     wordset asked = {0}; /* the distinct phrase candidates; val: one of the phrases */
     size_t nph = 0;
     t.cap = 400000;
@@ -1412,6 +1510,19 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             goto finish;
         }
     }
+    /* a caption noun that ends a vocabulary phrase follows the phrase's sense alone in
+     * passes 2 to 4 ("vehicle" is no "tank" in "storage tanks") */
+    hsense = calloc((size_t)ncaption, sizeof *hsense);
+    if (!hsense) {
+        rc = DUCH_NOMEM;
+        goto finish;
+    }
+    for (int i = 0; i < ncaption; i++) {
+        char *m = morphstr(vcopy[i], NOUN);
+        char base[64];
+        snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+        hsense[i] = phrase_sense(phw, nph, base);
+    }
     /* 1b. the first part of a caption word that is a closed compound ("farm" -> "farmland") */
     t.noun_pass = 1;
     claim_compounds(&t, ncaption);
@@ -1430,8 +1541,14 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
                     char base[64];
                     snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
                     t.verbs = pos_order[p] == VERB;
-                    claim_related(&t, base, pos_order[p], sense, pass, vcopy[i]);
-                    t.verbs = 0;
+                    /* a modifier's nouns are its colours ("navy" -> "blue"), not a white
+                     * person or "medium" as a film */
+                    t.attr_only = p == 0 && i < ncaption && modifier && modifier[i];
+                    int hs = p == 0 && i < ncaption ? hsense[i] : 0;
+                    if (hs && sense > 1)
+                        continue;
+                    claim_related(&t, base, pos_order[p], hs ? hs : sense, pass, vcopy[i]);
+                    t.verbs = t.attr_only = 0;
                 }
             t.phrases = 1;
             for (size_t i = 0; i < nph; i++) {
@@ -1453,7 +1570,11 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             char *m = morphstr(vcopy[i], NOUN);
             char base[64];
             snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
-            SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPERPTR, 1);
+            SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPERPTR, i < ncaption && hsense[i] ? hsense[i] : 1);
+            if (ss && i < ncaption && modifier && modifier[i] && !modifier_sense(ss)) {
+                free_syns(ss); /* "medium": no broader kinds of a vehicle */
+                ss = NULL;
+            }
             if (ss)
                 claim_hypernyms(&t, ss, level, vcopy[i]);
             if (ss)
@@ -1533,6 +1654,7 @@ finish:
     for (size_t i = 0; i < nph; i++)
         free(phw[i]);
     free(phw);
+    free(hsense);
     if (rc == DUCH_NOMEM)
         snprintf(err, errlen, "out of memory building the alias table");
     for (size_t i = 0; i < t.n; i++)
@@ -1613,6 +1735,8 @@ static void pair_add(pairs *p, const char *w, const char *alt)
  * (when WordNet confirms it; else as they are), as stand-ins for w */
 static void pair_synset(pairs *p, const char *w, SynsetPtr s, int plural)
 {
+    if (s && offensive_gloss(s->defn))
+        return;
     for (int i = 0; s && i < s->wcount; i++) {
         char a[64], pl[72];
         snprintf(a, sizeof a, "%s", s->words[i]);

@@ -12,7 +12,9 @@
 #    is a slip of it ("neighbourhod"); an adjective is read as the noun it pertains to
 #    ("suburban" -> "residential area"); a caption word found only inside a phrase is read
 #    alone as WordNet reads it ("homes" -> "houses");
-#  - the header records the caption words and phrases the table was built with, and
+#  - modifiers keep a quality or an activity, never a person or a thing ("navy" ->
+#    "blue", no slur for "white"); a phrase's head keeps the phrase's sense;
+#  - the header records the caption words, phrases and modifiers the table was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
 #    given against the model's words.
 . "$top_srcdir/tests/sql_common.sh"
@@ -104,10 +106,52 @@ def header(p):
     (n,) = struct.unpack_from("<I", b, 24)
     return json.loads(b[28:28 + n])
 a, b = header(sys.argv[1]), header(sys.argv[2])
-for k in ("aliases", "caption_words", "phrases", "confidence"):
+for k in ("aliases", "caption_words", "phrases", "modifiers", "confidence"):
     if a.get(k) != b.get(k):
         sys.exit("member %s differs" % k)
 EOF
+# modifiers: the caption words used before a noun ("white buildings", "medium
+# residential") keep the noun senses that name a quality or an activity ("navy" ->
+# "blue", "diving" -> "swimming"), not a person or a thing: no slur for a white person,
+# no "cinema" for "medium"; a noun that ends a caption phrase keeps the phrase's sense
+# ("tank" of "storage tanks": no "vehicle" -> "tank")
+"$py" - "$m" > "$TMP/mods" <<'EOF2' || fail "reading the modifiers"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack_from("<I", b, 24)
+h = json.loads(b[28:28 + n])
+print(",".join(h.get("modifiers", [])))
+EOF2
+for w in white medium blue; do
+    grep -q "\(^\|,\)$w\(,\|$\)" "$TMP/mods" || fail "modifiers: '$(cat "$TMP/mods")' lacks '$w'"
+done
+e=$(explain 'navy ivory diving')
+[ "$e" = '{"used": ["blue", "white", "swimming"], "mapped": {"navy": "blue", "ivory": "white", "diving": "swimming"}, "ignored": []}' ] ||
+    fail "explain (a modifier's quality and activity): $e"
+for w in honky paleface aryan wasp cinema fucker; do
+    e=$(explain "$w")
+    case $e in *'"mapped": {}'*) ;; *) fail "explain ('$w' is no alias of a modifier): $e" ;; esac
+done
+e=$(explain 'vehicle')
+case $e in *'"tank"'*|*'"storage"'*) fail "explain ('vehicle' read as the army tank): $e" ;; esac
+# a damaged modifiers member is refused with a message
+"$py" - "$m" "$TMP/badmod.duchm" <<'EOF2' || fail "writing a damaged model"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack_from("<I", b, 24)
+h = json.loads(b[28:28 + n])
+h["modifiers"] = ["white", 7]
+nh = json.dumps(h, separators=(",", ":")).encode()
+rest = b[28 + n:-8]
+body = b[:8] + b[8:16] + struct.pack("<Q", 4 + len(nh) + len(rest)) + struct.pack("<I", len(nh)) + nh + rest
+x = 0xcbf29ce484222325
+for c in body:
+    x = ((x ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+open(sys.argv[2], "wb").write(body + struct.pack("<Q", x))
+EOF2
+out=$("$duch" info "$TMP/badmod.duchm" 2>&1); rc=$?
+[ "$rc" != 0 ] || fail "a damaged modifiers member was read: $out"
+echo "$out" | grep -q "modifier 2 is not a string" || fail "damaged modifiers: $out"
 # --data: captions that are not the model's training captions are refused
 mkdir -p "$TMP/other"
 printf '{"images": [{"filename": "x.jpg", "split": "train", "sentences": [{"raw": "zebra quokka"}]}]}\n' \
