@@ -31,7 +31,9 @@ static void usage(FILE *f)
         "vocabulary word training added) claims its synonyms and broader kinds only.\n"
         "A caption word used before nouns (\"white\", \"medium\") keeps only the senses\n"
         "that name a quality or an activity (\"navy\" -> \"blue\"), not a person or a\n"
-        "thing; senses WordNet glosses as offensive are never taken.\n"
+        "thing; senses WordNet glosses as offensive are never taken. A caption noun\n"
+        "used rarely (\"junction\") is read as a frequent caption word WordNet relates it\n"
+        "to (\"intersection\").\n"
         "A table MODEL has already is replaced. The weights are the same; the copy has a\n"
         "new model id.\n"
         "Queries need no WordNet: the table is in the file.\n"
@@ -40,8 +42,8 @@ static void usage(FILE *f)
         "  -o FILE       the new model (required)\n"
         "  --senses N    senses of each vocabulary word to follow (default 2, 1..10)\n"
         "  --data DIR    read the training captions (DIR/captions.json) for which\n"
-        "                vocabulary words are caption words, for their phrases and\n"
-        "                modifiers and the words found only inside a phrase; by default\n"
+        "                vocabulary words are caption words, for their phrases, modifiers,\n"
+        "                rare words and the words found only inside a phrase; by default\n"
         "                MODEL's header says (duch train writes them; a model without\n"
         "                them: every word a caption word, no phrases, no modifiers).\n"
         "                Stored in the copy.\n"
@@ -96,6 +98,36 @@ static int with_member(unsigned char **o, size_t *on, const char *key, const cha
         free(*o);
         *o = o2, *on = on2;
     }
+    return rc;
+}
+
+/* with_member for key: the array of the words vocab[v] (v < nc) whose flags have flag;
+ * nothing when none has */
+static int with_flagged(unsigned char **o, size_t *on, const char *key, const char *const *vocab, int nc,
+                        const unsigned char *flags, int flag, char *err, size_t errlen)
+{
+    size_t len = 3;
+    int any = 0;
+    for (int v = 0; v < nc; v++)
+        if (flags[v] & flag)
+            len += strlen(vocab[v]) + 3, any = 1;
+    if (!any)
+        return DUCH_OK;
+    char *arr = malloc(len);
+    if (!arr) {
+        snprintf(err, errlen, "out of memory");
+        return DUCH_NOMEM;
+    }
+    char *p = arr;
+    *p++ = '[';
+    for (int v = 0, first = 1; v < nc; v++)
+        if (flags[v] & flag) { /* vocabulary words: lower-case letters and digits, no escapes */
+            p += sprintf(p, "%s\"%s\"", first ? "" : ",", vocab[v]);
+            first = 0;
+        }
+    strcpy(p, "]");
+    int rc = with_member(o, on, key, arr, err, errlen);
+    free(arr);
     return rc;
 }
 
@@ -232,7 +264,7 @@ int duch_cmd_aliases(int argc, char **argv)
     for (int i = 0; vocab && i < nv; i++)
         vocab[i] = duch_textenc_vocab_word(te, i);
     int ncaption = 0, from_header = 0;
-    text_list ph = {0}, bound = {0}, mods = {0};
+    text_list ph = {0}, bound = {0}, mods = {0}, rare = {0};
     if (datadir) {
         if (caption_text(datadir, splitmask, vocab, nv, &ncaption, &ph)) {
             text_list_free(&ph);
@@ -255,6 +287,8 @@ int duch_cmd_aliases(int argc, char **argv)
                     text_list_add(&bound, mf.aliases->items[i].key);
             for (size_t i = 0; mf.modifiers && i < mf.modifiers->n; i++)
                 text_list_add(&mods, mf.modifiers->items[i].str);
+            for (size_t i = 0; mf.rare_words && i < mf.rare_words->n; i++)
+                text_list_add(&rare, mf.rare_words->items[i].str);
             from_header = 1;
             duch_modelfile_free(&mf);
         }
@@ -265,16 +299,21 @@ int duch_cmd_aliases(int argc, char **argv)
     char **kept = NULL;
     int nkept = 0;
     static const char *const none[1] = {NULL};
-    /* the caption words used as modifiers: counted from the captions' pairs, or the header's */
+    /* the caption words used as modifiers and the rare ones: counted from the captions'
+     * pairs, or the header's */
     int nc = ncaption > 0 && ncaption <= nv ? ncaption : nv;
     unsigned char *mod = calloc((size_t)nv + 1, 1);
-    rc = vocab && mod && !ph.oom && !bound.oom && !mods.oom ? DUCH_OK : DUCH_NOMEM;
+    rc = vocab && mod && !ph.oom && !bound.oom && !mods.oom && !rare.oom ? DUCH_OK : DUCH_NOMEM;
     if (rc == DUCH_OK && !from_header)
         rc = duch_wn_modifiers(vocab, nc, (const char *const *)ph.s, (int)ph.n, mod, err, sizeof err);
     for (size_t i = 0; rc == DUCH_OK && i < mods.n; i++)
         for (int v = 0; v < nc; v++)
             if (!strcmp(vocab[v], mods.s[i]))
-                mod[v] = 1;
+                mod[v] |= DUCH_WN_MODIFIER;
+    for (size_t i = 0; rc == DUCH_OK && i < rare.n; i++)
+        for (int v = 0; v < nc; v++)
+            if (!strcmp(vocab[v], rare.s[i]))
+                mod[v] |= DUCH_WN_RARE;
     if (rc == DUCH_OK)
         rc = duch_wn_aliases(vocab, nv, ncaption, (const char *const *)ph.s, (int)ph.n,
                              from_header ? (bound.s ? (const char *const *)bound.s : none) : NULL,
@@ -326,32 +365,10 @@ int duch_cmd_aliases(int argc, char **argv)
             free(arr);
         }
     }
-    int nmod = 0;
-    for (int v = 0; mod && v < nc; v++)
-        nmod += mod[v];
-    if (rc == DUCH_OK && nmod > 0) {
-        size_t len = 3;
-        for (int v = 0; v < nc; v++)
-            if (mod[v])
-                len += strlen(vocab[v]) + 3;
-        char *arr = malloc(len);
-        if (!arr) {
-            rc = DUCH_NOMEM;
-            snprintf(err, sizeof err, "out of memory");
-        } else {
-            char *p = arr;
-            int first = 1;
-            *p++ = '[';
-            for (int v = 0; v < nc; v++)
-                if (mod[v]) { /* vocabulary words: lower-case letters and digits, no escapes */
-                    p += sprintf(p, "%s\"%s\"", first ? "" : ",", vocab[v]);
-                    first = 0;
-                }
-            strcpy(p, "]");
-            rc = with_member(&o, &on, "modifiers", arr, err, sizeof err);
-            free(arr);
-        }
-    }
+    if (rc == DUCH_OK)
+        rc = with_flagged(&o, &on, "modifiers", vocab, nc, mod, DUCH_WN_MODIFIER, err, sizeof err);
+    if (rc == DUCH_OK)
+        rc = with_flagged(&o, &on, "rare_words", vocab, nc, mod, DUCH_WN_RARE, err, sizeof err);
     int status = 1;
     if (rc != DUCH_OK) {
         duch_cli_error("%s: %s", path, err);
@@ -369,6 +386,7 @@ int duch_cmd_aliases(int argc, char **argv)
     text_list_free(&ph);
     text_list_free(&bound);
     text_list_free(&mods);
+    text_list_free(&rare);
     free(mod);
     free(vocab);
     duch_textenc_close(te);

@@ -156,6 +156,9 @@ typedef struct duch_modelfile {
     const duch_json *modifiers; /* optional array of strings: the caption words the captions
                                    use as modifiers ("white lines"), whose noun senses the
                                    alias table leaves out; NULL: none */
+    const duch_json *rare_words; /* optional array of strings: the caption words the
+                                   captions use rarely ("junction"), read as a frequent
+                                   one by the alias table; NULL: none */
     int has_confidence;         /* the header has a valid "confidence" member */
     duch_confidence confidence; /* it (has_confidence) */
     /* the tensors, in file order */

@@ -194,6 +194,7 @@ struct Arch {
     int caption_words = 0; /* vocab[0..caption_words): the captions' words; 0: unknown */
     std::vector<std::string> phrases; /* the captions' WordNet noun phrases ("mobile home") */
     std::vector<std::string> modifiers; /* caption words used as modifiers ("white") */
+    std::vector<std::string> rare_words; /* caption words used rarely ("junction") */
     std::string training_json = "{}"; /* hyper-parameters of the run, for info */
     uint32_t format_version = FORMAT_VERSION; /* of the file it was read from */
 };
@@ -440,6 +441,12 @@ static std::string arch_json(const Arch &a, bool with_vocab)
                 o << (i ? "," : "") << json_escape(a.modifiers[i]);
             o << "]";
         }
+        if (!a.rare_words.empty()) {
+            o << ",\"rare_words\":[";
+            for (size_t i = 0; i < a.rare_words.size(); i++)
+                o << (i ? "," : "") << json_escape(a.rare_words[i]);
+            o << "]";
+        }
     } else
         o << ",\"aliases\":" << a.aliases.size(); /* duch info: how many */
     o << "}";
@@ -574,6 +581,8 @@ static void deserialize(Model &m, const unsigned char *d, size_t n)
         a.phrases.emplace_back(mf.phrases->items[i].str, mf.phrases->items[i].len);
     for (size_t i = 0; mf.modifiers && i < mf.modifiers->n; i++)
         a.modifiers.emplace_back(mf.modifiers->items[i].str, mf.modifiers->items[i].len);
+    for (size_t i = 0; mf.rare_words && i < mf.rare_words->n; i++)
+        a.rare_words.emplace_back(mf.rare_words->items[i].str, mf.rare_words->items[i].len);
     if (mf.training)
         a.training_json = training_json_of(mf.training);
     /* the header alone must not make this build a network larger than the file holds */
@@ -1152,9 +1161,12 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
             !wordnet_aliases(a.vocab, (int)lx.caption_words, pairs, mod, o.wordnet_senses, a.aliases,
                              a.phrases, err))
             fail(DUCH_NOTFOUND, "train: " + err + " (or train without it: --wordnet-senses 0)");
-        for (int i = 0; i < ncap; i++)
-            if (mod[i])
+        for (int i = 0; i < ncap; i++) {
+            if (mod[i] & DUCH_WN_MODIFIER)
                 a.modifiers.push_back(a.vocab[i]);
+            if (mod[i] & DUCH_WN_RARE)
+                a.rare_words.push_back(a.vocab[i]);
+        }
         a.caption_words = (int)lx.caption_words;
         if (progress) {
             size_t nsub = 0;

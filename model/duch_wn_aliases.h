@@ -32,9 +32,11 @@ typedef struct duch_wn_alias {
  * home"): bound words, which alone are read as WordNet reads them ("homes" ->
  * "houses"), when bound is NULL; else bound[0..nbound) are the bound words (a table
  * rebuilt from a model's header: its aliases that are vocabulary words).
- * modifier (NULL: none; else ncaption flags, duch_wn_modifiers): the caption words the
- * captions use as modifiers, whose noun senses claim nothing ("white": not a white
- * person; "medium": not a vehicle).
+ * modifier (NULL: none; else ncaption flags, duch_wn_modifiers): DUCH_WN_MODIFIER for
+ * the caption words the captions use as modifiers, whose noun senses claim only a
+ * quality or an activity ("white": not a white person; "medium": not a vehicle);
+ * DUCH_WN_RARE for the rare ones, which alone are read as a frequent caption word that
+ * WordNet relates them to ("junction" -> "intersection").
  * *out (free with duch_wn_aliases_free) and *nout. DUCH_OK, DUCH_NOTFOUND (no WordNet
  * database, err says what to install), DUCH_NOMEM. */
 DUCH_INTERNAL int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption,
@@ -50,12 +52,19 @@ DUCH_INTERNAL void duch_wn_aliases_free(duch_wn_alias *a, int n);
 #define DUCH_WN_NOUN 1     /* WordNet knows it as a noun (in any number) */
 #define DUCH_WN_CONTENT 2  /* an adjective, verb or adverb only */
 
-/* The caption words vocab[0..ncaption) that the captions use as modifiers: WordNet lists
- * them as adjectives and nouns, and 9 in 10 or more of their occurrences as the first
- * word of a caption pair (10 at least) come before a content word ("white lines",
- * "medium residential", "green plants"). pairs[0..npairs): the captions' word pairs, one
- * per occurrence (triples among them are skipped). modifier[0..ncaption) gets 1 for each,
- * else 0. DUCH_OK, DUCH_NOTFOUND (no WordNet database), DUCH_NOMEM. */
+/* The roles of caption words, from the captions' word pairs (flags of duch_wn_modifiers) */
+#define DUCH_WN_MODIFIER 1 /* used before nouns ("white lines") */
+#define DUCH_WN_RARE 2     /* too rare to have learnt a meaning of its own ("junction") */
+
+/* The caption words vocab[0..ncaption) that the captions use as modifiers
+ * (DUCH_WN_MODIFIER): WordNet lists them as adjectives and nouns, and 9 in 10 or more of
+ * their occurrences as the first word of a caption pair (10 at least) come before a
+ * content word ("white lines", "medium residential", "green plants"); and the rare ones
+ * (DUCH_WN_RARE): content words that are the first word of fewer than 10 caption pairs
+ * and the second of fewer than 10 (about fewer than 10 occurrences). pairs[0..npairs):
+ * the captions' word pairs, one per occurrence (triples among them are skipped).
+ * modifier[0..ncaption) gets the flags of each, else 0. DUCH_OK, DUCH_NOTFOUND (no
+ * WordNet database), DUCH_NOMEM. */
 DUCH_INTERNAL int duch_wn_modifiers(const char *const *vocab, int ncaption, const char *const *pairs,
                     int npairs, unsigned char *modifier, char *err, size_t errlen);
 

@@ -322,6 +322,17 @@ static int read_header(reader *r, duch_modelfile *mf)
                 return set_err(r, DUCH_CORRUPT, "model header: modifier %zu is not a string", i + 1);
         mf->modifiers = md;
     }
+    const duch_json *rw = duch_json_get(h, "rare_words");
+    mf->rare_words = NULL;
+    if (rw) {
+        if (rw->type != DUCH_JSON_ARR || rw->n > vo->n)
+            return set_err(r, DUCH_CORRUPT, "model header: rare_words must be an array of"
+                           " vocabulary words");
+        for (size_t i = 0; i < rw->n; i++)
+            if (rw->items[i].type != DUCH_JSON_STR || !rw->items[i].len)
+                return set_err(r, DUCH_CORRUPT, "model header: rare word %zu is not a string", i + 1);
+        mf->rare_words = rw;
+    }
     const duch_json *cf = duch_json_get(h, "confidence");
     mf->has_confidence = 0;
     if (cf) {

@@ -1350,6 +1350,94 @@ static void claim_phrase_parts(table *t, char *const *phw, size_t nph, int ncapt
     }
 }
 
+/* a target of pass 9 for a rare caption word (its number: plural or not): the form of
+ * WordNet's word x in that number, when it is a caption word other than base that is
+ * neither rare nor a modifier nor a closed-class word; to gets it */
+static int rare_target(const table *t, int ncaption, const unsigned char *role, const char *x,
+                       const char *base, int plural, char *to, size_t tolen)
+{
+    char w[64], form[72];
+    snprintf(w, sizeof w, "%s", x);
+    for (char *c = w; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    if (!plain_word(w) || !strcmp(w, base))
+        return 0;
+    if (plural ? !regular_plural(w, form, 64) : !snprintf(form, sizeof form, "%s", w))
+        return 0;
+    if (!caption_word(t, ncaption, form, strlen(form)) || is_function_word(form))
+        return 0;
+    int r = t->rank[slot_of(t, form)];
+    if (role[r] & (DUCH_WN_RARE | DUCH_WN_MODIFIER))
+        return 0;
+    snprintf(to, tolen, "%s", form);
+    return 1;
+}
+
+/* the first rare_target among the words of synset s, or (rel: a pointer type) of the
+ * synsets it points to by rel, `depth` steps (1 or 2) */
+static int rare_target_in(const table *t, int ncaption, const unsigned char *role, SynsetPtr s,
+                          int rel, int depth, const char *base, int plural, char *to, size_t tolen)
+{
+    if (depth == 0) {
+        for (int k = 0; k < s->wcount; k++)
+            if (rare_target(t, ncaption, role, s->words[k], base, plural, to, tolen))
+                return 1;
+        return 0;
+    }
+    int found = 0;
+    for (int k = 0; k < s->ptrcount && !found; k++) {
+        if (s->ptrtyp[k] != rel || s->ppos[k] != NOUN)
+            continue;
+        SynsetPtr h = read_synset(NOUN, s->ptroff[k], "");
+        if (h)
+            found = rare_target_in(t, ncaption, role, h, rel, depth - 1, base, plural, to, tolen);
+        if (h)
+            free_synset(h);
+    }
+    return found;
+}
+
+/* Pass 9: a caption noun of a visible thing that the captions use rarely (DUCH_WN_RARE:
+ * "junction", "highway", a few times in thousands of captions) learnt little of its own;
+ * alone in a query it is read as the first frequent caption word WordNet relates it to:
+ * of its first two noun senses in turn, the words of the sense, of its direct hyponyms,
+ * then of its hypernyms one and two levels up ("junction" -> hyponym "intersection",
+ * "highway" -> hypernym "road"), in its number. Not a modifier, nor a word of one of the
+ * vocabulary's phrases (pass 8 reads those). Like pass 8, the key is a vocabulary word,
+ * which both encoders read as this alias first. */
+static void claim_rare_nouns(table *t, char *const *phw, size_t nph, int ncaption,
+                             const unsigned char *role)
+{
+    for (int i = 0; i < ncaption && !t->oom; i++) {
+        const char *v = t->vocab[i];
+        if (!(role[i] & DUCH_WN_RARE) || (role[i] & DUCH_WN_MODIFIER) || is_function_word(v) ||
+            strlen(v) >= 48)
+            continue;
+        char base[64], to[72] = "";
+        char *m = morphstr((char *)v, NOUN);
+        snprintf(base, sizeof base, "%s", m ? m : v);
+        if (!visible_noun(base) || phrase_part(phw, nph, base))
+            continue;
+        int plural = strcmp(base, v) != 0;
+        IndexPtr ix = index_lookup(base, NOUN);
+        for (int sense = 0; ix && sense < 2 && sense < ix->off_cnt && !*to; sense++) {
+            SynsetPtr s = read_synset(NOUN, ix->offset[sense], "");
+            if (!s)
+                continue;
+            if (!rare_target_in(t, ncaption, role, s, HYPOPTR, 0, base, plural, to, sizeof to) &&
+                !rare_target_in(t, ncaption, role, s, HYPOPTR, 1, base, plural, to, sizeof to) &&
+                !rare_target_in(t, ncaption, role, s, HYPERPTR, 1, base, plural, to, sizeof to))
+                rare_target_in(t, ncaption, role, s, HYPERPTR, 2, base, plural, to, sizeof to);
+            free_synset(s);
+        }
+        if (ix)
+            free_index(ix);
+        if (*to)
+            append_entry(t, v, to);
+    }
+}
+
 /* pass 2: the words of sense `sense` of word (part of speech pos) for target; pass 3:
  * the words of its direct hyponyms */
 #define LEX_NOUN_ACT 4       /* WordNet's lexicographer file noun.act: "swimming" */
@@ -1389,7 +1477,8 @@ int duch_wn_modifiers(const char *const *vocab, int ncaption, const char *const 
         return DUCH_NOTFOUND;
     }
     wordset idx = {0};
-    long *cnt = calloc((size_t)(ncaption > 0 ? ncaption : 1) * 2, sizeof *cnt); /* all, before a content word */
+    /* per word: as the first word of a pair, of those before a content word, as the second */
+    long *cnt = calloc((size_t)(ncaption > 0 ? ncaption : 1) * 3, sizeof *cnt);
     int rc = cnt ? DUCH_OK : DUCH_NOMEM;
     for (int i = 0; rc == DUCH_OK && i < ncaption; i++)
         if (wordset_add(&idx, vocab[i], i))
@@ -1400,18 +1489,25 @@ int duch_wn_modifiers(const char *const *vocab, int ncaption, const char *const 
             continue; /* pairs only */
         char a[64];
         snprintf(a, sizeof a, "%.*s", (int)(sp - p), p);
+        if (wordset_has(&idx, sp + 1))
+            cnt[3 * idx.val[wordset_slot(&idx, sp + 1)] + 2]++;
         if (!wordset_has(&idx, a))
             continue;
         long r = idx.val[wordset_slot(&idx, a)];
-        cnt[2 * r]++;
-        cnt[2 * r + 1] += !is_function_word(sp + 1);
+        cnt[3 * r]++;
+        cnt[3 * r + 1] += !is_function_word(sp + 1);
     }
     for (int r = 0; rc == DUCH_OK && r < ncaption; r++) {
         char w[64];
         snprintf(w, sizeof w, "%s", vocab[r]);
-        long all = cnt[2 * r], before = cnt[2 * r + 1];
-        modifier[r] = all >= 10 && 10 * before >= 9 * all && !is_function_word(w) &&
-                      (in_wn(w, ADJ) || morphstr(w, ADJ)) && (in_wn(w, NOUN) || morphstr(w, NOUN));
+        long all = cnt[3 * r], before = cnt[3 * r + 1], second = cnt[3 * r + 2];
+        if (is_function_word(w))
+            continue;
+        if (all >= 10 && 10 * before >= 9 * all && (in_wn(w, ADJ) || morphstr(w, ADJ)) &&
+            (in_wn(w, NOUN) || morphstr(w, NOUN)))
+            modifier[r] |= DUCH_WN_MODIFIER;
+        if (all < 10 && second < 10)
+            modifier[r] |= DUCH_WN_RARE;
     }
     free(cnt);
     wordset_free(&idx);
@@ -1543,7 +1639,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
                     t.verbs = pos_order[p] == VERB;
                     /* a modifier's nouns are its colours ("navy" -> "blue"), not a white
                      * person or "medium" as a film */
-                    t.attr_only = p == 0 && i < ncaption && modifier && modifier[i];
+                    t.attr_only = p == 0 && i < ncaption && modifier && (modifier[i] & DUCH_WN_MODIFIER);
                     int hs = p == 0 && i < ncaption ? hsense[i] : 0;
                     if (hs && sense > 1)
                         continue;
@@ -1571,7 +1667,7 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             char base[64];
             snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
             SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPERPTR, i < ncaption && hsense[i] ? hsense[i] : 1);
-            if (ss && i < ncaption && modifier && modifier[i] && !modifier_sense(ss)) {
+            if (ss && i < ncaption && modifier && (modifier[i] & DUCH_WN_MODIFIER) && !modifier_sense(ss)) {
                 free_syns(ss); /* "medium": no broader kinds of a vehicle */
                 ss = NULL;
             }
@@ -1626,6 +1722,9 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             claim_phrase_parts(&t, phw, nph, ncaption, bnd);
         free(bnd);
     }
+    /* 9. rare caption nouns, alone, as a frequent caption word WordNet relates them to */
+    if (!t.oom && rc == DUCH_OK && modifier)
+        claim_rare_nouns(&t, phw, nph, ncaption, modifier);
     if (t.oom)
         rc = DUCH_NOMEM;
     if (rc != DUCH_OK)

@@ -13,8 +13,10 @@
 #    ("suburban" -> "residential area"); a caption word found only inside a phrase is read
 #    alone as WordNet reads it ("homes" -> "houses");
 #  - modifiers keep a quality or an activity, never a person or a thing ("navy" ->
-#    "blue", no slur for "white"); a phrase's head keeps the phrase's sense;
-#  - the header records the caption words, phrases and modifiers the table was built with, and
+#    "blue", no slur for "white"); a phrase's head keeps the phrase's sense; a rare
+#    caption noun is read as a frequent one ("junction" -> "intersection");
+#  - the header records the caption words, phrases, modifiers and rare words the table
+#    was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
 #    given against the model's words.
 . "$top_srcdir/tests/sql_common.sh"
@@ -106,7 +108,7 @@ def header(p):
     (n,) = struct.unpack_from("<I", b, 24)
     return json.loads(b[28:28 + n])
 a, b = header(sys.argv[1]), header(sys.argv[2])
-for k in ("aliases", "caption_words", "phrases", "modifiers", "confidence"):
+for k in ("aliases", "caption_words", "phrases", "modifiers", "rare_words", "confidence"):
     if a.get(k) != b.get(k):
         sys.exit("member %s differs" % k)
 EOF
@@ -134,13 +136,22 @@ for w in honky paleface aryan wasp cinema fucker; do
 done
 e=$(explain 'vehicle')
 case $e in *'"tank"'*|*'"storage"'*) fail "explain ('vehicle' read as the army tank): $e" ;; esac
-# a damaged modifiers member is refused with a message
-"$py" - "$m" "$TMP/badmod.duchm" <<'EOF2' || fail "writing a damaged model"
+# a rare caption noun ("junction": a few of thousands of captions) alone is read as the
+# frequent caption word WordNet relates it to (its hyponym "intersection"); the header
+# lists the rare words
+e=$(explain 'junction')
+[ "$e" = '{"used": ["intersection"], "mapped": {"junction": "intersection"}, "ignored": []}' ] ||
+    fail "explain (a rare caption noun): $e"
+same "junction" "intersection"
+grep -a -q '"rare_words":\[[^]]*"junction"' "$m" || fail "the header's rare_words lack 'junction'"
+# a damaged modifiers or rare_words member is refused with a message
+for member in modifiers rare_words; do
+    "$py" - "$m" "$TMP/bad.duchm" "$member" <<'EOF2' || fail "writing a damaged model"
 import json, struct, sys
 b = open(sys.argv[1], "rb").read()
 (n,) = struct.unpack_from("<I", b, 24)
 h = json.loads(b[28:28 + n])
-h["modifiers"] = ["white", 7]
+h[sys.argv[3]] = ["white", 7]
 nh = json.dumps(h, separators=(",", ":")).encode()
 rest = b[28 + n:-8]
 body = b[:8] + b[8:16] + struct.pack("<Q", 4 + len(nh) + len(rest)) + struct.pack("<I", len(nh)) + nh + rest
@@ -149,9 +160,11 @@ for c in body:
     x = ((x ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
 open(sys.argv[2], "wb").write(body + struct.pack("<Q", x))
 EOF2
-out=$("$duch" info "$TMP/badmod.duchm" 2>&1); rc=$?
-[ "$rc" != 0 ] || fail "a damaged modifiers member was read: $out"
-echo "$out" | grep -q "modifier 2 is not a string" || fail "damaged modifiers: $out"
+    out=$("$duch" info "$TMP/bad.duchm" 2>&1); rc=$?
+    [ "$rc" != 0 ] || fail "a damaged $member member was read: $out"
+    case $member in modifiers) want="modifier 2 is not a string" ;; *) want="rare word 2 is not a string" ;; esac
+    echo "$out" | grep -q "$want" || fail "damaged $member: $out"
+done
 # --data: captions that are not the model's training captions are refused
 mkdir -p "$TMP/other"
 printf '{"images": [{"filename": "x.jpg", "split": "train", "sentences": [{"raw": "zebra quokka"}]}]}\n' \
