@@ -152,6 +152,8 @@ def main():
                 except sqlite3.Error:
                     hits = []
                 row = hits[0][1:] if hits else None
+                if has_conf and row and row[1] is None:
+                    has_conf = False  # the model has no confidence fit: NULL everywhere
                 d = row[0] if row else bits + 1
                 dist[present].append(-d)
                 if has_conf:
