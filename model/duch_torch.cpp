@@ -400,6 +400,17 @@ struct Error {
     std::string msg;
 };
 
+/* ,"key":["w1",...] for a non-empty list of words (header members) */
+static void string_member(std::ostringstream &o, const char *key, const std::vector<std::string> &v)
+{
+    if (v.empty())
+        return;
+    o << ",\"" << key << "\":[";
+    for (size_t i = 0; i < v.size(); i++)
+        o << (i ? "," : "") << json_escape(v[i]);
+    o << "]";
+}
+
 /* with_vocab: the header written into a new file (this library's format version);
  * else the description of a loaded model (its file's format version) */
 static std::string arch_json(const Arch &a, bool with_vocab)
@@ -429,24 +440,9 @@ static std::string arch_json(const Arch &a, bool with_vocab)
         }
         if (a.caption_words > 0)
             o << ",\"caption_words\":" << a.caption_words;
-        if (!a.phrases.empty()) {
-            o << ",\"phrases\":[";
-            for (size_t i = 0; i < a.phrases.size(); i++)
-                o << (i ? "," : "") << json_escape(a.phrases[i]);
-            o << "]";
-        }
-        if (!a.modifiers.empty()) {
-            o << ",\"modifiers\":[";
-            for (size_t i = 0; i < a.modifiers.size(); i++)
-                o << (i ? "," : "") << json_escape(a.modifiers[i]);
-            o << "]";
-        }
-        if (!a.rare_words.empty()) {
-            o << ",\"rare_words\":[";
-            for (size_t i = 0; i < a.rare_words.size(); i++)
-                o << (i ? "," : "") << json_escape(a.rare_words[i]);
-            o << "]";
-        }
+        string_member(o, "phrases", a.phrases);
+        string_member(o, "modifiers", a.modifiers);
+        string_member(o, "rare_words", a.rare_words);
     } else
         o << ",\"aliases\":" << a.aliases.size(); /* duch info: how many */
     o << "}";

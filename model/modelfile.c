@@ -226,6 +226,25 @@ static int int_in(double v, int lo, int hi, int *out)
 }
 
 /* the header JSON and the fields both encoders need */
+/* the optional member key of header h, an array of at most max non-empty strings
+ * ("phrases", "modifiers", ...): *out is it, or NULL when h has none; DUCH_CORRUPT, saying
+ * what the array holds (kind) and what one item is, for anything else */
+static int string_array(reader *r, const duch_json *h, const char *key, size_t max, const char *kind,
+                        const char *item, const duch_json **out)
+{
+    const duch_json *a = duch_json_get(h, key);
+    *out = NULL;
+    if (!a)
+        return DUCH_OK;
+    if (a->type != DUCH_JSON_ARR || a->n > max)
+        return set_err(r, DUCH_CORRUPT, "model header: %s must be an array of %s", key, kind);
+    for (size_t i = 0; i < a->n; i++)
+        if (a->items[i].type != DUCH_JSON_STR || !a->items[i].len)
+            return set_err(r, DUCH_CORRUPT, "model header: %s %zu is not a string", item, i + 1);
+    *out = a;
+    return DUCH_OK;
+}
+
 static int read_header(reader *r, duch_modelfile *mf)
 {
     uint32_t hlen;
@@ -301,38 +320,11 @@ static int read_header(reader *r, duch_modelfile *mf)
                            " vocabulary words");
         mf->caption_words = (int)cw->num;
     }
-    const duch_json *ph = duch_json_get(h, "phrases");
-    mf->phrases = NULL;
-    if (ph) {
-        if (ph->type != DUCH_JSON_ARR || ph->n > 1u << 20)
-            return set_err(r, DUCH_CORRUPT, "model header: phrases must be an array of phrases");
-        for (size_t i = 0; i < ph->n; i++)
-            if (ph->items[i].type != DUCH_JSON_STR || !ph->items[i].len)
-                return set_err(r, DUCH_CORRUPT, "model header: phrase %zu is not a string", i + 1);
-        mf->phrases = ph;
-    }
-    const duch_json *md = duch_json_get(h, "modifiers");
-    mf->modifiers = NULL;
-    if (md) {
-        if (md->type != DUCH_JSON_ARR || md->n > vo->n)
-            return set_err(r, DUCH_CORRUPT, "model header: modifiers must be an array of"
-                           " vocabulary words");
-        for (size_t i = 0; i < md->n; i++)
-            if (md->items[i].type != DUCH_JSON_STR || !md->items[i].len)
-                return set_err(r, DUCH_CORRUPT, "model header: modifier %zu is not a string", i + 1);
-        mf->modifiers = md;
-    }
-    const duch_json *rw = duch_json_get(h, "rare_words");
-    mf->rare_words = NULL;
-    if (rw) {
-        if (rw->type != DUCH_JSON_ARR || rw->n > vo->n)
-            return set_err(r, DUCH_CORRUPT, "model header: rare_words must be an array of"
-                           " vocabulary words");
-        for (size_t i = 0; i < rw->n; i++)
-            if (rw->items[i].type != DUCH_JSON_STR || !rw->items[i].len)
-                return set_err(r, DUCH_CORRUPT, "model header: rare word %zu is not a string", i + 1);
-        mf->rare_words = rw;
-    }
+    int arc;
+    if ((arc = string_array(r, h, "phrases", 1u << 20, "phrases", "phrase", &mf->phrases)) ||
+        (arc = string_array(r, h, "modifiers", vo->n, "vocabulary words", "modifier", &mf->modifiers)) ||
+        (arc = string_array(r, h, "rare_words", vo->n, "vocabulary words", "rare word", &mf->rare_words)))
+        return arc;
     const duch_json *cf = duch_json_get(h, "confidence");
     mf->has_confidence = 0;
     if (cf) {

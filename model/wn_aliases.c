@@ -1295,6 +1295,23 @@ static int bound_words(table *t, const char *const *phrases, int nphrases, const
     return DUCH_OK;
 }
 
+/* WordNet's word x (lower-cased into lower, 64 bytes) in a caption word's number (plural
+ * or not) into form (72 bytes): 1 when it is a plain word other than base and that form is
+ * a caption word */
+static int caption_form(const table *t, int ncaption, const char *x, const char *base, int plural,
+                        char *lower, char *form)
+{
+    snprintf(lower, 64, "%s", x);
+    for (char *c = lower; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    if (!plain_word(lower) || !strcmp(lower, base))
+        return 0;
+    if (plural ? !regular_plural(lower, form, 64) : !snprintf(form, 72, "%s", lower))
+        return 0;
+    return caption_word(t, ncaption, form, strlen(form));
+}
+
 /* Pass 8: a caption word bound to a vocabulary phrase (nearly all its occurrences are in
  * it: "home", "homes" of "mobile home"; not "area", free in 3 of 10) learnt its meaning
  * inside the phrase; standing alone in a query it means what
@@ -1321,15 +1338,8 @@ static void claim_phrase_parts(table *t, char *const *phw, size_t nph, int ncapt
                 for (SynsetPtr h = s; h && !*to; h = h == s ? s->ptrlist : h->nextss)
                     for (int k = 0; k < h->wcount && !*to; k++) {
                         char x[64], form[72];
-                        snprintf(x, sizeof x, "%s", h->words[k]);
-                        for (char *c = x; *c; c++)
-                            if (*c >= 'A' && *c <= 'Z')
-                                *c = (char)(*c - 'A' + 'a');
-                        if (!plain_word(x) || !strcmp(x, base) || phrase_part(phw, nph, x))
-                            continue;
-                        if (plural ? !regular_plural(x, form, 64) : !snprintf(form, sizeof form, "%s", x))
-                            continue;
-                        if (caption_word(t, ncaption, form, strlen(form)))
+                        if (caption_form(t, ncaption, h->words[k], base, plural, x, form) &&
+                            !phrase_part(phw, nph, x))
                             snprintf(to, sizeof to, "%s", form);
                     }
             if (ss)
@@ -1357,15 +1367,7 @@ static int rare_target(const table *t, int ncaption, const unsigned char *role, 
                        const char *base, int plural, char *to, size_t tolen)
 {
     char w[64], form[72];
-    snprintf(w, sizeof w, "%s", x);
-    for (char *c = w; *c; c++)
-        if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c - 'A' + 'a');
-    if (!plain_word(w) || !strcmp(w, base))
-        return 0;
-    if (plural ? !regular_plural(w, form, 64) : !snprintf(form, sizeof form, "%s", w))
-        return 0;
-    if (!caption_word(t, ncaption, form, strlen(form)) || is_function_word(form))
+    if (!caption_form(t, ncaption, x, base, plural, w, form) || is_function_word(form))
         return 0;
     int r = t->rank[slot_of(t, form)];
     if (role[r] & (DUCH_WN_RARE | DUCH_WN_MODIFIER))
