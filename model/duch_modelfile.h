@@ -90,6 +90,17 @@ DUCH_INTERNAL int duch_word_nearest(const char *w, size_t len, const char *const
 #define DUCH_ALIAS_SLIP_MIN 9
 DUCH_INTERNAL int duch_alias_nearest(const char *w, size_t len, const char *const *cand,
                                      const size_t *clen, size_t n);
+/* The last chance of a word that is neither known nor a slip: two or three known words
+ * run together ("parkinglot", "carpark", "mobilehomepark", as users type class names and
+ * compounds). known(ctx, s, n) says whether s[0..n) is a word the model reads (a
+ * vocabulary word or an alias with a target). The longest first part of
+ * DUCH_SPLIT_PART_MIN bytes or more that is known and leaves a known rest, or a rest that
+ * splits in two the same way. out (cap bytes) gets the parts joined by single spaces
+ * ("car park"), which the encoders then read as any text (phrase aliases first: "car
+ * park" -> "parking lot"). 1 when split, else 0. */
+#define DUCH_SPLIT_PART_MIN 3
+DUCH_INTERNAL int duch_word_split(const char *w, size_t len, int (*known)(void *, const char *, size_t),
+                                  void *ctx, char *out, size_t cap);
 
 /* The confidence of a hit (model/confidence.c; docs/model.md, "Confidence"): the chance
  * that a hit of a text query shows what the query asks for, from two distances the

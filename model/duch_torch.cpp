@@ -272,7 +272,8 @@ struct Model {
     }
     /* the 1-based ids of a word, as textenc.c's word_ids: an alias (none for a blocked
      * one), a vocabulary word, or the nearest vocabulary word within a spelling slip
-     * (duch_word_nearest), else of an alias (duch_alias_nearest); none when none */
+     * (duch_word_nearest), else of an alias (duch_alias_nearest), else known words run
+     * together (duch_word_split, read as a text); none when none */
     std::vector<int> word_of(const std::string &w) const
     {
         auto al = alias_ids.find(w); /* an alias first: "homes" -> "houses" (textenc.c) */
@@ -285,9 +286,23 @@ struct Model {
         if (c >= 0)
             return {word_id.at(std::string(cand[c], cand_len[c]))};
         c = duch_alias_nearest(w.data(), w.size(), acand.data(), acand_len.data(), acand.size());
-        if (c < 0)
+        if (c >= 0)
+            return alias_ids.at(std::string(acand[c], acand_len[c])); /* its last target */
+        char parts[2 * DUCH_WORD_NEAREST_MAX + 4];
+        if (!duch_word_split(w.data(), w.size(), word_known, (void *)this, parts, sizeof parts))
             return {};
-        return alias_ids.at(std::string(acand[c], acand_len[c])); /* its last target */
+        std::vector<int64_t> ids = ids_of(parts);
+        return std::vector<int>(ids.begin(), ids.end());
+    }
+    /* duch_word_split's known, as textenc.c's: an alias with a target or a vocabulary word */
+    static int word_known(void *ctx, const char *w, size_t len)
+    {
+        const Model *m = static_cast<const Model *>(ctx);
+        std::string s(w, len);
+        auto al = m->alias_ids.find(s);
+        if (al != m->alias_ids.end())
+            return !al->second.empty();
+        return m->word_id.count(s) > 0;
     }
     /* as textenc.c's text_ids: at each word, a phrase alias of the most words first
      * ("car park"), else the word; the first max_tokens ids */

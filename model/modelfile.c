@@ -143,6 +143,35 @@ int duch_alias_nearest(const char *w, size_t len, const char *const *cand, const
     return len < DUCH_ALIAS_SLIP_MIN ? -1 : nearest_within(w, len, cand, clen, n, 1);
 }
 
+static int split_in(const char *w, size_t len, int (*known)(void *, const char *, size_t), void *ctx,
+                    int parts, char *out, size_t cap)
+{
+    for (size_t k = len - DUCH_SPLIT_PART_MIN; k >= DUCH_SPLIT_PART_MIN && k < len; k--) {
+        if (k + 2 > cap || !known(ctx, w, k))
+            continue;
+        memcpy(out, w, k);
+        out[k] = ' ';
+        size_t rest = len - k;
+        if (known(ctx, w + k, rest) && k + 1 + rest < cap) {
+            memcpy(out + k + 1, w + k, rest);
+            out[k + 1 + rest] = 0;
+            return 1;
+        }
+        if (parts > 2 && rest >= 2 * DUCH_SPLIT_PART_MIN &&
+            split_in(w + k, rest, known, ctx, parts - 1, out + k + 1, cap - k - 1))
+            return 1;
+    }
+    return 0;
+}
+
+int duch_word_split(const char *w, size_t len, int (*known)(void *, const char *, size_t), void *ctx,
+                    char *out, size_t cap)
+{
+    if (len < 2 * DUCH_SPLIT_PART_MIN || len > DUCH_WORD_NEAREST_MAX)
+        return 0;
+    return split_in(w, len, known, ctx, 3, out, cap);
+}
+
 /* ------------------------------------------------------------------ reader */
 
 typedef struct reader {

@@ -78,6 +78,7 @@ struct duch_textenc {
     /* scratch */
     char *word;                     /* max_word + 2 bytes: the token being looked up */
     int *ids;                       /* max_tokens */
+    int *split_ids;                 /* max_tokens: the ids of a word split in parts */
     float *xp;                      /* (max_tokens+2) x D, zero rows at both ends */
     float *y;                       /* max_tokens x D */
     float *feat;                    /* 2D */
@@ -256,17 +257,37 @@ static int cand_build(duch_textenc *e)
     return DUCH_OK;
 }
 
+static int text_ids_into(const duch_textenc *e, const char *text, int *ids, int cap);
+
+/* duch_word_split's known: an alias with a target or a vocabulary word */
+static int word_known(void *ctx, const char *w, size_t len)
+{
+    const duch_textenc *e = ctx;
+    if (len > e->max_word)
+        return 0;
+    int a = alias_find(e, w, len);
+    return a ? e->alias_nids[a - 1] > 0 : vocab_find(e, w, len) > 0;
+}
+
 /* The 1-based ids of word w[0..len), as Model::word_of gives them: an alias (*how = 1; its
  * target's ids, none for a blocked word), else a vocabulary word (one id, in *one), else
- * the nearest vocabulary word within a spelling slip (duch_word_nearest; *how = 2); the
- * count, 0 when none. */
+ * the nearest vocabulary word within a spelling slip (duch_word_nearest; *how = 2), else
+ * known words run together (duch_word_split, read as a text; *how = 2); the count, 0 when
+ * none. */
 static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, const int **ids,
                     int *how)
 {
     *how = 1;
     *ids = one;
-    if (len > e->max_word + 2)
-        return 0;
+    char parts[2 * DUCH_WORD_NEAREST_MAX + 4];
+    if (len > e->max_word + 2) {
+        *how = 2;
+        if (!duch_word_split(w, len, word_known, (void *)e, parts, sizeof parts))
+            return 0;
+        int n = text_ids_into(e, parts, e->split_ids, e->max_tokens);
+        *ids = e->split_ids;
+        return n > 0 ? n : 0;
+    }
     /* an alias first: a word of a vocabulary phrase alone may be one ("homes" -> "houses",
      * while "mobile homes" is read as a phrase key before it) */
     int a = len <= e->max_word ? alias_find(e, w, len) : 0;
@@ -284,8 +305,13 @@ static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, 
         return 1;
     c = duch_alias_nearest(w, len, e->acand, e->acand_len, e->nacand);
     a = c < 0 ? 0 : alias_find(e, e->acand[c], e->acand_len[c]);
-    if (!a)
-        return 0;
+    if (!a) {
+        if (!duch_word_split(w, len, word_known, (void *)e, parts, sizeof parts))
+            return 0;
+        int n = text_ids_into(e, parts, e->split_ids, e->max_tokens);
+        *ids = e->split_ids;
+        return n > 0 ? n : 0;
+    }
     *ids = e->alias_ids + e->alias_first[a - 1]; /* its last target, as Model::word_of */
     return e->alias_nids[a - 1];
 }
@@ -347,9 +373,9 @@ static size_t unit_at(const duch_textenc *e, const tokens *t, size_t i, size_t *
     return 1;
 }
 
-/* The ids of text as Model::ids_of gives them: the first max_tokens. Returns their count
- * in e->ids, or -1 when out of memory. */
-static int text_ids(duch_textenc *e, const char *text)
+/* The ids of text as Model::ids_of gives them, the first cap of them, into out: their
+ * count, or -1 when out of memory. */
+static int text_ids_into(const duch_textenc *e, const char *text, int *out, int cap)
 {
     tokens t;
     int nid = 0;
@@ -357,16 +383,22 @@ static int text_ids(duch_textenc *e, const char *text)
         tokens_free(&t);
         return -1;
     }
-    for (size_t i = 0; i < t.n && nid < e->max_tokens;) {
+    for (size_t i = 0; i < t.n && nid < cap;) {
         size_t keylen;
         int one, nids, how;
         const int *ids;
         i += unit_at(e, &t, i, &keylen, &one, &ids, &nids, &how);
-        for (int k = 0; k < nids && nid < e->max_tokens; k++)
-            e->ids[nid++] = ids[k];
+        for (int k = 0; k < nids && nid < cap; k++)
+            out[nid++] = ids[k];
     }
     tokens_free(&t);
     return nid;
+}
+
+/* The ids of text as Model::ids_of gives them: the first max_tokens, in e->ids. */
+static int text_ids(duch_textenc *e, const char *text)
+{
+    return text_ids_into(e, text, e->ids, e->max_tokens);
 }
 
 /* ------------------------------------------------------------------ open */
@@ -428,12 +460,13 @@ static int alloc_scratch(duch_textenc *e)
 {
     const size_t L = (size_t)e->max_tokens, D = (size_t)e->dim;
     e->ids = malloc(L * sizeof *e->ids);
+    e->split_ids = malloc(L * sizeof *e->split_ids);
     e->xp = calloc((L + 2) * D, sizeof(float));
     e->y = malloc(L * D * sizeof(float));
     e->feat = malloc(2 * D * sizeof(float));
     e->h = malloc((size_t)e->hidden * sizeof(float));
     e->out = malloc((size_t)e->bits * sizeof(float));
-    if (!e->ids || !e->xp || !e->y || !e->feat || !e->h || !e->out)
+    if (!e->ids || !e->split_ids || !e->xp || !e->y || !e->feat || !e->h || !e->out)
         return set_err(e, DUCH_NOMEM, "out of memory");
     return DUCH_OK;
 }
@@ -523,6 +556,7 @@ static void release(duch_textenc *e)
     free(e->acand_len);
     free(e->word);
     free(e->ids);
+    free(e->split_ids);
     free(e->emb);
     free(e->conv_w);
     free(e->conv_b);

@@ -14,7 +14,8 @@
 #    alone as WordNet reads it ("homes" -> "houses");
 #  - modifiers keep a quality or an activity, never a person or a thing ("navy" ->
 #    "blue", no slur for "white"); a phrase's head keeps the phrase's sense; a rare
-#    caption noun is read as a frequent one ("junction" -> "intersection");
+#    caption noun is read as a frequent one ("junction" -> "intersection"); known words
+#    run together are split ("parkinglot" -> "parking lot");
 #  - the header records the caption words, phrases, modifiers and rare words the table
 #    was built with, and
 #    duch aliases rebuilds the same table from them; --data checks the captions it is
@@ -144,6 +145,18 @@ e=$(explain 'junction')
     fail "explain (a rare caption noun): $e"
 same "junction" "intersection"
 grep -a -q '"rare_words":\[[^]]*"junction"' "$m" || fail "the header's rare_words lack 'junction'"
+# known words run together (class names, compounds) are split and read as a text, phrase
+# aliases first: "parkinglot" -> "parking lot", "carpark" -> "car park" -> "parking lot",
+# three parts: "mobilehomepark"; not a word with an unknown part
+e=$(explain 'parkinglot carpark')
+[ "$e" = '{"used": ["parking", "lot", "parking", "lot"], "mapped": {"parkinglot": "parking lot", "carpark": "parking lot"}, "ignored": []}' ] ||
+    fail "explain (known words run together): $e"
+same "parkinglot" "parking lot"
+same "carpark" "parking lot"
+same "mobilehomepark" "mobile home park"
+same "rows of tenniscourts" "rows of tennis courts"
+e=$(explain 'qwertyzxcv')
+[ "$e" = '{"used": [], "mapped": {}, "ignored": ["qwertyzxcv"]}' ] || fail "explain (no split): $e"
 # a damaged modifiers or rare_words member is refused with a message
 for member in modifiers rare_words; do
     "$py" - "$m" "$TMP/bad.duchm" "$member" <<'EOF2' || fail "writing a damaged model"
