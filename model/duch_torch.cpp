@@ -1218,7 +1218,7 @@ static void train(const duch_train_options &o, duch_progress_fn progress, void *
     run.aug.p_keywords = o.p_keywords;
     run.aug.p_pool = o.p_pool;
     run.aug.p_insert = o.p_insert;
-    if (!run.lx.kind.empty()) {
+    if (o.p_insert > 0 && !run.lx.kind.empty()) { /* the stray words, only when inserted */
         for (auto &img : run.caps)
             for (auto &c : img)
                 for (int64_t w : c)

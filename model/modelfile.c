@@ -254,7 +254,6 @@ static int int_in(double v, int lo, int hi, int *out)
     return 1;
 }
 
-/* the header JSON and the fields both encoders need */
 /* the optional member key of header h, an array of at most max non-empty strings
  * ("phrases", "modifiers", ...): *out is it, or NULL when h has none; DUCH_CORRUPT, saying
  * what the array holds (kind) and what one item is, for anything else */
@@ -274,6 +273,7 @@ static int string_array(reader *r, const duch_json *h, const char *key, size_t m
     return DUCH_OK;
 }
 
+/* the header JSON and the fields both encoders need */
 static int read_header(reader *r, duch_modelfile *mf)
 {
     uint32_t hlen;

@@ -269,6 +269,18 @@ static int word_known(void *ctx, const char *w, size_t len)
     return a ? e->alias_nids[a - 1] > 0 : vocab_find(e, w, len) > 0;
 }
 
+/* the ids of w[0..len) as known words run together (duch_word_split), read as a text,
+ * into e->split_ids (*ids points there); their count, 0 when it does not split */
+static int split_word_ids(const duch_textenc *e, const char *w, size_t len, const int **ids)
+{
+    char parts[2 * DUCH_WORD_NEAREST_MAX + 4];
+    if (!duch_word_split(w, len, word_known, (void *)e, parts, sizeof parts))
+        return 0;
+    int n = text_ids_into(e, parts, e->split_ids, e->max_tokens);
+    *ids = e->split_ids;
+    return n > 0 ? n : 0;
+}
+
 /* The 1-based ids of word w[0..len), as Model::word_of gives them: an alias (*how = 1; its
  * target's ids, none for a blocked word), else a vocabulary word (one id, in *one), else
  * the nearest vocabulary word within a spelling slip (duch_word_nearest; *how = 2), else
@@ -279,14 +291,9 @@ static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, 
 {
     *how = 1;
     *ids = one;
-    char parts[2 * DUCH_WORD_NEAREST_MAX + 4];
     if (len > e->max_word + 2) {
         *how = 2;
-        if (!duch_word_split(w, len, word_known, (void *)e, parts, sizeof parts))
-            return 0;
-        int n = text_ids_into(e, parts, e->split_ids, e->max_tokens);
-        *ids = e->split_ids;
-        return n > 0 ? n : 0;
+        return split_word_ids(e, w, len, ids);
     }
     /* an alias first: a word of a vocabulary phrase alone may be one ("homes" -> "houses",
      * while "mobile homes" is read as a phrase key before it) */
@@ -305,13 +312,8 @@ static int word_ids(const duch_textenc *e, const char *w, size_t len, int *one, 
         return 1;
     c = duch_alias_nearest(w, len, e->acand, e->acand_len, e->nacand);
     a = c < 0 ? 0 : alias_find(e, e->acand[c], e->acand_len[c]);
-    if (!a) {
-        if (!duch_word_split(w, len, word_known, (void *)e, parts, sizeof parts))
-            return 0;
-        int n = text_ids_into(e, parts, e->split_ids, e->max_tokens);
-        *ids = e->split_ids;
-        return n > 0 ? n : 0;
-    }
+    if (!a)
+        return split_word_ids(e, w, len, ids);
     *ids = e->alias_ids + e->alias_first[a - 1]; /* its last target, as Model::word_of */
     return e->alias_nids[a - 1];
 }

@@ -247,6 +247,14 @@ static int is_function_word(const char *w)
     return 0;
 }
 
+/* w's base form for part of speech pos (WordNet's morphology: "houses" -> "house"), or w
+ * itself, into base (cap bytes) */
+static void base_form(const char *w, int pos, char *base, size_t cap)
+{
+    char *m = morphstr((char *)w, pos);
+    snprintf(base, cap, "%s", m ? m : w);
+}
+
 /* the words of the noun hypernyms of synset s that are `level` levels above it (WordNet's
  * library gives one level per search: the pointers are followed with read_synset) */
 static void claim_hypernyms(table *t, SynsetPtr s, int level, const char *target)
@@ -1175,9 +1183,8 @@ static void claim_compounds(table *t, int ncaption)
         size_t n = strlen(v);
         if (n < 6 || n >= 40 || is_function_word(v))
             continue;
-        char *m = morphstr((char *)v, NOUN);
         char base[64];
-        snprintf(base, sizeof base, "%s", m ? m : v);
+        base_form(v, NOUN, base, sizeof base);
         /* a noun, or a compound WordNet lacks ("cropland"); not a verb, adjective or
          * adverb form ("withered" is not "withe" + "red") */
         IndexPtr vx = index_lookup(base, NOUN);
@@ -1327,8 +1334,7 @@ static void claim_phrase_parts(table *t, char *const *phw, size_t nph, int ncapt
         char base[64], to[72] = "";
         if (!bound[i] || is_function_word(v) || strlen(v) >= 48)
             continue;
-        char *m = morphstr((char *)v, NOUN);
-        snprintf(base, sizeof base, "%s", m ? m : v);
+        base_form(v, NOUN, base, sizeof base);
         if (!phrase_part(phw, nph, base))
             continue;
         int plural = strcmp(base, v) != 0;
@@ -1417,8 +1423,7 @@ static void claim_rare_nouns(table *t, char *const *phw, size_t nph, int ncaptio
             strlen(v) >= 48)
             continue;
         char base[64], to[72] = "";
-        char *m = morphstr((char *)v, NOUN);
-        snprintf(base, sizeof base, "%s", m ? m : v);
+        base_form(v, NOUN, base, sizeof base);
         if (!visible_noun(base) || phrase_part(phw, nph, base))
             continue;
         int plural = strcmp(base, v) != 0;
@@ -1616,9 +1621,8 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         goto finish;
     }
     for (int i = 0; i < ncaption; i++) {
-        char *m = morphstr(vcopy[i], NOUN);
         char base[64];
-        snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+        base_form(vcopy[i], NOUN, base, sizeof base);
         hsense[i] = phrase_sense(phw, nph, base);
     }
     /* 1b. the first part of a caption word that is a closed compound ("farm" -> "farmland") */
@@ -1635,16 +1639,15 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
             for (int i = 0; i < nvocab; i++)
                 for (int p = 0; p < (pass == 2 ? 3 : 1) && !is_function_word(vcopy[i]) &&
                                 (pass == 2 || i < ncaption); p++) {
-                    char *m = morphstr(vcopy[i], pos_order[p]);
+                    int hs = p == 0 && i < ncaption ? hsense[i] : 0;
+                    if (hs && sense > 1)
+                        continue;
                     char base[64];
-                    snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+                    base_form(vcopy[i], pos_order[p], base, sizeof base);
                     t.verbs = pos_order[p] == VERB;
                     /* a modifier's nouns are its colours ("navy" -> "blue"), not a white
                      * person or "medium" as a film */
                     t.attr_only = p == 0 && i < ncaption && modifier && (modifier[i] & DUCH_WN_MODIFIER);
-                    int hs = p == 0 && i < ncaption ? hsense[i] : 0;
-                    if (hs && sense > 1)
-                        continue;
                     claim_related(&t, base, pos_order[p], hs ? hs : sense, pass, vcopy[i]);
                     t.verbs = t.attr_only = 0;
                 }
@@ -1665,9 +1668,8 @@ int duch_wn_aliases(const char *const *vocab, int nvocab, int ncaption, const ch
         for (int i = 0; i < nvocab; i++) {
             if (is_function_word(vcopy[i]))
                 continue; /* "there" is a noun too, but no target for "location" */
-            char *m = morphstr(vcopy[i], NOUN);
             char base[64];
-            snprintf(base, sizeof base, "%s", m ? m : vcopy[i]);
+            base_form(vcopy[i], NOUN, base, sizeof base);
             SynsetPtr ss = findtheinfo_ds(base, NOUN, HYPERPTR, i < ncaption && hsense[i] ? hsense[i] : 1);
             if (ss && i < ncaption && modifier && (modifier[i] & DUCH_WN_MODIFIER) && !modifier_sense(ss)) {
                 free_syns(ss); /* "medium": no broader kinds of a vehicle */
