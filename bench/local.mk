@@ -12,7 +12,7 @@ CLEANFILES += bench/knn_bench$(EXEEXT)
 bench-knn: bench/knn_bench$(EXEEXT) mod_duch.la
 	$(SHELL) $(srcdir)/bench/knn.sh $(abs_top_builddir) $(BENCH_SIZES)
 EXTRA_DIST += bench/ucm_precision.py bench/user_precision.py bench/absent_auroc.py bench/user_queries.tsv \
-	bench/user_queries_b.tsv bench/mosaic.py
+	bench/user_queries_b.tsv bench/user_queries_c.tsv bench/user_queries_d.tsv bench/mosaic.py
 EXTRA_DIST += bench/sql_text_query.sh
 
 # first query of a connection: packed code blocks against rows (make bench-first-query)
